@@ -1,0 +1,30 @@
+"""Shared fixtures: small MatConvNet-layout VGG files written by the tests themselves."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from vgg_fixture import write_vgg_mat  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_vgg_path(tmp_path_factory):
+    """A VGG19 in the current MatConvNet layout (layers + meta), 4..32 channels."""
+    return write_vgg_mat(tmp_path_factory.mktemp("vgg") / "tiny-vgg19.mat", layout="new", arch="vgg19", width=4)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_vgg_path):
+    import nst_utils
+
+    return nst_utils.load_vgg_model(tiny_vgg_path)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,95 @@
+"""Write small VGG files in MatConvNet's layouts with ``scipy.io.savemat``, for tests and smoke runs.
+
+    python tests/vgg_fixture.py OUT.mat [--layout new|old] [--arch vgg19|vgg16] [--width 4]
+
+The layer sequence, names, field names and shapes follow imagenet-vgg-verydeep-19.mat (and -16);
+only the channel counts are small (``width`` x 1, 2, 4, 8, 8 per block), so everything runs in seconds.
+"""
+import argparse
+
+import numpy as np
+import scipy.io
+
+MEAN_RGB = np.array([123.68, 116.779, 103.939])
+BLOCKS = {"vgg19": [2, 2, 4, 4, 4], "vgg16": [2, 2, 3, 3, 3]}
+
+
+def _conv(name, kernel, bias, old):
+    w = np.empty((1, 2), dtype=object)
+    w[0, 0] = kernel.astype(np.float32)
+    w[0, 1] = (bias.reshape(1, -1) if old else bias.reshape(-1, 1)).astype(np.float32)
+    pad, stride = np.array([[1.0, 1, 1, 1]]), np.array([[1.0, 1]])
+    if old:  # the older file's field order
+        return {"weights": w, "pad": pad, "type": "conv", "name": name, "stride": stride}
+    return {"name": name, "type": "conv", "weights": w, "size": np.array([list(kernel.shape)], float),
+            "pad": pad, "stride": stride, "precious": 0, "dilate": 1.0}
+
+
+def _simple(name, kind, old, **extra):
+    layer = {"type": kind, "name": name, **extra}
+    if not old:
+        layer = {"name": name, "type": kind, **extra, "weights": np.empty((0, 0), dtype=object), "precious": 0}
+    return layer
+
+
+def vgg_layers(arch="vgg19", width=4, seed=0, kernels=None, head=True, old=False):
+    """The list of layer dicts; ``kernels`` may override {name: (kernel, bias)}."""
+    rng = np.random.default_rng(seed)
+    layers, c_in = [], 3
+    for b, n in enumerate(BLOCKS[arch], 1):
+        c_out = width * min(2 ** (b - 1), 8)
+        for i in range(1, n + 1):
+            name = f"conv{b}_{i}"
+            if kernels and name in kernels:
+                k, bias = kernels[name]
+            else:  # He initialisation keeps activations alive through 16 layers
+                k = rng.normal(0, np.sqrt(2.0 / (9 * c_in)), (3, 3, c_in, c_out))
+                if b == 1 and i == 1:
+                    k = k / 60.0  # raw pixels are in +-128: keep conv1_1 in a sane range
+                bias = rng.normal(0, 0.05, c_out)
+            layers.append(_conv(name, np.asarray(k), np.asarray(bias), old))
+            layers.append(_simple(f"relu{b}_{i}", "relu", old))
+            c_in = c_out
+        layers.append(_simple(f"pool{b}", "pool", old, method="max", pool=np.array([[2.0, 2]]),
+                              stride=np.array([[2.0, 2]]), pad=np.array([[0.0, 0, 0, 0]])))
+    if head:  # a small classifier head, as in the real file (the loader must stop before it)
+        fc = [("fc6", (1, 1, c_in, 8)), ("fc7", (1, 1, 8, 8)), ("fc8", (1, 1, 8, 5))]
+        for j, (name, shape) in enumerate(fc):
+            layers.append(_conv(name, rng.normal(0, 0.1, shape), np.zeros(shape[-1]), old))
+            if j < 2:
+                layers.append(_simple(f"relu{6 + j}", "relu", old))
+        layers.append(_simple("prob", "softmax", old))
+    return layers
+
+
+def write_vgg_mat(path, layout="new", arch="vgg19", width=4, seed=0, kernels=None, mean=MEAN_RGB,
+                  head=True):
+    """Write a MatConvNet-layout VGG file to ``path``; returns ``path``."""
+    old = layout == "old"
+    layers = vgg_layers(arch, width, seed, kernels, head, old)
+    cell = np.empty((1, len(layers)), dtype=object)
+    for j, layer in enumerate(layers):
+        cell[0, j] = layer
+    classes = {"name": np.empty((1, 0), dtype=object), "description": np.empty((1, 0), dtype=object)}
+    if old:
+        data = {"layers": cell, "classes": classes,
+                "normalization": {"averageImage": np.broadcast_to(np.asarray(mean, float), (224, 224, 3)).copy(),
+                                  "keepAspect": 1, "imageSize": np.array([[224, 224, 3]])}}
+    else:
+        data = {"layers": cell,
+                "meta": {"inputs": {"name": "input", "size": np.array([[224.0, 224, 3, 10]])}, "classes": classes,
+                         "normalization": {"imageSize": np.array([[224.0, 224, 3, 10]]), "keepAspect": 1,
+                                           "averageImage": np.asarray(mean, float).reshape(1, 1, 3)}}}
+    scipy.io.savemat(str(path), data, do_compression=False, oned_as="column")
+    return path
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out")
+    ap.add_argument("--layout", choices=["new", "old"], default="new")
+    ap.add_argument("--arch", choices=sorted(BLOCKS), default="vgg19")
+    ap.add_argument("--width", type=int, default=4)
+    a = ap.parse_args()
+    write_vgg_mat(a.out, a.layout, a.arch, a.width)
+    print(f"wrote {a.out}")
