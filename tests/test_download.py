@@ -1,0 +1,126 @@
+"""download-weights against a small file served on 127.0.0.1 by the test: resume, MD5, no half files."""
+import hashlib
+import http.server
+import re
+import threading
+
+import numpy as np
+import pytest
+
+import nst_utils as nst
+
+PAYLOAD = np.random.default_rng(7).bytes(300_000)
+MD5 = hashlib.md5(PAYLOAD).hexdigest()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    ranges = True  # honour Range requests
+    cut_at = None  # close the connection after this many bytes
+    seen = []
+
+    def do_GET(self):
+        rng = self.headers.get("Range")
+        type(self).seen.append(rng)
+        start = int(re.match(r"bytes=(\d+)-", rng).group(1)) if rng and self.ranges else 0
+        body = PAYLOAD[start:]
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Length", str(len(body)))
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
+        self.end_headers()
+        if self.cut_at is not None:
+            self.wfile.write(body[: self.cut_at])
+            self.wfile.flush()
+            self.connection.close()
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    Handler.ranges, Handler.cut_at, Handler.seen = True, None, []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/imagenet-vgg-verydeep-19.mat"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def fetch(url, out, **kw):
+    return nst.download_weights(out, url=url, md5=kw.pop("md5", MD5), size=kw.pop("size", len(PAYLOAD)),
+                                progress=False, timeout=10, **kw)
+
+
+def test_full_download(server, tmp_path):
+    out = tmp_path / "w.mat"
+    assert fetch(server, out) == out
+    assert out.read_bytes() == PAYLOAD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.mat"]
+    assert Handler.seen == [None]
+
+
+def test_resumes_a_partial_download(server, tmp_path):
+    out = tmp_path / "w.mat"
+    (tmp_path / "w.mat.part").write_bytes(PAYLOAD[:123_456])
+    fetch(server, out)
+    assert Handler.seen == ["bytes=123456-"]
+    assert out.read_bytes() == PAYLOAD and not (tmp_path / "w.mat.part").exists()
+
+
+def test_server_without_ranges_restarts_cleanly(server, tmp_path):
+    Handler.ranges = False
+    (tmp_path / "w.mat.part").write_bytes(PAYLOAD[:1000])
+    fetch(server, tmp_path / "w.mat")
+    assert (tmp_path / "w.mat").read_bytes() == PAYLOAD
+
+
+def test_dropped_connection_keeps_the_part_and_resumes(server, tmp_path):
+    out = tmp_path / "w.mat"
+    Handler.cut_at = 100_000
+    with pytest.raises(nst.NSTError, match="run the same command again to resume"):
+        fetch(server, out)
+    assert not out.exists()
+    assert (tmp_path / "w.mat.part").stat().st_size == 100_000
+    Handler.cut_at = None
+    fetch(server, out)
+    assert out.read_bytes() == PAYLOAD and Handler.seen[-1] == "bytes=100000-"
+
+
+def test_md5_mismatch_leaves_nothing(server, tmp_path):
+    out = tmp_path / "w.mat"
+    with pytest.raises(nst.NSTError, match="MD5 mismatch"):
+        fetch(server, out, md5="0" * 32)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_good_file_is_kept(server, tmp_path):
+    out = tmp_path / "w.mat"
+    out.write_bytes(PAYLOAD)
+    fetch(server, out)
+    assert Handler.seen == []
+
+
+def test_unreachable_server_is_one_clear_error(tmp_path):
+    with pytest.raises(nst.NSTError, match="download failed: cannot reach"):
+        fetch("http://127.0.0.1:9/none.mat", tmp_path / "w.mat")
+
+
+def test_cli_download_weights(server, tmp_path, capsys):
+    out = tmp_path / "sub" / "w.mat"
+    code = nst.main(["download-weights", "--output", str(out), "--url", server, "--md5", MD5,
+                     "--size", str(len(PAYLOAD)), "--quiet"])
+    assert code == 0 and out.read_bytes() == PAYLOAD
+    assert capsys.readouterr().out.strip() == f"saved {out}"
+    code = nst.main(["download-weights", "--output", str(tmp_path / "x.mat"), "--url", server,
+                     "--md5", "f" * 32, "--size", str(len(PAYLOAD)), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "MD5 mismatch" in err[0]
+
+
+def test_defaults_are_the_real_file():
+    assert nst.WEIGHTS_MD5 == "106118b7cf60435e6d8e04f6a6dc3657" and nst.WEIGHTS_SIZE == 534_904_783
+    assert nst.WEIGHTS_URL.endswith("/imagenet-vgg-verydeep-19.mat")

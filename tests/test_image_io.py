@@ -1,0 +1,119 @@
+"""Loading any image PIL reads as RGB, resizing, pre/deprocessing, the noise start, atomic saves."""
+import numpy as np
+import pytest
+from PIL import Image
+
+import nst_utils as nst
+
+
+def test_rgba_is_composited_on_white(tmp_path):
+    arr = np.zeros((4, 6, 4), np.uint8)
+    arr[..., 0] = 200  # red, fully transparent on the left half, opaque on the right
+    arr[:, 3:, 3] = 255
+    Image.fromarray(arr, "RGBA").save(tmp_path / "a.png")
+    img = nst.load_image(tmp_path / "a.png")
+    assert img.shape == (4, 6, 3) and img.dtype == np.float32
+    np.testing.assert_array_equal(img[:, :3], 255)
+    np.testing.assert_array_equal(img[:, 3:], np.broadcast_to([200, 0, 0], (4, 3, 3)))
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "1", "LA", "CMYK"])
+def test_other_modes_become_rgb(tmp_path, mode):
+    src = Image.fromarray(np.tile(np.arange(0, 250, 10, dtype=np.uint8), (5, 1))).convert("RGB")
+    img = src.convert(mode)
+    path = tmp_path / ("x.jpg" if mode == "CMYK" else "x.png")
+    img.save(path)
+    out = nst.load_image(path)
+    assert out.shape == (5, 25, 3) and 0 <= out.min() and out.max() <= 255
+
+
+def test_greyscale_values_are_kept(tmp_path):
+    Image.fromarray(np.full((3, 3), 77, np.uint8), "L").save(tmp_path / "g.png")
+    np.testing.assert_array_equal(nst.load_image(tmp_path / "g.png"), 77)
+
+
+def test_16_bit_is_scaled_to_8_bit(tmp_path):
+    arr = np.array([[0, 65535], [32768, 1000]], np.uint16)
+    Image.fromarray(arr).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    out = nst.load_image(tmp_path / "deep.png")
+    np.testing.assert_allclose(out[..., 0], [[0, 255], [128, 4]], atol=1)
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    arr = np.zeros((10, 20, 3), np.uint8)
+    arr[:, :10] = 255  # white left half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    Image.fromarray(arr).save(tmp_path / "r.jpg", exif=exif, quality=95)
+    out = nst.load_image(tmp_path / "r.jpg")
+    assert out.shape == (20, 10, 3)
+    assert out[:8].mean() > 200 and out[12:].mean() < 50  # the white half is now on top
+
+
+def test_resize_exact_and_longest_side(tmp_path):
+    Image.fromarray(np.zeros((30, 60, 3), np.uint8)).save(tmp_path / "x.png")
+    assert nst.load_image(tmp_path / "x.png", size=(11, 13)).shape == (11, 13, 3)
+    assert nst.load_image(tmp_path / "x.png", max_size=20).shape == (10, 20, 3)
+    assert nst.fit_size(300, 451, 128) == (85, 128)
+    assert nst.resize_image(np.zeros((30, 60, 3)), (15, 30)).shape == (15, 30, 3)
+
+
+def test_bad_images(tmp_path):
+    with pytest.raises(nst.NSTError, match="image not found"):
+        nst.load_image(tmp_path / "missing.png")
+    (tmp_path / "t.png").write_text("not an image")
+    with pytest.raises(nst.NSTError, match="cannot read .* as an image"):
+        nst.load_image(tmp_path / "t.png")
+
+
+@pytest.mark.parametrize("text,expected", [("300x400", (300, 400)), ("64X32", (64, 32))])
+def test_parse_size(text, expected):
+    assert nst.parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["300", "300x", "axb", "0x10", "-3x4", "20000x10", "1x2x3"])
+def test_parse_size_errors(text):
+    with pytest.raises(nst.NSTError, match="size"):
+        nst.parse_size(text)
+
+
+def test_preprocess_deprocess_round_trip(rng):
+    img = rng.integers(0, 256, (5, 7, 3)).astype(np.float32)
+    x = nst.preprocess(img)
+    assert x.shape == (1, 5, 7, 3) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0], img - nst.VGG_MEAN, rtol=1e-6)
+    back = nst.deprocess(x)
+    assert back.dtype == np.uint8 and back.shape == (5, 7, 3)
+    np.testing.assert_array_equal(back, img.astype(np.uint8))
+    np.testing.assert_array_equal(nst.deprocess(np.full((1, 2, 2, 3), 500.0)), 255)  # clipped
+
+
+def test_noise_image_is_the_assignments(rng):
+    content = nst.preprocess(rng.integers(0, 256, (6, 8, 3)))
+    x = nst.generate_noise_image(content, seed=3)
+    noise = (x - 0.4 * content) / 0.6
+    assert x.shape == content.shape and x.dtype == np.float32
+    assert noise.min() >= -20 - 1e-3 and noise.max() <= 20 + 1e-3 and noise.std() > 5
+    np.testing.assert_array_equal(x, nst.generate_noise_image(content, seed=3))
+    assert not np.array_equal(x, nst.generate_noise_image(content, seed=4))
+
+
+def test_save_image_is_atomic(tmp_path, rng, monkeypatch):
+    img = rng.integers(0, 256, (4, 5, 3)).astype(np.uint8)
+    nst.save_image(tmp_path / "ok.png", img)
+    np.testing.assert_array_equal(nst.load_image(tmp_path / "ok.png"), img)
+    with pytest.raises(nst.NSTError, match="output folder does not exist"):
+        nst.save_image(tmp_path / "nope" / "x.png", img)
+    with pytest.raises(nst.NSTError, match="use an image extension"):
+        nst.save_image(tmp_path / "x.txt", img)
+
+    def broken_save(self, fp, *a, **k):
+        with open(fp, "wb") as f:
+            f.write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(OSError):
+        nst.save_image(tmp_path / "half.png", img)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.png"]  # no half file, no temp file

@@ -1,0 +1,108 @@
+"""run_style_transfer end to end on the tiny weights: both optimisers, callbacks, stops, NaNs."""
+import threading
+
+import numpy as np
+import pytest
+
+import nst_utils as nst
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:32, 0:48]
+    content = np.stack([yy * 8, xx * 5, (yy + xx) * 3], -1).clip(0, 255).astype(np.float32)
+    style = rng.integers(0, 256, (32, 48, 3)).astype(np.float32)
+    return content, style
+
+
+@pytest.mark.parametrize("optimizer,lr", [("adam", 2.0), ("lbfgs", 1.0)])
+def test_both_optimisers_lower_the_total_cost(tiny_model, images, optimizer, lr):
+    r = nst.run_style_transfer(tiny_model, *images, iterations=15, optimizer=optimizer, lr=lr, seed=0)
+    J = [h["J"] for h in r.history]
+    assert r.iterations == len(J) == 15 and r.stopped == "finished"
+    assert J[-1] < 0.7 * J[0]
+    assert r.J == min(J)  # the best image is returned
+    assert r.image.dtype == np.uint8 and r.image.shape == (32, 48, 3)
+    np.testing.assert_array_equal(r.image, nst.deprocess(r.x, tiny_model.mean))
+    for h in r.history:
+        assert set(h) == {"iteration", "seconds", "J", "J_content", "J_style"}
+        assert h["J"] == pytest.approx(10 * h["J_content"] + 40 * h["J_style"], rel=1e-4)
+
+
+def test_costs_match_the_library_losses(tiny_model, images):
+    content, style = images
+    r = nst.run_style_transfer(tiny_model, content, style, iterations=1, init="content", alpha=2, beta=3)
+    h = r.history[0]
+    assert h["J_content"] == 0.0  # started from the content image itself
+    feats_G = tiny_model(nst.preprocess(content), [name for name, _ in nst.STYLE_LAYERS])
+    feats_S = tiny_model(nst.preprocess(style), [name for name, _ in nst.STYLE_LAYERS])
+    J_style = float(nst.compute_style_cost(feats_S, feats_G))
+    assert h["J_style"] == pytest.approx(J_style, rel=1e-4)
+    assert h["J"] == pytest.approx(3 * J_style, rel=1e-4)
+
+
+def test_callback_every_n_with_image(tiny_model, images):
+    seen = []
+    nst.run_style_transfer(tiny_model, *images, iterations=7, callback_every=3,
+                           callback=lambda i, costs, img: seen.append((i, set(costs), img.shape, img.dtype)))
+    assert [s[0] for s in seen] == [3, 6, 7]  # every 3rd, then the last one
+    assert all(s[1] == {"J", "J_content", "J_style", "seconds"} for s in seen)
+    assert all(s[2] == (32, 48, 3) and s[3] == np.uint8 for s in seen)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_stop_request_returns_best_so_far(tiny_model, images, optimizer):
+    stop = threading.Event()
+
+    def cb(i, costs, img):
+        if i == 3:
+            stop.set()
+
+    r = nst.run_style_transfer(tiny_model, *images, iterations=50, optimizer=optimizer, callback=cb,
+                               callback_every=1, stop_event=stop)
+    assert r.stopped == "stop requested" and r.iterations == 3
+    assert r.J == min(h["J"] for h in r.history)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_ctrl_c_returns_best_so_far(tiny_model, images, optimizer):
+    def cb(i, costs, img):
+        if i == 2:
+            raise KeyboardInterrupt
+
+    r = nst.run_style_transfer(tiny_model, *images, iterations=50, optimizer=optimizer, callback=cb,
+                               callback_every=1)
+    assert r.stopped == "interrupted" and r.iterations == 2 and r.image.shape == (32, 48, 3)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_nan_stops_with_a_clear_message(tiny_model, images, optimizer):
+    with pytest.raises(nst.NonFiniteLossError, match="the cost became nan at iteration 1; nothing was saved"):
+        nst.run_style_transfer(tiny_model, *images, iterations=5, optimizer=optimizer, alpha=float("nan"))
+
+
+def test_pixels_stay_in_range_and_seed_is_reproducible(tiny_model, images):
+    a = nst.run_style_transfer(tiny_model, *images, iterations=3, lr=200.0, seed=5)
+    b = nst.run_style_transfer(tiny_model, *images, iterations=3, lr=200.0, seed=5)
+    np.testing.assert_array_equal(a.image, b.image)
+    lo, hi = -tiny_model.mean, 255 - tiny_model.mean
+    assert np.all(a.x >= lo - 1e-3) and np.all(a.x <= hi + 1e-3)
+
+
+def test_style_of_another_size_and_zero_iterations(tiny_model, images):
+    content, style = images
+    r = nst.run_style_transfer(tiny_model, content, np.concatenate([style, style]), iterations=2)
+    assert r.image.shape == content.shape and np.isfinite(r.J)
+    r0 = nst.run_style_transfer(tiny_model, content, style, iterations=0, init="content")
+    assert r0.iterations == 0 and r0.history == []
+    np.testing.assert_array_equal(r0.image, content.astype(np.uint8))
+
+
+def test_bad_arguments(tiny_model, images):
+    with pytest.raises(nst.NSTError, match="optimizer must be"):
+        nst.run_style_transfer(tiny_model, *images, optimizer="sgd")
+    with pytest.raises(nst.NSTError, match="init must be"):
+        nst.run_style_transfer(tiny_model, *images, init="zeros")
+    with pytest.raises(nst.NSTError, match="conv9_1 not in"):
+        nst.run_style_transfer(tiny_model, *images, content_layer="conv9_1")
