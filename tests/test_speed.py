@@ -1,0 +1,310 @@
+"""Speed features on the tiny weights: the step's layers, bfloat16, L-BFGS, coarse to fine, memory, bench."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import nst_utils as nst
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:64, 0:96]
+    content = np.stack([yy * 4, xx * 2.5, (yy + xx) * 1.5], -1).clip(0, 255).astype(np.float32)
+    style = rng.integers(0, 256, (64, 96, 3)).astype(np.float32)
+    return content, style
+
+
+def _ops(cost, shape):
+    """Op types, with counts, of the traced step graph's ops that its outputs depend on (what runs:
+    TensorFlow prunes the rest, such as the kernel gradients autodiff also writes into the graph)."""
+    graph = cost.get_concrete_function(tf.TensorSpec(shape, tf.float32)).graph
+    seen, todo = set(), [t.op for t in graph.outputs]
+    while todo:
+        op = todo.pop()
+        if op.name not in seen:
+            seen.add(op.name)
+            todo += [t.op for t in op.inputs] + list(op.control_inputs)
+    kinds = [op.type for op in graph.get_operations() if op.name in seen]
+    return {k: kinds.count(k) for k in set(kinds)}
+
+
+def _costs(model, content, style, **kwargs):
+    c, s = nst.preprocess(content, model.mean), nst.preprocess(style, model.mean)
+    return nst.make_cost_function(model, c, s, **kwargs), c
+
+
+def test_step_stops_at_conv5_1(tiny_model, images):
+    assert nst.cost_layers(tiny_model) == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
+    cost, c = _costs(tiny_model, *images)
+    ops = _ops(cost, c.shape)
+    # VGG19 up to conv5_1: 2 + 2 + 4 + 4 + 1 convs and 4 pools (no pool5, no conv5_2 .. conv5_4)
+    assert ops["Conv2D"] == 13 and ops["AvgPool"] == 4
+    assert ops["Conv2DBackpropInput"] == 13  # the input gradient, conv1_1's included; no kernel gradients
+    assert "Conv2DBackpropFilter" not in ops
+
+
+def test_zero_weights_skip_layers(tiny_model, images):
+    content, style = images
+    no_conv5 = [("conv1_1", 0.5), ("conv3_1", 0.5), ("conv5_1", 0.0)]
+    assert nst.cost_layers(tiny_model, "conv4_2", no_conv5) == ["conv1_1", "conv3_1", "conv4_2"]
+    cost, c = _costs(tiny_model, content, style, style_layers=no_conv5)
+    assert _ops(cost, c.shape)["Conv2D"] == 10  # conv1_1 .. conv4_2
+    # beta = 0: the style layers reach deeper than conv4_2, so they are skipped and J_style reads 0
+    cost, c = _costs(tiny_model, content, style, beta=0)
+    J, Jc, Js, _ = cost(tf.constant(nst.generate_noise_image(c, 0.6, 0)))
+    assert float(Js) == 0.0 and float(J) == pytest.approx(10 * float(Jc)) and float(Jc) > 0
+    assert _ops(cost, c.shape)["Conv2D"] == 10
+    # alpha = 0: conv4_2 lies within the style layers' depth, so J_content is still reported
+    cost, c = _costs(tiny_model, content, style, alpha=0)
+    J, Jc, Js, _ = cost(tf.constant(nst.generate_noise_image(c, 0.6, 0)))
+    assert float(Jc) > 0 and float(J) == pytest.approx(40 * float(Js))
+
+
+def test_fast_style_cost_matches_autodiff(rng):
+    a = tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32))
+    G_S = nst.activation_gram(tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32)))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(a)
+        ref = nst.layer_style_cost_from_gram(G_S, a)
+        fast = nst.fast_layer_style_cost(G_S, a)
+    assert float(fast) == pytest.approx(float(ref), rel=1e-6)
+    np.testing.assert_allclose(tape.gradient(fast, a), tape.gradient(ref, a), rtol=1e-4, atol=1e-6)
+
+
+def test_bfloat16_costs_close_to_float32(tiny_model, images):
+    # bfloat16 keeps 8 significant bits: each activation is rounded by up to 2^-9 ~ 0.2% (relative).
+    # J and J_style sum many such values, whose rounding errors mostly cancel (measured: 2e-6 .. 6e-5
+    # on these weights and on real VGG16), so 2e-3 (one rounding step) bounds them with room to spare.
+    # J_content is a squared *difference* a_C - a_G, smaller than the activations whose rounding it
+    # carries, so it gets 1e-2 (measured 5e-3 here). The gradient must point the same way (cos > 0.99).
+    f32, c = _costs(tiny_model, *images)
+    b16, _ = _costs(tiny_model, *images, precision="bfloat16")
+    x = tf.constant(nst.generate_noise_image(c, 0.6, 0))
+    (J, Jc, Js, g), (J2, Jc2, Js2, g2) = f32(x), b16(x)
+    assert np.isfinite([float(J2), float(Jc2), float(Js2)]).all()
+    assert float(J2) == pytest.approx(float(J), rel=2e-3)
+    assert float(Js2) == pytest.approx(float(Js), rel=2e-3)
+    assert float(Jc2) == pytest.approx(float(Jc), rel=1e-2)
+    g, g2 = g.numpy().ravel(), g2.numpy().ravel()
+    assert g2.dtype == np.float32 and g @ g2 / np.linalg.norm(g) / np.linalg.norm(g2) > 0.99
+    assert _ops(b16, c.shape).get("Conv2D", 0) == 13
+
+
+def test_bfloat16_transfer_lowers_the_cost(tiny_model, images):
+    r = nst.run_style_transfer(tiny_model, *images, iterations=10, optimizer="lbfgs", precision="bfloat16",
+                               seed=0)
+    J = [h["J"] for h in r.history]
+    assert r.iterations == 10 and np.isfinite(J).all() and J[-1] < 0.5 * J[0]
+
+
+def test_precision_names(monkeypatch):
+    assert nst.resolve_precision("float32") == "float32"
+    assert nst.resolve_precision("bfloat16") == "bfloat16"
+    monkeypatch.setattr(nst, "bfloat16_supported", lambda: False)
+    assert nst.resolve_precision("auto") == "float32"
+    monkeypatch.setattr(nst, "bfloat16_supported", lambda: True)
+    assert nst.resolve_precision("auto") == "bfloat16"
+    with pytest.raises(nst.NSTError, match="precision must be one of float32, bfloat16, auto, not 'half'"):
+        nst.resolve_precision("half")
+
+
+def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
+    calls = {"direction": 0, "update": 0, "reset": 0, "evaluations": 0}
+    real_state = nst._lbfgs_state
+
+    def spy_state(x0, memory):
+        direction, update, reset = real_state(x0, memory)
+
+        def d(g):
+            calls["direction"] += 1
+            return direction(g)
+
+        def u(s, y):
+            calls["update"] += 1
+            assert s.dtype == y.dtype == tf.float32
+            return update(s, y)
+
+        def r():
+            calls["reset"] += 1
+            return reset()
+
+        return d, u, r
+
+    monkeypatch.setattr(nst, "_lbfgs_state", spy_state)
+    content, style = images
+    c, s = nst.preprocess(content, tiny_model.mean), nst.preprocess(style, tiny_model.mean)
+    cost = nst.make_cost_function(tiny_model, c, s)
+    seen = []
+
+    def counting(x):
+        calls["evaluations"] += 1
+        seen.append(x.dtype)
+        return cost(x)
+
+    r = nst._run_lbfgs(counting, nst.generate_noise_image(c, 0.6, 0), tiny_model.mean, 25, 1.0, None, 1, None)
+    assert r.iterations == 25 and len(r.history) == 25
+    assert calls["direction"] == calls["update"] == 25 and calls["reset"] == 0  # one memory, never cleared
+    assert set(seen) == {tf.float32}
+    # the first iteration searches for a scale; after that nearly every iteration costs one evaluation
+    assert calls["evaluations"] <= 25 + 15
+    J = [h["J"] for h in r.history]
+    assert all(b < a for a, b in zip(J, J[1:]))  # every accepted step lowers the cost
+
+
+def test_lbfgs_beats_adam_per_iteration(tiny_model, images):
+    adam = nst.run_style_transfer(tiny_model, *images, iterations=30, optimizer="adam", seed=0)
+    lbfgs = nst.run_style_transfer(tiny_model, *images, iterations=30, optimizer="lbfgs", seed=0)
+    assert lbfgs.iterations == 30 and lbfgs.J < adam.J
+
+
+def test_scale_plan():
+    assert nst.scale_plan(None, 50) == [(1.0, 50)]
+    assert nst.scale_plan(3, 100) == [(0.25, 33), (0.5, 33), (1.0, 34)]
+    assert nst.scale_plan([0.5, 1], 7) == [(0.5, 3), (1.0, 4)]
+    assert nst.scale_plan([(0.25, 20), (0.5, 10), 1], 100) == [(0.25, 20), (0.5, 10), (1.0, 70)]
+    assert nst.scale_plan(3, 2) == [(1.0, 2)]  # scales left without iterations are dropped
+    # "auto": halve while the longest side stays >= 192 px, 10% of the iterations per coarse scale
+    assert nst.scale_plan("auto", 100, (300, 400)) == [(0.5, 10), (1.0, 90)]
+    assert nst.scale_plan("auto", 200, (768, 1024)) == [(0.25, 20), (0.5, 20), (1.0, 160)]
+    assert nst.scale_plan("auto", 100, (120, 160)) == [(1.0, 100)]  # too small to go coarser
+    with pytest.raises(nst.NSTError, match="increasing fractions"):
+        nst.scale_plan([1, 0.5], 10)
+    with pytest.raises(nst.NSTError, match="add up to at most 5"):
+        nst.scale_plan([(0.5, 9), 1], 5)
+    with pytest.raises(nst.NSTError, match="the first scale 0.25 makes the 64x96 image 16x24"):
+        nst.scale_plan(3, 30, (64, 96))
+
+
+def test_coarse_to_fine(tiny_model, images):
+    content, style = images
+    seen = []
+    r = nst.run_style_transfer(tiny_model, content, style, iterations=12, optimizer="lbfgs", seed=0,
+                               scales=[(0.5, 6), 1], callback=lambda i, c, im: seen.append((i, im.shape)),
+                               callback_every=3)
+    assert r.image.shape == content.shape and r.x.shape == (1, 64, 96, 3) and r.iterations == 12
+    assert [h["iteration"] for h in r.history] == list(range(1, 13))
+    assert [h["scale"] for h in r.history] == [0.5] * 6 + [1.0] * 6
+    assert seen == [(3, (32, 48, 3)), (6, (32, 48, 3)), (9, (64, 96, 3)), (12, (64, 96, 3))]
+    seconds = [h["seconds"] for h in r.history]
+    assert seconds == sorted(seconds)
+    full = [h["J"] for h in r.history if h["scale"] == 1.0]
+    assert r.J == min(full) and r.J < full[0]  # the fine scale lowers the cost of the upsampled start
+    single = nst.run_style_transfer(tiny_model, content, style, iterations=1, optimizer="lbfgs", seed=0)
+    assert r.J < single.history[0]["J"]  # and ends far below the noisy start at full size
+
+
+def test_coarse_to_fine_stop_returns_full_size(tiny_model, images):
+    import threading
+
+    stop = threading.Event()
+
+    def cb(i, costs, image):
+        if i == 2:
+            stop.set()
+
+    r = nst.run_style_transfer(tiny_model, *images, iterations=10, scales=[0.5, 1], callback=cb,
+                               callback_every=1, stop_event=stop)
+    assert r.stopped == "stop requested" and r.iterations == 2 and r.image.shape == (64, 96, 3)
+
+
+def test_memory_check(tiny_model, monkeypatch):
+    need = nst.estimate_memory(tiny_model, (10000, 10000), "lbfgs")
+    with pytest.raises(nst.NSTError, match=r"a 10000x10000 transfer needs about .* GiB of memory but 1.0 GiB "
+                                           r"is free: use a smaller size \(--max-size \d+ fits\)") as err:
+        nst.check_memory(tiny_model, (10000, 10000), "lbfgs", available=2**30)
+    side = int(str(err.value).split("--max-size ")[1].split()[0])
+    assert nst.check_memory(tiny_model, nst.fit_size(10000, 10000, side), "lbfgs", available=2**30) <= 2**30
+    assert need > 2**30 and nst.estimate_memory(tiny_model, (200, 200)) < nst.estimate_memory(tiny_model, (400, 400))
+    # run_style_transfer refuses before any work; so does the command line, before reading the images
+    monkeypatch.setattr(nst, "available_memory", lambda: 2**29)
+    big = np.zeros((3000, 3000, 3), np.float32)
+    with pytest.raises(nst.NSTError, match="use a smaller size"):
+        nst.run_style_transfer(tiny_model, big, big, iterations=1)
+
+
+def test_cli_refuses_a_size_that_does_not_fit(tiny_vgg_path, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(nst, "available_memory", lambda: 2**30)
+    code = nst.main(["stylize", str(nst.IMAGES_DIR / "chelsea.jpg"), str(nst.IMAGES_DIR / "coffee.jpg"),
+                     "-o", str(tmp_path / "out.png"), "--weights", str(tiny_vgg_path), "--size", "10000x10000"])
+    err = capsys.readouterr().err
+    assert code == 1 and "a 10000x10000 transfer needs about" in err and "--max-size" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out.png").exists()
+
+
+def test_cli_scales_and_precision(tiny_vgg_path, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    code = nst.main(["stylize", str(nst.IMAGES_DIR / "chelsea.jpg"), str(nst.IMAGES_DIR / "coffee.jpg"),
+                     "-o", str(out), "--weights", str(tiny_vgg_path), "--size", "64x80", "--iterations", "6",
+                     "--optimizer", "lbfgs", "--scales", "0.5:2,1", "--precision", "bfloat16", "--json",
+                     "--quiet"])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and summary["iterations"] == 6
+    assert [h["scale"] for h in summary["history"]] == [0.5, 0.5, 1.0, 1.0, 1.0, 1.0]
+    from PIL import Image
+
+    assert Image.open(out).size == (80, 64)
+
+
+def test_cli_bad_scales(tiny_vgg_path, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        nst.main(["stylize", "a.jpg", "b.jpg", "-o", str(tmp_path / "o.png"), "--scales", "1,0.5"])
+    assert "increasing fractions" in capsys.readouterr().err
+
+
+def test_bench_json(tiny_vgg_path, tmp_path, capsys):
+    plot, pictures = tmp_path / "curves.png", tmp_path / "pictures.png"
+    code = nst.main(["bench", "--weights", str(tiny_vgg_path), "--size", "40x56", "--iterations", "6",
+                     "--methods", "dlai,lbfgs,lbfgs-bf16,c2f", "--quick", "--json", "--plot", str(plot),
+                     "--pictures", str(pictures)])
+    out = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(out[-1])
+    assert code == 0 and "per-iteration cost" in "\n".join(out) and "fastest to the target" in "\n".join(out)
+    assert {"size", "weights", "quality_weights", "machine", "step", "matmul_gflops", "quality", "memory",
+            "plot", "pictures"} <= set(result)
+    assert result["size"] == [40, 56] and result["memory"] == []  # --quick leaves the memory part out
+    precisions = [row["precision"] for row in result["step"]]
+    assert precisions[0] == "float32" and set(precisions) == set(result["matmul_gflops"])
+    for row in result["step"]:
+        assert {"step_ms", "floor_ms", "step_over_floor", "gflop", "step_gflops", "of_matmul_rate",
+                "layers", "adam_ms", "adam_over_floor", "lbfgs_ms", "lbfgs_over_floor"} <= set(row)
+        assert row["step_over_floor"] == pytest.approx(row["step_ms"] / row["floor_ms"], rel=0.01)
+        assert row["layers"][-1] == "conv4_2" and "conv5_1" in row["layers"]
+    q = result["quality"]
+    methods = {r["method"]: r for r in q["methods"]}
+    assert list(methods)[0] == "dlai" and {"lbfgs", "c2f"} <= set(methods)
+    dlai = methods["dlai"]
+    assert dlai["J"] == q["target_J"] and dlai["speedup"] == 1.0 and dlai["iterations"] == 6
+    for r in methods.values():
+        assert {"seconds_to_target", "iterations_to_target", "speedup", "ms_per_iteration", "J_float32",
+                "curve", "reached"} <= set(r)
+        if r["reached"]:
+            t, J = np.array(r["curve"]).T
+            assert J[t == r["seconds_to_target"]].min() <= q["target_J"]  # the crossing is on the curve
+            assert r["speedup"] == pytest.approx(dlai["seconds_to_target"] / r["seconds_to_target"], rel=0.02)
+    assert q["fastest"] in methods and methods[q["fastest"]]["reached"]
+    assert plot.stat().st_size > 1000 and pictures.stat().st_size > 1000
+
+
+def test_bench_rejects_unknown_method(tiny_vgg_path, capsys):
+    assert nst.main(["bench", "--weights", str(tiny_vgg_path), "--methods", "sgd"]) == 1
+    assert "unknown method or part: sgd" in capsys.readouterr().err
+
+
+def test_step_flops_vgg19_shape(tiny_model):
+    # conv FLOPs counted forward and backward: 2 x 2 n_H n_W 9 C_in C_out for each conv up to conv5_1
+    rows = {r["name"]: r["shape"] for r in nst.layer_table(tiny_model, (32, 32))}
+    convs = [l for l in tiny_model.layers[: tiny_model.names.index("conv5_1") + 1] if l.kind == "conv"]
+    expected = sum(4 * rows[l.name][0] * rows[l.name][1] * 9 * l.kernel.shape[2] * l.kernel.shape[3] for l in convs)
+    expected += sum(4 * rows[n][0] * rows[n][1] * rows[n][2] ** 2 for n, _ in nst.STYLE_LAYERS)
+    assert nst.step_flops(tiny_model, (32, 32)) == expected
+
+
+def test_bench_memory_row(tiny_vgg_path):
+    row = nst.bench_memory(tiny_vgg_path, (48, 64), "float32")  # a fresh Python process
+    assert {"size", "precision", "optimizer", "estimate_mib", "before_mib", "peak_mib", "extra_mib"} <= set(row)
+    assert row["size"] == [48, 64] and row["optimizer"] == "lbfgs"
+    assert row["peak_mib"] >= row["before_mib"] > 100  # TensorFlow alone takes more than 100 MiB
+    assert row["extra_mib"] == row["peak_mib"] - row["before_mib"]
