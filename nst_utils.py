@@ -367,6 +367,9 @@ def _atomic_write(path, write):
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file a normal open()'s mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -1,4 +1,6 @@
 """Loading any image PIL reads as RGB, resizing, pre/deprocessing, the noise start, atomic saves."""
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -117,3 +119,13 @@ def test_save_image_is_atomic(tmp_path, rng, monkeypatch):
     with pytest.raises(OSError):
         nst.save_image(tmp_path / "half.png", img)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.png"]  # no half file, no temp file
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path, rng):
+    img = rng.integers(0, 256, (4, 5, 3)).astype(np.uint8)
+    old = os.umask(0o022)
+    try:
+        path = nst.save_image(tmp_path / "perm.png", img)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # as open() would make it, not mkstemp's 0600
