@@ -1523,13 +1523,18 @@ LAB_FILM_EVERY = 5
 
 def lab_save_film(recorder, folder, stem="lab-film", fps=10) -> Path:
     """Save ``recorder``'s frames as ``folder/stem-YYYYmmdd-HHMMSS.gif`` (never overwriting); the path."""
+    return recorder.save(_timestamped_path(folder, stem, ".gif"), fps=fps)
+
+
+def _timestamped_path(folder, stem, suffix) -> Path:
+    """``folder/stem-YYYYmmdd-HHMMSS<suffix>`` (``-1``, ``-2``, ... if taken); makes ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, k = folder / f"{base}.gif", 1
+    path, k = folder / f"{base}{suffix}", 1
     while path.exists():
-        path, k = folder / f"{base}-{k}.gif", k + 1
-    return recorder.save(path, fps=fps)
+        path, k = folder / f"{base}-{k}{suffix}", k + 1
+    return path
 
 
 class AnimationRecorder:
@@ -1789,12 +1794,7 @@ def lab_cost_plot_png(history, width=4.6, height=2.5, dpi=80) -> bytes:
 
 def lab_save(image, folder, settings=None, stem="lab") -> Path:
     """Save ``image`` as ``folder/stem-YYYYmmdd-HHMMSS.png`` atomically (never overwriting), settings as .json."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, k = folder / f"{base}.png", 1
-    while path.exists():
-        path, k = folder / f"{base}-{k}.png", k + 1
+    path = _timestamped_path(folder, stem, ".png")
     save_image(path, image)
     if settings is not None:
         from dataclasses import asdict

@@ -28,3 +28,18 @@ def tiny_model(tiny_vgg_path):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def run_main(capsys):
+    """Run ``nst_utils.main(argv)`` in-process: ``(exit status, stderr lines)``, argparse's exits included."""
+    import nst_utils
+
+    def run(argv):
+        try:
+            code = nst_utils.main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse's errors
+            code = exc.code
+        return code, capsys.readouterr().err.strip().splitlines()
+
+    return run

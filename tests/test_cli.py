@@ -75,16 +75,12 @@ ERRORS = [
 
 
 @pytest.mark.parametrize("argv,code,message", ERRORS, ids=[e[2] for e in ERRORS])
-def test_errors_are_one_line_and_write_nothing(files, tiny_vgg_path, capsys, argv, code, message):
+def test_errors_are_one_line_and_write_nothing(files, tiny_vgg_path, run_main, argv, code, message):
     (files / "bad.png").write_text("this is not an image")
     argv = ["stylize"] + [a.format(d=files) for a in argv] + ["--weights", str(tiny_vgg_path)] * (
         "--weights" not in argv)
     before = set(files.rglob("*"))
-    try:
-        got = nst.main(argv)
-    except SystemExit as exc:  # argparse's errors
-        got = exc.code
-    err = capsys.readouterr().err.strip().splitlines()
+    got, err = run_main(argv)
     assert got == code
     assert len(err) == 1 and message in err[0] and err[0].startswith("nst_utils.py")
     assert set(files.rglob("*")) == before  # no output, no temp file

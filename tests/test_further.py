@@ -377,7 +377,7 @@ ERRORS = [
 
 
 @pytest.mark.parametrize("extra,code,message", ERRORS, ids=[" ".join(e[0]) for e in ERRORS])
-def test_cli_errors_are_one_line_and_write_nothing(files, tiny_vgg_path, capsys, extra, code, message):
+def test_cli_errors_are_one_line_and_write_nothing(files, tiny_vgg_path, run_main, extra, code, message):
     extra = [a.format(d=files) for a in extra]
     styles = [str(files / "a.png"), str(files / "b.png")]
     if extra[0].endswith(".png"):  # the case gives its own list of styles
@@ -386,11 +386,7 @@ def test_cli_errors_are_one_line_and_write_nothing(files, tiny_vgg_path, capsys,
     argv = ["stylize", str(files / "c.png"), *styles, *extra, *out, "--weights", str(tiny_vgg_path),
             "--size", "24x32", "--iterations", "4", "--quiet"]
     before = set(files.rglob("*"))
-    try:
-        got = nst.main(argv)
-    except SystemExit as exc:  # argparse's errors
-        got = exc.code
-    err = capsys.readouterr().err.strip().splitlines()
+    got, err = run_main(argv)
     assert got == code
     assert len(err) == 1 and message in err[0] and err[0].startswith("nst_utils.py"), err
     assert set(files.rglob("*")) == before  # no output, no animation, no temp file
