@@ -38,13 +38,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's start-up
 
 @contextlib.contextmanager
 def _quiet_stderr():
-    """Silence C++ logging on file descriptor 2 (TensorFlow's start-up lines); replay it on error."""
+    """Silence C++ logging on file descriptor 2 (TensorFlow's start-up lines); replay it on error.
+
+    Descriptor 2 itself, not ``sys.stderr.fileno()``: in a Jupyter kernel the latter is the kernel's own
+    terminal while fd 2 is the pipe whose text ends up in the notebook.
+    """
+    fd = 2
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. inside some notebook front ends)
+        saved = os.dup(fd)
+    except OSError:  # no descriptor 2 at all
         yield
         return
-    saved = os.dup(fd)
     with tempfile.TemporaryFile() as log:
         os.dup2(log.fileno(), fd)
         try:
@@ -61,6 +65,8 @@ def _quiet_stderr():
 
 with _quiet_stderr():
     import tensorflow as tf
+
+    tf.config.list_physical_devices()  # device start-up logs more lines (no CUDA, ...): here, silenced
 
 # --------------------------------------------------------------------------------------------------
 # Constants
@@ -3087,8 +3093,6 @@ def _cmd_bench(args):
 def main(argv=None):
     """Entry point of ``python nst_utils.py``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    with _quiet_stderr():
-        tf.config.list_physical_devices()  # device start-up logs its lines here, silenced
     try:
         if args.command == "stylize":
             _cmd_stylize(args)

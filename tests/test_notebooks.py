@@ -37,3 +37,14 @@ def test_runs_top_to_bottom_in_smoke_mode(path, tiny_vgg_path, tmp_path, monkeyp
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+
+
+def test_importing_the_library_prints_nothing_in_a_notebook():
+    """TensorFlow's C++ start-up lines go to fd 2, which a Jupyter kernel shows in the notebook."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    root = Path(__file__).resolve().parents[1]
+    nb = new_notebook(cells=[new_code_cell(f"import sys; sys.path.insert(0, {str(root)!r})\nimport nst_utils")])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    assert nb.cells[0].outputs == []
