@@ -1,18 +1,8 @@
 """Write notebooks/00_setup_and_vgg19.ipynb (no outputs): python notebooks/make_00_setup_and_vgg19.py"""
-from pathlib import Path
+from nbmake import Notebook
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-CELLS = []
-
-
-def md(text):
-    CELLS.append(new_markdown_cell(text.strip("\n")))
-
-
-def code(text):
-    CELLS.append(new_code_cell(text.strip("\n")))
+nb = Notebook()
+md, code = nb.md, nb.code
 
 
 md(r"""
@@ -233,9 +223,4 @@ from `conv4_2`. Shallow layers say *which textures and colours*: the style uses 
 4. Why does a 3 x 3 convolution after a pool grow the receptive field by 4 pixels, not 2?
 """)
 
-nb = new_notebook(cells=CELLS, metadata={
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"}})
-out = Path(__file__).resolve().parent / "00_setup_and_vgg19.ipynb"
-nbformat.write(nb, str(out))
-print(f"wrote {out}")
+nb.write("00_setup_and_vgg19.ipynb")

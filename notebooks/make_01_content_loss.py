@@ -1,18 +1,8 @@
 """Write notebooks/01_content_loss.ipynb (no outputs): python notebooks/make_01_content_loss.py"""
-from pathlib import Path
+from nbmake import Notebook
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-CELLS = []
-
-
-def md(text):
-    CELLS.append(new_markdown_cell(text.strip("\n")))
-
-
-def code(text):
-    CELLS.append(new_code_cell(text.strip("\n")))
+nb = Notebook()
+md, code = nb.md, nb.code
 
 
 md(r"""
@@ -252,9 +242,4 @@ md(r"""
 4. In section 1, why does mirroring the photo cost more at `conv4_2` than adding noise?
 """)
 
-nb = new_notebook(cells=CELLS, metadata={
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"}})
-out = Path(__file__).resolve().parent / "01_content_loss.ipynb"
-nbformat.write(nb, str(out))
-print(f"wrote {out}")
+nb.write("01_content_loss.ipynb")

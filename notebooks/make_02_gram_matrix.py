@@ -1,18 +1,8 @@
 """Write notebooks/02_gram_matrix.ipynb (no outputs): python notebooks/make_02_gram_matrix.py"""
-from pathlib import Path
+from nbmake import Notebook
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-CELLS = []
-
-
-def md(text):
-    CELLS.append(new_markdown_cell(text.strip("\n")))
-
-
-def code(text):
-    CELLS.append(new_code_cell(text.strip("\n")))
+nb = Notebook()
+md, code = nb.md, nb.code
 
 
 md(r"""
@@ -266,9 +256,4 @@ cost is thousands of times smaller: the same fur, the same colours, in other pla
 4. Compare the Gram matrices of two other style images in `images/`. Which channels tell them apart?
 """)
 
-nb = new_notebook(cells=CELLS, metadata={
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"}})
-out = Path(__file__).resolve().parent / "02_gram_matrix.ipynb"
-nbformat.write(nb, str(out))
-print(f"wrote {out}")
+nb.write("02_gram_matrix.ipynb")

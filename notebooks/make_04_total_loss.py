@@ -1,18 +1,8 @@
 """Write notebooks/04_total_loss.ipynb (no outputs): python notebooks/make_04_total_loss.py"""
-from pathlib import Path
+from nbmake import Notebook
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-CELLS = []
-
-
-def md(text):
-    CELLS.append(new_markdown_cell(text.strip("\n")))
-
-
-def code(text):
-    CELLS.append(new_code_cell(text.strip("\n")))
+nb = Notebook()
+md, code = nb.md, nb.code
 
 
 md(r"""
@@ -312,9 +302,4 @@ $\beta / \alpha$, a good $w_{TV}$ depends on the other weights and on the image 
    $J_{TV}$ and at the size of the speckles.
 """)
 
-nb = new_notebook(cells=CELLS, metadata={
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"}})
-out = Path(__file__).resolve().parent / "04_total_loss.ipynb"
-nbformat.write(nb, str(out))
-print(f"wrote {out}")
+nb.write("04_total_loss.ipynb")

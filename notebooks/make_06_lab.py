@@ -1,8 +1,5 @@
 """Write notebooks/06_lab.ipynb (no outputs, stable metadata): python notebooks/make_06_lab.py"""
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbmake import Notebook
 
 INTRO = r"""# The style-transfer lab
 
@@ -82,18 +79,8 @@ TRY = r"""## Things to try
 3. Why is a result at 128 px not simply a smaller copy of the result at 512 px?"""
 
 
-def build():
-    """The notebook as a NotebookNode."""
-    nb = new_notebook(cells=[new_markdown_cell(INTRO), new_code_cell(SETUP), new_markdown_cell(COST),
-                             new_code_cell(PANEL), new_markdown_cell(TRY)])
-    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                   "language_info": {"name": "python"}}
-    for i, cell in enumerate(nb.cells):
-        cell.id = f"lab-{i}"
-    return nb
 
-
-if __name__ == "__main__":
-    out = Path(__file__).resolve().parent / "06_lab.ipynb"
-    nbformat.write(build(), out)
-    print(f"wrote {out}")
+nb = Notebook()
+for make, text in [(nb.md, INTRO), (nb.code, SETUP), (nb.md, COST), (nb.code, PANEL), (nb.md, TRY)]:
+    make(text)
+nb.write("06_lab.ipynb")

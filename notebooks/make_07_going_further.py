@@ -1,18 +1,8 @@
 """Write notebooks/07_going_further.ipynb (no outputs): python notebooks/make_07_going_further.py"""
-from pathlib import Path
+from nbmake import Notebook
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-CELLS = []
-
-
-def md(text):
-    CELLS.append(new_markdown_cell(text.strip("\n")))
-
-
-def code(text):
-    CELLS.append(new_code_cell(text.strip("\n")))
+nb = Notebook()
+md, code = nb.md, nb.code
 
 
 md(r"""
@@ -468,16 +458,4 @@ md(r"""
 """)
 
 
-def build():
-    for i, cell in enumerate(CELLS):
-        cell["id"] = f"going-further-{i:02d}"  # stable ids: the file does not change when rebuilt
-    nb = new_notebook(cells=CELLS, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"}})
-    path = Path(__file__).resolve().parent / "07_going_further.ipynb"
-    nbformat.write(nb, path)
-    return path
-
-
-if __name__ == "__main__":
-    print(build())
+nb.write("07_going_further.ipynb")

@@ -48,3 +48,16 @@ def test_importing_the_library_prints_nothing_in_a_notebook():
     nb = new_notebook(cells=[new_code_cell(f"import sys; sys.path.insert(0, {str(root)!r})\nimport nst_utils")])
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     assert nb.cells[0].outputs == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_is_what_its_script_writes(path, tmp_path):
+    """notebooks/make_<name>.py writes the notebook; the committed file must not drift from it."""
+    import subprocess
+    import sys
+
+    script = path.with_name(f"make_{path.stem}.py")
+    assert script.exists(), f"no {script.name}"
+    subprocess.run([sys.executable, str(script)], check=True, capture_output=True, cwd=path.parent,
+                   env={**os.environ, "NBMAKE_DIR": str(tmp_path)})
+    assert (tmp_path / path.name).read_text() == path.read_text(), f"run python notebooks/{script.name}"
