@@ -1,7 +1,7 @@
 """Write notebooks/06_lab.ipynb (no outputs, stable metadata): python notebooks/make_06_lab.py"""
 from nbmake import Notebook
 
-INTRO = r"""# The style-transfer lab
+INTRO = r"""# 06 · The style-transfer lab
 
 Everything of the course in one panel: pick a photo and a painting, set $\alpha$, $\beta$ and the layers with
 sliders, press **Run** and watch the generated image $G$ and the costs change as the optimiser works.
