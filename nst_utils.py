@@ -1037,7 +1037,8 @@ class LivePreview:
         ax_img, ax_cost = fig.subplots(1, 2, width_ratios=[1, 1.3])
         if self.image is not None:
             ax_img.imshow(self.image)
-        ax_img.set_title(f"generated image G ({self.label})" if self.label else "generated image G")
+        # two lines: "done: ... iterations in ... s, best J = ..." is wider than the image
+        ax_img.set_title(f"generated image G\n{self.label}" if self.label else "generated image G")
         ax_img.axis("off")
         for name, (it, values) in self.curves().items():
             keep = values > 0
@@ -1194,6 +1195,58 @@ def check_total_cost(fn) -> bool:
              ("for (1.5, 2.5, 1.0, 0.01)", (1.5, 2.5, 1.0, 0.01)),
              ("for (3.0, 0.5, 10, 1000)", (tf.constant(3.0), tf.constant(0.5), 10, 1000))]
     return _run_check("total_cost", fn, total_cost, cases)
+
+
+def adam_state(x) -> dict:
+    """Adam's state for a hand-written step (notebook 05): ``{"m": 0, "v": 0, "t": 0}``, m and v shaped like x."""
+    return {"m": tf.zeros(np.shape(x), tf.float32), "v": tf.zeros(np.shape(x), tf.float32), "t": 0}
+
+
+def check_train_step(fn, cost, x0, mean=VGG_MEAN, steps=3, lr=2.0, beta1=0.9, beta2=0.999, eps=1e-8) -> bool:
+    """Check ``fn(G, state)``, one Adam step on the tf.Variable ``G``, against ``cost``; prints PASSED/FAILED.
+
+    ``cost``: ``make_cost_function`` of the problem ``fn`` solves (same content, style, alpha, beta);
+    ``x0``: a preprocessed (1, H, W, 3) start, its top row set to black and its bottom row to white here
+    so that clipping matters. ``fn`` gets ``state = adam_state(x0)`` and must return J at G before the
+    step and leave G at clip(G - lr m_hat / (sqrt(v_hat) + eps)) (as _run_adam), ``steps`` times.
+    """
+    lo, hi = _pixel_bounds(mean)
+    x = np.array(x0, np.float32)
+    x[:, 0], x[:, -1] = lo[0, 0], hi[0, 0]
+    G, state = tf.Variable(x), adam_state(x)
+    x = tf.constant(x)
+    m, v = tf.zeros_like(x), tf.zeros_like(x)
+    for t in range(1, steps + 1):
+        J_ref, _, _, g = cost(x)
+        J_ref = float(J_ref)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * tf.square(g)
+        x = tf.clip_by_value(x - lr * (m / (1 - beta1**t)) / (tf.sqrt(v / (1 - beta2**t)) + eps), lo, hi)
+        before = G.numpy()
+        try:
+            got = fn(G, state)
+            J = None if got is None else np.asarray(got, dtype=np.float64)
+        except Exception as exc:  # the learner's code: report it, no traceback
+            message = (str(exc).strip().splitlines() or [""])[0][:200]
+            print(f"FAILED: train_step at step {t} raised {type(exc).__name__}: {message}")
+            return False
+        if J is None or J.size != 1 or not np.isclose(float(J.reshape(())), J_ref, rtol=1e-4):
+            print(f"FAILED: train_step at step {t}: returned J = {_describe(J)}, expected {J_ref:.7g} "
+                  "(the cost at G before the update)")
+            return False
+        after = G.numpy()
+        if np.array_equal(after, before):
+            print(f"FAILED: train_step at step {t}: G did not change (update the variable: G.assign(...))")
+            return False
+        diff = np.abs(after - x.numpy())
+        off = diff > 1e-2
+        if off.mean() > 1e-3:
+            print(f"FAILED: train_step at step {t}: G is off by more than 0.01 at {off.sum()} of {off.size} "
+                  f"values (by up to {diff.max():.3g}); expected clip(G - lr * m_hat / (sqrt(v_hat) + eps))")
+            return False
+    print(f"PASSED: train_step = {float(J.reshape(())):.7g} (expected {J_ref:.7g}) at step {steps}, "
+          f"and G is Adam's update after each of the {steps} steps")
+    return True
 
 
 def layer_table(model, input_size=(224, 224)):

@@ -169,3 +169,75 @@ def test_reconstruct_content_starts_from_noise_and_lowers_the_content_cost(tiny_
 def test_reconstruct_content_rejects_an_unknown_layer(tiny_model):
     with pytest.raises(nu.NSTError, match="conv9_9"):
         nu.reconstruct_content(tiny_model, np.zeros((8, 8, 3), np.float32), "conv9_9")
+
+
+def _train_step_problem(model, rng):
+    """A small transfer problem: the library's cost, a start image and train steps written by hand."""
+    content, style = (rng.uniform(0, 255, (24, 32, 3)).astype(np.float32) for _ in range(2))
+    x_C, x_S = nu.preprocess(content, model.mean), nu.preprocess(style, model.mean)
+    style_names = [n for n, _ in nu.STYLE_LAYERS]
+    a_C = model(x_C, [nu.CONTENT_LAYER])[nu.CONTENT_LAYER]
+    grams = nu.style_grams(model(x_S, style_names))
+    lo, hi = -model.mean, 255.0 - model.mean
+
+    def make_step(bias_correction=True, clip=True, sign=-1.0, return_after=False, assign=True):
+        def step(G, state, lr=2.0, beta1=0.9, beta2=0.999, eps=1e-8):
+            with tf.GradientTape() as tape:
+                a_G = model(G, [nu.CONTENT_LAYER] + style_names)
+                J = nu.total_cost(nu.compute_content_cost(a_C, a_G[nu.CONTENT_LAYER]),
+                                  nu.style_cost_from_grams(grams, a_G))
+            g = tape.gradient(J, G)
+            state["t"] += 1
+            state["m"] = beta1 * state["m"] + (1 - beta1) * g
+            state["v"] = beta2 * state["v"] + (1 - beta2) * tf.square(g)
+            m_hat, v_hat = state["m"], state["v"]
+            if bias_correction:
+                m_hat, v_hat = m_hat / (1 - beta1 ** state["t"]), v_hat / (1 - beta2 ** state["t"])
+            new = G + sign * lr * m_hat / (tf.sqrt(v_hat) + eps)
+            if clip:
+                new = tf.clip_by_value(new, lo, hi)
+            if assign:
+                G.assign(new)
+            if return_after:  # J at the new G instead of the one the gradient was taken at
+                a_G = model(G, [nu.CONTENT_LAYER] + style_names)
+                J = nu.total_cost(nu.compute_content_cost(a_C, a_G[nu.CONTENT_LAYER]),
+                                  nu.style_cost_from_grams(grams, a_G))
+            return J
+        return step
+
+    cost = nu.make_cost_function(model, x_C, x_S)
+    return cost, nu.generate_noise_image(x_C, 0.6, seed=0), make_step
+
+
+def test_train_step_check_passes_a_correct_step(tiny_model, rng, capsys):
+    cost, x0, make_step = _train_step_problem(tiny_model, rng)
+    assert nu.check_train_step(make_step(), cost, x0, tiny_model.mean) is True
+    out = capsys.readouterr().out
+    assert out.startswith("PASSED: train_step = ") and "after each of the 3 steps" in out
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ({"bias_correction": False}, "G is off"), ({"clip": False}, "G is off"), ({"sign": 1.0}, "G is off"),
+    ({"return_after": True}, "at step 1: returned J = "), ({"assign": False}, "G did not change"),
+], ids=lambda v: str(v))
+def test_train_step_check_fails_a_wrong_step(tiny_model, rng, capsys, mistake, message):
+    cost, x0, make_step = _train_step_problem(tiny_model, rng)
+    assert nu.check_train_step(make_step(**mistake), cost, x0, tiny_model.mean) is False
+    out = capsys.readouterr().out
+    assert out.startswith("FAILED: train_step ") and message in out and out.count("\n") == 1
+
+
+def test_train_step_check_reports_an_exception_and_leaves_the_start_alone(tiny_model, rng, capsys):
+    cost, x0, _ = _train_step_problem(tiny_model, rng)
+    start = x0.copy()
+    assert nu.check_train_step(raises, cost, x0, tiny_model.mean) is False
+    out = capsys.readouterr()
+    assert out.out.startswith("FAILED: train_step at step 1 raised ZeroDivisionError")
+    assert "Traceback" not in out.out + out.err
+    assert np.array_equal(x0, start)
+
+
+def test_adam_state_starts_at_zero():
+    state = nu.adam_state(np.ones((1, 2, 3, 3), np.float32))
+    assert state["t"] == 0 and state["m"].shape == state["v"].shape == (1, 2, 3, 3)
+    assert float(tf.reduce_sum(tf.abs(state["m"]) + tf.abs(state["v"]))) == 0.0
