@@ -1049,7 +1049,7 @@ class LivePreview:
         ax_cost.set_title("cost curves")
         ax_cost.grid(True, which="both", alpha=0.3)
         if self.history:
-            ax_cost.legend(loc="upper right", fontsize="small")
+            ax_cost.legend(loc="best", fontsize="small")  # where it covers the fewest points
         if self.title:
             fig.suptitle(self.title)
         return fig
