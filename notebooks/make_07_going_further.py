@@ -26,10 +26,13 @@ Each section gives the formula or the idea, a figure and a check that prints PAS
 md(r"""
 ## Setup
 
-At real settings (VGG weights, 150 Adam iterations per picture, about 266 x 400 pixels) every picture
-takes about **2 minutes on a 2-core laptop CPU with VGG16** (VGG19 about 1.3x longer); this notebook
-paints about 15 of them, so the whole notebook takes about 20-30 minutes, 3 to 5 of them for the
-1024 px picture of section 4. In smoke mode (`NST_SMOKE=1`) everything is tiny and it runs in seconds.
+Every picture here is painted with **L-BFGS** (notebook 05, section 4; README, "Speed"): from the same
+noisy start, 40 L-BFGS iterations reach a cost about 60 times lower than the assignment's 150 Adam
+iterations (with VGG16, J = 1.2e3 against 7.1e4) in about half the time. At real settings (VGG
+weights, 266 x 400 pixels) a picture takes 40 to 70 s on a 2-core CPU with VGG16, and the whole
+notebook about 6 minutes (6 min 7 s measured with VGG16 on 2 cores shared with other jobs); VGG19 takes
+about 1.2-1.3 times longer. Section 4 paints a 512 px picture; set `BIG = True` below for the 1024 px
+one (about 5 more minutes). In smoke mode (`NST_SMOKE=1`) everything is tiny and it runs in seconds.
 """)
 
 code(r"""
@@ -39,23 +42,27 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, "..")
+import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
+
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from IPython.display import Image, display
 from PIL import Image as PILImage, ImageSequence
 
-import nst_utils as nst
-
 tf.get_logger().setLevel("ERROR")  # no retracing warnings: each run builds its own step on purpose
 SMOKE = os.environ.get("NST_SMOKE") == "1"
 OUT = Path(os.environ.get("NST_OUTPUT_DIR", "outputs"))
 OUT.mkdir(parents=True, exist_ok=True)
 
+BIG = False                        # True: section 4 paints 1024 px instead of 512 (about 5 more minutes)
+
 SIZE = (32, 48) if SMOKE else nst.fit_size(300, 451, 400)   # (H, W) of the main pictures
 ROW = (24, 32) if SMOKE else (200, 300)                     # smaller pictures for the rows of figures
-ITER = 3 if SMOKE else 150                                  # Adam iterations per picture
-SETTINGS = dict(iterations=ITER, optimizer="adam", lr=2.0, alpha=10, beta=40, seed=0)
+ITER = 3 if SMOKE else 40                                   # L-BFGS iterations per main picture
+ROW_ITER = 3 if SMOKE else 30                               # L-BFGS iterations per picture of a row
+SETTINGS = dict(iterations=ITER, optimizer="lbfgs", alpha=10, beta=40, seed=0)
+ROW_SETTINGS = {**SETTINGS, "iterations": ROW_ITER}
 
 model = nst.load_vgg_model(nst.resolve_weights_path())
 content = nst.load_image("../images/chelsea.jpg", size=SIZE)
@@ -79,9 +86,8 @@ def show_row(images, titles, suptitle, size=3.2):
 
 
 def report(name, ok, detail):
-    # Print one check's verdict.
+    # Print one check's verdict (and return nothing, so the cell shows only this line).
     print(f"{'PASSED' if ok else 'FAILED'}: {name} ({detail})")
-    return ok
 
 
 show_row([content, style_a, style_b], ["content C", "style A (swirls)", "style B (mosaic)"], "The inputs")
@@ -166,11 +172,11 @@ report("the recoloured style has the content's mean and covariance",
 md(r"""
 Now the three transfers with the same settings. `nst.stylize` is `run_style_transfer` plus the extras of
 this notebook (`preserve_colors=`, `style_weights=`, `style_scale=`, `recorder=`). The first run also
-records a film of itself (section 5). *About 2 minutes per picture at real settings.*
+records a film of itself (section 5). *40 to 70 s per picture at real settings.*
 """)
 
 code(r"""
-EVERY = 1 if SMOKE else 5          # keep one frame every EVERY iterations
+EVERY = 1 if SMOKE else 2          # keep one frame every EVERY iterations
 recorder = nst.AnimationRecorder(every=EVERY)
 results = {}
 for mode in [None, "luminance", "histogram"]:
@@ -241,15 +247,18 @@ report("a (1, 1) blend is the mean of the two targets", mix, "weights normalised
 """)
 
 md(r"""
-A row of blends from all A to all B. *Five pictures, about 1 minute each at real settings (200 x 300).*
+A row of blends from all A to all B. *Five pictures of 200 x 300, 30 L-BFGS iterations each,
+about 15 s each at real settings.*
 """)
 
 code(r"""
 row_content = nst.resize_image(content, ROW)
 row_a, row_b = nst.resize_image(style_a, ROW), nst.resize_image(style_b, ROW)
 blend_weights = [1.0, 0.75, 0.5, 0.25, 0.0]
-blends = [nst.stylize(model, row_content, [row_a, row_b], style_weights=[w, 1 - w], **SETTINGS).image
+t = time.perf_counter()
+blends = [nst.stylize(model, row_content, [row_a, row_b], style_weights=[w, 1 - w], **ROW_SETTINGS).image
           for w in blend_weights]
+print(f"{len(blends)} pictures in {time.perf_counter() - t:.0f} s")
 show_row(blends, [f"w_A = {w:g}, w_B = {1 - w:g}" for w in blend_weights], "Blending two styles")
 """)
 
@@ -294,13 +303,15 @@ its target is rescaled to the generated image's number of positions at each laye
 $$G^{[l]}_S \leftarrow G^{[l]}_S \cdot \frac{(n_H n_W)^{[l]}_G}{(n_H n_W)^{[l]}_S}$$
 
 `nst.stylize(..., style_scale=s)`, or `--style-scale S` on the command line.
-*Three pictures, about 1 minute each at real settings.*
+*Three pictures of 200 x 300, about 15 s each at real settings.*
 """)
 
 code(r"""
 style_raw = nst.load_image("../images/style_mosaic.jpg")   # its cells make the scale easy to see
 scales = [0.5, 1.0, 2.0]
-scaled = [nst.stylize(model, row_content, style_raw, style_scale=s, **SETTINGS).image for s in scales]
+t = time.perf_counter()
+scaled = [nst.stylize(model, row_content, style_raw, style_scale=s, **ROW_SETTINGS).image for s in scales]
+print(f"{len(scaled)} pictures in {time.perf_counter() - t:.0f} s")
 show_row(scaled, [f"style_scale = {s:g} (style {nst.style_target_size(ROW, s)[0]}x"
                   f"{nst.style_target_size(ROW, s)[1]})" for s in scales], "Style scale: the size of the strokes")
 """)
@@ -327,7 +338,7 @@ report("style_scale=2 doubles the style and rescales its Gram matrices", ok,
 md(r"""
 A number for "stroke size": the average spatial frequency of the luminance's detail (its power spectrum,
 weighted by frequency). Bigger cells, lower frequency. This is an observation, not a law: with VGG16 at
-real settings it fell from 0.17 to 0.15 to 0.11 cycles per pixel for scales 0.5, 1 and 2 (with a painting
+real settings it fell from 0.15 to 0.10 to 0.06 cycles per pixel for scales 0.5, 1 and 2 (with a painting
 full of fine brush texture, such as Starry Night, the finer texture of the enlarged style can push it
 the other way).
 """)
@@ -362,37 +373,45 @@ larger scale only has to add detail, so it needs few iterations. With sizes $s_1
 $$G_1 = \text{transfer}(C_{s_1}, \text{noise}), \qquad
 G_k = \text{transfer}\big(C_{s_k}, \text{start} = \text{upsample}_{s_k}(G_{k-1})\big)$$
 
-`run_style_transfer(..., scales=...)` (and so `nst.stylize`) runs that loop: `scales=[(0.25, 60),
-(0.5, 40), 1]` with `iterations=150` means 60 iterations at a quarter of the size, 40 at half, and the
-remaining 50 at full size; each style is resized by the same fraction, so the strokes keep their size
-relative to the picture. On the command line:
-`--max-size 1024 --optimizer lbfgs --scales 0.25:60,0.5:40,1 --iterations 150`.
+`run_style_transfer(..., scales=...)` (and so `nst.stylize`) runs that loop: `scales=[(0.5, 40), 1]`
+with `iterations=70` means 40 iterations at half the size and the remaining 30 at full size;
+`scales=[(0.25, 60), (0.5, 40), 1]` with `iterations=150` adds a quarter-size scale in front. Each style
+is resized by the same fraction, so the strokes keep their size relative to the picture. On the command
+line: `--max-size 1024 --optimizer lbfgs --scales 0.25:60,0.5:40,1 --iterations 150`.
 
-Use **L-BFGS** here. Adam with the assignment's learning rate moves every pixel by about 2 levels per
-step whatever the gradient's size, so from a good upsampled start it paints the picture over with fine,
-maze-like detail; L-BFGS sizes its steps by the curvature and refines the start instead (with VGG16,
-30 iterations at 512 px from the 256 px result: J = 2.1e3 with L-BFGS, 7.7e4 with Adam lr 0.5).
-*At real settings this is the 1024 px picture: see the README for the time it takes on a laptop-class
-CPU.* Smoke mode paints 64 x 96 pixels from 32 x 48.
+**L-BFGS** matters most here. Adam with the assignment's learning rate moves every pixel by about 2
+levels per step whatever the gradient's size, so from a good upsampled start it paints the picture over
+with fine, maze-like detail; L-BFGS sizes its steps by the curvature and refines the start instead (with
+VGG16, 30 iterations at 512 px from a 256 px result gave J = 2.1e3 with L-BFGS and 7.7e4 with Adam at
+lr 0.5 in one comparison; the run below uses another plan, so the J it prints differs).
+
+*At real settings this paints 512 px (341 x 512) from 256 px, in about 1 minute with VGG16. With
+`BIG = True` (in the setup cell) it paints 1024 px (681 x 1024) with the three-scale plan above: 343 s
+with VGG16 on the same 2-core CPU, 6 minutes for the whole section instead of 1 (VGG19: about 1.2x
+that); its film of 30 frames is a 0.9 MB MP4 (18 MB as a GIF).* Smoke mode paints 64 x 96 pixels
+from 32 x 48.
 """)
 
 code(r"""
-HIGH = 96 if SMOKE else 1024                                        # longest side of the final picture
-PLAN = [(0.5, 2), 1] if SMOKE else [(0.25, 60), (0.5, 40), 1]       # (fraction of the size, iterations)
-HIGH_ITER = 4 if SMOKE else 150                                     # in total: the last scale gets the rest
+if SMOKE:
+    HIGH, PLAN, HIGH_ITER = 96, [(0.5, 2), 1], 4                    # longest side, (fraction, iterations)
+elif BIG:
+    HIGH, PLAN, HIGH_ITER = 1024, [(0.25, 60), (0.5, 40), 1], 150   # HIGH_ITER in total: the last
+else:                                                               # scale gets the rest
+    HIGH, PLAN, HIGH_ITER = 512, [(0.5, 40), 1], 70
 big_content = nst.load_image("../images/chelsea.jpg", max_size=HIGH)
 big_style = nst.resize_image(style_a, big_content.shape[:2])
 film = nst.AnimationRecorder(every=1 if SMOKE else 5)                # a film across the scales
 t0 = time.perf_counter()
 res = nst.stylize(model, big_content, big_style, recorder=film, scales=PLAN,
-                  **{**SETTINGS, "iterations": HIGH_ITER, "optimizer": "lbfgs"})
+                  **{**SETTINGS, "iterations": HIGH_ITER})
 seconds = time.perf_counter() - t0
 for fraction in sorted({h["scale"] for h in res.history}):
     part = [h for h in res.history if h["scale"] == fraction]
     print(f"scale {fraction:g}: {len(part)} iterations, J from {part[0]['J']:.4g} to {part[-1]['J']:.4g}")
 high = res.image
 nst.save_image(OUT / "going_further_high_resolution.png", high)
-show_row([high], [f"{high.shape[0]}x{high.shape[1]} in {seconds:.0f} s"], "Coarse to fine", size=8)
+show_row([high], [f"{high.shape[0]}x{high.shape[1]} in {seconds:.0f} s"], "Coarse to fine", size=8 if BIG else 6)
 """)
 
 md(r"""
@@ -402,7 +421,7 @@ coarse result beats starting it from noise: its very first cost is already lower
 
 code(r"""
 first_fine = next(h["J"] for h in res.history if h["scale"] == 1)
-from_noise = nst.stylize(model, big_content, big_style, **{**SETTINGS, "iterations": 1, "optimizer": "lbfgs"})
+from_noise = nst.stylize(model, big_content, big_style, **{**SETTINGS, "iterations": 1})
 report("coarse to fine: right size, and a better start than noise",
        high.shape == big_content.shape and first_fine < from_noise.history[0]["J"],
        f"first J at full size from the coarse start {first_fine:.4g} vs from noise {from_noise.history[0]['J']:.4g}")
@@ -416,20 +435,38 @@ $T$ iterations gives $\lfloor T / N \rfloor$ frames), and `save("run.gif")` or `
 them with imageio, atomically (a temporary file, then a rename). Frames of earlier, smaller scales are
 resized to the last one's. On the command line: `--animation run.gif --animation-every 10`.
 
-The recorder of section 1 watched the normal transfer; here is its film, and the coarse-to-fine one.
+The recorder of section 1 watched the normal transfer; here is its film. A GIF stores every pixel of
+every frame (compressed losslessly), so it grows fast with the size: the notebook shows a copy 200 pixels
+wide (a second recorder fed the resized frames) and keeps the full-size GIF in the output folder. The
+coarse-to-fine film of section 4 is bigger still, so it is saved as an MP4 (H.264 compresses what stays
+the same from frame to frame) and only its path and size are printed.
 """)
 
 code(r"""
+def smaller(rec, width=200):
+    # The same film at `width` pixels wide (never enlarged): feed the resized frames to a new recorder.
+    small = nst.AnimationRecorder(every=rec.every)
+    for iteration, frame in zip(rec.iterations, rec.frames):
+        h, w = frame.shape[:2]
+        size = (max(1, round(h * min(width, w) / w)), min(width, w))
+        small(iteration, None, nst.resize_image(frame, size).round())
+    return small
+
+
 gif = recorder.save(OUT / "going_further_run.gif", fps=8)
-film_gif = film.save(OUT / "going_further_coarse_to_fine.gif", fps=8)
-display(Image(filename=str(gif)))
+small_gif = smaller(recorder).save(OUT / "going_further_run_small.gif", fps=8)
+film_mp4 = film.save(OUT / "going_further_coarse_to_fine.mp4", fps=8)
+display(Image(filename=str(small_gif)))
+print(f"full-size film: {recorder.frames[-1].shape[1]} px wide, {gif.stat().st_size / 1e6:.1f} MB at {gif}; "
+      f"shown: {small_gif.stat().st_size / 1e6:.2f} MB")
 with PILImage.open(gif) as g:  # a GIF merges identical neighbours into one longer frame, so add up times
     durations = [frame.info["duration"] for frame in ImageSequence.Iterator(g)]
 expected = (len(recorder) - 1) * 1000 / 8 + 1000      # 8 frames per second, the last held for 1 s
 report("the film has one frame every EVERY iterations, and the GIF plays them all",
        len(recorder) == ITER // EVERY and abs(sum(durations) - expected) <= 10 * len(durations),
        f"{len(recorder)} frames for {ITER} iterations, every {EVERY}; {sum(durations) / 1000:.2f} s long")
-print(f"coarse-to-fine film: {len(film)} frames, {film_gif.stat().st_size / 1e6:.1f} MB at {film_gif}")
+print(f"coarse-to-fine film: {len(film)} frames at {film.frames[-1].shape[1]} px wide, "
+      f"{film_mp4.stat().st_size / 1e6:.2f} MB at {film_mp4}")
 """)
 
 md(r"""
