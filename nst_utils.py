@@ -313,23 +313,33 @@ def _to_rgb(img):
     return img.convert("RGB")
 
 
+def _open_rgb(source, name, verb):
+    """Pillow image of ``source`` (a path or a file object) as RGB, EXIF rotation applied.
+
+    An unreadable image is an NSTError: "cannot read <name> as an image (...); <verb> a PNG, JPEG ...".
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(source) as img:
+            img.load()
+            return _to_rgb(ImageOps.exif_transpose(img))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise NSTError(f"cannot read {name} as an image ({exc.__class__.__name__}); "
+                       f"{verb} a PNG, JPEG or another format Pillow reads") from None
+
+
 def load_image(path, size=None, max_size=None) -> np.ndarray:
     """Read any image PIL reads as RGB float32 ``(H, W, 3)`` in [0, 255], EXIF rotation applied.
 
     ``size=(H, W)`` resizes exactly; ``max_size=N`` scales so the longest side is N (aspect kept).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image
 
     path = Path(path)
     if not path.is_file():
         raise NSTError(f"image not found: {path}")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            img = _to_rgb(ImageOps.exif_transpose(img))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise NSTError(f"cannot read {path} as an image ({exc.__class__.__name__}); "
-                       "use a PNG, JPEG or another format Pillow reads") from None
+    img = _open_rgb(path, path, "use")
     if size is None and max_size is not None:
         size = fit_size(img.height, img.width, int(max_size))
     if size is not None and (img.height, img.width) != tuple(size):
@@ -649,9 +659,8 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
     import dataclasses
 
     if not final:  # stopped at a coarse scale: its best image at the full size
-        image = resize_image(result.x[0] + model.mean, size)
-        result = dataclasses.replace(result, image=deprocess(preprocess(image, model.mean), model.mean),
-                                     x=preprocess(image, model.mean))
+        x = preprocess(resize_image(result.x[0] + model.mean, size), model.mean)
+        result = dataclasses.replace(result, image=deprocess(x, model.mean), x=x)
     return dataclasses.replace(result, iterations=done, history=history,
                                seconds=time.perf_counter() - start)
 
@@ -1056,11 +1065,7 @@ class LivePreview:
 
     def png(self) -> bytes:
         """The current frame as PNG bytes."""
-        import io
-
-        buf = io.BytesIO()
-        self.figure().savefig(buf, format="png")
-        return buf.getvalue()
+        return _figure_png(self.figure())
 
     def show(self):
         """Draw the current frame: a new display the first time, an in-place update after that."""
@@ -1075,6 +1080,15 @@ class LivePreview:
         else:
             self.handle.update(frame)
         self.draws += 1
+
+
+def _figure_png(fig) -> bytes:
+    """A matplotlib Figure as PNG bytes."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
 
 
 def grey_noise_image(size, amplitude=20.0, seed=None) -> np.ndarray:
@@ -1800,15 +1814,7 @@ def decode_image_bytes(data, name="the upload") -> np.ndarray:
     """Bytes of an image file (an upload) -> RGB float32 (H, W, 3) in [0, 255], EXIF rotation applied."""
     import io
 
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(bytes(data))) as img:
-            img.load()
-            return np.asarray(_to_rgb(ImageOps.exif_transpose(img)), dtype=np.float32)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise NSTError(f"cannot read {name} as an image ({exc.__class__.__name__}); "
-                       "upload a PNG, JPEG or another format Pillow reads") from None
+    return np.asarray(_open_rgb(io.BytesIO(bytes(data)), name, "upload"), dtype=np.float32)
 
 
 def lab_cost_plot_png(history, width=4.6, height=2.5, dpi=80) -> bytes:
@@ -1817,8 +1823,6 @@ def lab_cost_plot_png(history, width=4.6, height=2.5, dpi=80) -> bytes:
     ``history``: LabRunner.history entries {"iteration", "J", "content", "style", "segment"}; a dotted line
     marks each point where the settings changed (a live change or a Continue).
     """
-    import io
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -1846,9 +1850,7 @@ def lab_cost_plot_png(history, width=4.6, height=2.5, dpi=80) -> bytes:
         ax.set_yscale("log")
         ax.legend(fontsize=8, loc="best")
     ax.grid(True, which="major", alpha=0.3)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return _figure_png(fig)
 
 
 def lab_save(image, folder, settings=None, stem="lab") -> Path:
