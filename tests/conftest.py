@@ -25,6 +25,20 @@ def tiny_model(tiny_vgg_path):
     return nst_utils.load_vgg_model(tiny_vgg_path)
 
 
+def gradient_and_noise(height, width, seed):
+    """A smooth content image (three colour ramps) and a noise style image, RGB float32 in [0, 255]."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    content = np.stack([yy * 256 / height, xx * 240 / width, (yy + xx) * 96 / height], -1)
+    style = np.random.default_rng(seed).integers(0, 256, (height, width, 3))
+    return content.clip(0, 255).astype(np.float32), style.astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def make_images():
+    """``make_images(height, width, seed)``: see gradient_and_noise."""
+    return gradient_and_noise
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -9,12 +9,8 @@ import nst_utils as nst
 
 
 @pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(3)
-    yy, xx = np.mgrid[0:64, 0:96]
-    content = np.stack([yy * 4, xx * 2.5, (yy + xx) * 1.5], -1).clip(0, 255).astype(np.float32)
-    style = rng.integers(0, 256, (64, 96, 3)).astype(np.float32)
-    return content, style
+def images(make_images):
+    return make_images(64, 96, seed=3)
 
 
 def _ops(cost, shape):

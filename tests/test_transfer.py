@@ -8,12 +8,8 @@ import nst_utils as nst
 
 
 @pytest.fixture(scope="module")
-def images():
-    rng = np.random.default_rng(1)
-    yy, xx = np.mgrid[0:32, 0:48]
-    content = np.stack([yy * 8, xx * 5, (yy + xx) * 3], -1).clip(0, 255).astype(np.float32)
-    style = rng.integers(0, 256, (32, 48, 3)).astype(np.float32)
-    return content, style
+def images(make_images):
+    return make_images(32, 48, seed=1)
 
 
 @pytest.mark.parametrize("optimizer,lr", [("adam", 2.0), ("lbfgs", 1.0)])
