@@ -39,13 +39,14 @@ from importlib import metadata
 
 sys.path.insert(0, "..")
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
+from nst_tools import course
 
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from matplotlib.patches import Rectangle
 
-SMOKE = nst.smoke_mode()                                # NST_SMOKE=1: tiny images for the tests
+SMOKE = course.smoke_mode()                                # NST_SMOKE=1: tiny images for the tests
 IMAGE_SIZE = (300, 400)                                 # (H, W) of the course's images, as in the assignment
 PHOTO_SIZE = (32, 48) if SMOKE else (200, 300)          # the photo whose feature maps we look at
 print("smoke mode:", SMOKE)
@@ -120,7 +121,7 @@ height shrinks with the size of the map (each pool halves it). Orange is the **c
 """)
 
 code(r"""
-fig = nst.draw_network(model, IMAGE_SIZE, nst.CONTENT_LAYER, nst.STYLE_LAYERS)
+fig = course.draw_network(model, IMAGE_SIZE, nst.CONTENT_LAYER, nst.STYLE_LAYERS)
 plt.show()
 """)
 
@@ -136,7 +137,7 @@ $$\text{conv } k\times k,\ \text{stride } 1:\quad r \leftarrow r + (k-1)\,j \qqu
 """)
 
 code(r"""
-rows = nst.layer_table(model, IMAGE_SIZE)
+rows = course.layer_table(model, IMAGE_SIZE)
 print(f"{'layer':8s} {'kind':5s} {'n_H x n_W x n_C':>17s} {'receptive field':>16s} {'jump':>5s}")
 for row in rows:
     n_H, n_W, n_C = row["shape"]

@@ -35,12 +35,13 @@ import time
 
 sys.path.insert(0, "..")
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
+from nst_tools import course
 
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-SMOKE = nst.smoke_mode()                                  # NST_SMOKE=1: tiny images, 3 iterations
+SMOKE = course.smoke_mode()                                  # NST_SMOKE=1: tiny images, 3 iterations
 SIZE = (32, 48) if SMOKE else (200, 300)                  # (H, W) of the images in section 1
 RECON_SIZE = (32, 48) if SMOKE else (100, 150)            # (H, W) of the reconstructions in section 3
 RECON_ITERATIONS = 3 if SMOKE else 100                    # L-BFGS iterations per reconstruction
@@ -135,7 +136,7 @@ def my_compute_content_cost(a_C, a_G):
 """)
 
 code(r"""
-passed = nst.check_content_cost(my_compute_content_cost)
+passed = course.check_content_cost(my_compute_content_cost)
 """)
 
 md(r"""
@@ -149,7 +150,7 @@ def content_cost_without_the_4(a_C, a_G):
     return tf.reduce_sum(tf.square(a_C - a_G)) / (n_H * n_W * n_C)
 
 
-passed_without_the_4 = nst.check_content_cost(content_cost_without_the_4)
+passed_without_the_4 = course.check_content_cost(content_cost_without_the_4)
 """)
 
 md(r"""
@@ -161,7 +162,7 @@ to make the activation at **one** layer $l$ match the photo's:
 
 $$G^{*} = \arg\min_{G} \; J^{[l]}_{content}(C, G), \qquad G_0 = \text{grey} + \text{noise}$$
 
-`nst.reconstruct_content(model, C, layer)` does this with L-BFGS (sharper and faster than Adam for
+`course.reconstruct_content(model, C, layer)` does this with L-BFGS (sharper and faster than Adam for
 this problem), through `nst.run_style_transfer` with $\beta = 0$ and no style layers. This is Figure 1
 of Gatys et al. We do it for the second convolution of each block.
 
@@ -173,10 +174,10 @@ layer as it finishes.
 code(r"""
 recon_layers = ["conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
 photo = nst.load_image("../images/chelsea.jpg", size=RECON_SIZE)
-rf = {row["name"]: row["receptive_field"] for row in nst.layer_table(model, RECON_SIZE)}
+rf = {row["name"]: row["receptive_field"] for row in course.layer_table(model, RECON_SIZE)}
 reconstructions = {}
 for layer in recon_layers:
-    result = nst.reconstruct_content(model, photo, layer, iterations=RECON_ITERATIONS, seed=0)
+    result = course.reconstruct_content(model, photo, layer, iterations=RECON_ITERATIONS, seed=0)
     reconstructions[layer] = result
     print(f"{layer}: J_content {result.history[0]['J_content']:.3g} after 1 iteration, "
           f"{result.J_content:.3g} after {result.iterations} ({result.seconds:.0f} s)")

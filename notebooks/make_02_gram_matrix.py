@@ -32,13 +32,14 @@ from pathlib import Path
 
 sys.path.insert(0, "..")
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
+from nst_tools import course
 
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from matplotlib.colors import PowerNorm
 
-SMOKE = nst.smoke_mode()                                  # NST_SMOKE=1: tiny images for the tests
+SMOKE = course.smoke_mode()                                  # NST_SMOKE=1: tiny images for the tests
 SIZE = (32, 48) if SMOKE else (200, 300)                  # (H, W) of the real images in section 3
 styles = sorted(Path("../images").glob("style_*.jpg"))
 STYLE_PATH = next((p for p in styles if "swirls" in p.name), styles[0] if styles else Path("../images/coffee.jpg"))
@@ -144,7 +145,7 @@ def my_gram_matrix(A):
 """)
 
 code(r"""
-passed = nst.check_gram_matrix(my_gram_matrix)
+passed = course.check_gram_matrix(my_gram_matrix)
 """)
 
 md(r"""
@@ -153,7 +154,7 @@ $(n_H n_W, n_H n_W)$. The check catches it:
 """)
 
 code(r"""
-passed_transposed = nst.check_gram_matrix(lambda A: tf.matmul(tf.transpose(A), A))
+passed_transposed = course.check_gram_matrix(lambda A: tf.matmul(tf.transpose(A), A))
 """)
 
 md(r"""

@@ -39,13 +39,14 @@ from pathlib import Path
 
 sys.path.insert(0, "..")
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
+from nst_tools import course
 
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from matplotlib.colors import PowerNorm
 
-SMOKE = nst.smoke_mode()                                  # NST_SMOKE=1: tiny images, 3 iterations
+SMOKE = course.smoke_mode()                                  # NST_SMOKE=1: tiny images, 3 iterations
 SIZE = (32, 48) if SMOKE else (192, 256)                  # (H, W) of the images in sections 2 and 3
 RECON_SIZE = (32, 40) if SMOKE else (144, 192)            # (H, W) of the style reconstructions (section 4)
 RECON_ITERATIONS = 3 if SMOKE else 100                    # L-BFGS iterations per reconstruction
@@ -103,7 +104,7 @@ def my_compute_layer_style_cost(a_S, a_G):
 """)
 
 code(r"""
-passed = nst.check_layer_style_cost(my_compute_layer_style_cost)
+passed = course.check_layer_style_cost(my_compute_layer_style_cost)
 """)
 
 md(r"""
@@ -120,7 +121,7 @@ def layer_style_cost_without_transpose(a_S, a_G):
     return tf.reduce_sum(tf.square(GS - GG)) / (4 * n_C**2 * (n_H * n_W) ** 2)
 
 
-passed_without_transpose = nst.check_layer_style_cost(layer_style_cost_without_transpose)
+passed_without_transpose = course.check_layer_style_cost(layer_style_cost_without_transpose)
 """)
 
 md(r"""
@@ -154,7 +155,7 @@ def my_compute_style_cost(a_S, a_G, style_layers=nst.STYLE_LAYERS):
 """)
 
 code(r"""
-passed = nst.check_style_cost(my_compute_style_cost)
+passed = course.check_style_cost(my_compute_style_cost)
 """)
 
 md(r"""
@@ -288,8 +289,8 @@ $$G^{*}_k = \arg\min_{G} \; \sum_{l \in \mathcal{L}_k} \frac{1}{k} \, J^{[l]}_{s
   \qquad G_0 = \text{mid-grey} + \text{noise}$$
 
 This is texture synthesis (Gatys et al., Figure 1, bottom row). The start is pure noise around
-mid-grey (`nst.grey_noise_image`), with no photo in it: whatever appears comes from the Gram matrices.
-`nst.reconstruct_style(model, S, layers)` does it with L-BFGS, through `nst.run_style_transfer` with
+mid-grey (`course.grey_noise_image`), with no photo in it: whatever appears comes from the Gram matrices.
+`course.reconstruct_style(model, S, layers)` does it with L-BFGS, through `nst.run_style_transfer` with
 $\alpha = 0$, $\beta = 1$.
 
 This cell takes **about 1 to 2 minutes** at real settings (5 reconstructions of 100 L-BFGS iterations at
@@ -302,7 +303,7 @@ recon_style = nst.load_image(STYLE_PATH, size=RECON_SIZE)
 layer_sets = [style_names[:k] for k in range(1, len(style_names) + 1)]
 reconstructions = []
 for layers in layer_sets:
-    result = nst.reconstruct_style(model, recon_style, layers, iterations=RECON_ITERATIONS, seed=0)
+    result = course.reconstruct_style(model, recon_style, layers, iterations=RECON_ITERATIONS, seed=0)
     reconstructions.append(result)
     print(f"{layers[0]} ... {layers[-1]}: J_style {result.history[0]['J_style']:.3g} after 1 iteration, "
           f"{result.J_style:.3g} after {result.iterations} ({result.seconds:.0f} s)")
@@ -338,16 +339,16 @@ want from a style.
   `nst.compute_style_cost(a_S, a_G, nst.STYLE_LAYERS)`.
 - Shuffling positions leaves the Gram matrices, and so the style cost, unchanged.
 - Optimised alone from grey noise, the style cost paints textures: shallow layers give colours and
-  small strokes, deeper ones larger motifs (`nst.reconstruct_style`).
+  small strokes, deeper ones larger motifs (`course.reconstruct_style`).
 
 ## Questions and things to try
 
 1. Reconstruct from `conv5_1` **alone** (`layers=["conv5_1"]`). What is missing, and why?
 2. Give `conv1_1` all the weight and the others a little (`[("conv1_1", 0.8), ("conv5_1", 0.2)]`): how
    does the texture change?
-3. Try `nst.reconstruct_style(..., optimizer="adam")` with the same number of iterations. Which is sharper?
+3. Try `course.reconstruct_style(..., optimizer="adam")` with the same number of iterations. Which is sharper?
 4. Paint a reconstruction twice as large as the style image (`size=(2 * H, 2 * W)` in
-   `nst.reconstruct_style`). Are the swirls twice as large too, or the same size in pixels? (Hint: the
+   `course.reconstruct_style`). Are the swirls twice as large too, or the same size in pixels? (Hint: the
    receptive fields are fixed in pixels.)
 5. Reconstruct the style of the other images in `images/` (`style_mosaic.jpg`, `style_waves.jpg`,
    `style_cubist.jpg`), or of a photo.

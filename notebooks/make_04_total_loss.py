@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, "..")
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
+from nst_tools import course
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -44,7 +45,7 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.patches import Rectangle
 
-SMOKE = nst.smoke_mode()                                  # NST_SMOKE=1: tiny images, 3 iterations
+SMOKE = course.smoke_mode()                                  # NST_SMOKE=1: tiny images, 3 iterations
 GRID_SIZE = 48 if SMOKE else 128                          # longest side of the grid's images (section 2)
 TV_SIZE = 48 if SMOKE else 192                            # longest side of the total variation runs (section 3)
 ITERATIONS = 3 if SMOKE else 100                          # L-BFGS iterations per run
@@ -83,7 +84,7 @@ def my_total_cost(J_content, J_style, alpha=10, beta=40):
 """)
 
 code(r"""
-passed = nst.check_total_cost(my_total_cost)
+passed = course.check_total_cost(my_total_cost)
 """)
 
 md(r"""

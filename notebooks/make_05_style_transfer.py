@@ -45,12 +45,14 @@ from pathlib import Path
 
 sys.path.insert(0, "..")
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
+from nst_tools import course
+from nst_tools.preview import LivePreview
 
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-SMOKE = nst.smoke_mode()                                  # NST_SMOKE=1: tiny images, 3 iterations
+SMOKE = course.smoke_mode()                                  # NST_SMOKE=1: tiny images, 3 iterations
 MAX_SIZE = 48 if SMOKE else 256                           # longest side of the images, in pixels
 HAND_STEPS = 3 if SMOKE else 10                           # steps of your own loop (section 2)
 ITERATIONS = 3 if SMOKE else 200                          # Adam iterations of the full run (section 3)
@@ -143,7 +145,7 @@ md(r"""
 ### Exercise: write one training step
 
 `G` is a `tf.Variable` holding the preprocessed image; `state` holds Adam's $m$, $v$ and $t$
-(`nst.adam_state(G)` makes one with zeros). In the marked cell:
+(`course.adam_state(G)` makes one with zeros). In the marked cell:
 
 1. inside `with tf.GradientTape() as tape:`, run the network on `G` (`model(G, LAYERS)` gives
    `{layer: activation}`) and compute `J_content` (`nst.compute_content_cost`), `J_style`
@@ -185,7 +187,7 @@ it next to your steps.
 
 code(r"""
 cost = nst.make_cost_function(model, x_C, x_S, alpha=ALPHA, beta=BETA)
-passed = nst.check_train_step(my_train_step, cost, G0, model.mean)
+passed = course.check_train_step(my_train_step, cost, G0, model.mean)
 """)
 
 md(r"""
@@ -199,7 +201,7 @@ faster because it compiles the step and runs the network only as deep as the cos
 
 code(r"""
 G = tf.Variable(G0)
-state = nst.adam_state(G)
+state = course.adam_state(G)
 start = time.perf_counter()
 my_J = [float(my_train_step(G, state)) for _ in range(HAND_STEPS)]
 my_seconds = time.perf_counter() - start
@@ -217,7 +219,7 @@ hundred.
 
 ## 3. The full run, with a live preview
 
-`nst.run_style_transfer` calls `callback(iteration, costs, image)` as it goes. `nst.LivePreview` is such a
+`nst.run_style_transfer` calls `callback(iteration, costs, image)` as it goes. `LivePreview` is such a
 callback: it records the costs at every iteration and, every `PREVIEW_EVERY` iterations, redraws one
 output in place: the current $G$ on the left, and on the right $J$, $\alpha J_{content}$ and
 $\beta J_{style}$ on a log scale. (A saved notebook keeps only the last frame.)
@@ -227,7 +229,7 @@ with VGG16 on a shared 2-core CPU, about 0.55 s per iteration; VGG19 about 2.5 m
 """)
 
 code(r"""
-preview = nst.LivePreview(ALPHA, BETA, every=PREVIEW_EVERY, title=f"Adam, alpha = {ALPHA:g}, beta = {BETA:g}")
+preview = LivePreview(ALPHA, BETA, every=PREVIEW_EVERY, title=f"Adam, alpha = {ALPHA:g}, beta = {BETA:g}")
 result = nst.run_style_transfer(model, content, style, iterations=ITERATIONS, optimizer="adam",
                                 alpha=ALPHA, beta=BETA, seed=0, callback=preview, callback_every=1)
 preview.done(result)
@@ -269,7 +271,7 @@ This cell takes **as long as the Adam run** (about 2 minutes at real settings).
 
 code(r"""
 stop = threading.Event()
-lbfgs_preview = nst.LivePreview(ALPHA, BETA, every=PREVIEW_EVERY, title="L-BFGS, same start, same seconds")
+lbfgs_preview = LivePreview(ALPHA, BETA, every=PREVIEW_EVERY, title="L-BFGS, same start, same seconds")
 
 
 def lbfgs_callback(iteration, costs, image):

@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, "..")
 import nst_utils
+from nst_tools import lab_panel
 
 SMOKE = os.environ.get("NST_SMOKE") == "1"
 WEIGHTS = nst_utils.resolve_weights_path()          # $NST_VGG_PATH, else pretrained-model/...-19.mat
@@ -49,7 +50,7 @@ with $J_{content}$ at the chosen content layer, one weight $\lambda^{[l]}$ per s
 defined in `nst_utils` (the earlier notebooks build each one). The plot shows $J$, $\alpha J_{content}$
 and $\beta J_{style}$ on a log scale."""
 
-PANEL = """panel = nst_utils.lab("chelsea.jpg", None, weights=WEIGHTS, size=SIZE, iterations=ITERATIONS,
+PANEL = """panel = lab_panel.lab("chelsea.jpg", None, weights=WEIGHTS, size=SIZE, iterations=ITERATIONS,
                       output_dir=OUTPUT_DIR)
 panel"""
 

@@ -43,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, "..")
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
+from nst_tools import further
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -108,11 +109,11 @@ $$
 \begin{pmatrix} R \\ G \\ B \end{pmatrix}
 $$
 
-`nst.rgb_to_yiq` applies this matrix (`nst.RGB_TO_YIQ`) to every pixel and `nst.yiq_to_rgb` its inverse.
+`further.rgb_to_yiq` applies this matrix (`further.RGB_TO_YIQ`) to every pixel and `further.yiq_to_rgb` its inverse.
 """)
 
 code(r"""
-yiq = nst.rgb_to_yiq(content)
+yiq = further.rgb_to_yiq(content)
 fig, axes = plt.subplots(1, 3, figsize=(10, 2.8))
 for ax, k, name, cmap in zip(axes, range(3), ["Y (luminance)", "I (orange-blue)", "Q (purple-green)"],
                              ["gray", "coolwarm", "PiYG"]):
@@ -124,7 +125,7 @@ for ax, k, name, cmap in zip(axes, range(3), ["Y (luminance)", "I (orange-blue)"
 fig.suptitle("The content in YIQ: brightness in Y, all of the colour in I and Q")
 fig.tight_layout()
 plt.show()
-back = nst.yiq_to_rgb(yiq)
+back = further.yiq_to_rgb(yiq)
 report("yiq_to_rgb inverts rgb_to_yiq", np.abs(back - content).max() < 1e-6,
        f"max error {np.abs(back - content).max():.2e}")
 """)
@@ -138,8 +139,8 @@ first shifted and stretched to the content's mean and spread so the brightness l
 $$L_S' = \frac{\sigma_C}{\sigma_S}\,(L_S - \mu_S) + \mu_C$$
 
 Then keep only the luminance $Y_G$ of the result and put the content's chroma back:
-$\text{output} = \text{YIQ}^{-1}(Y_G, I_C, Q_C)$. `nst.match_luminance(style, content)` is the first
-formula, `nst.restore_chroma(stylised, content)` the second.
+$\text{output} = \text{YIQ}^{-1}(Y_G, I_C, Q_C)$. `further.match_luminance(style, content)` is the first
+formula, `further.restore_chroma(stylised, content)` the second.
 
 ### Colour histogram matching
 
@@ -148,13 +149,13 @@ covariance $\Sigma_C$ (each pixel $x$ is an RGB 3-vector):
 
 $$x' = A\,(x - \mu_S) + \mu_C, \qquad A\,\Sigma_S A^T = \Sigma_C, \qquad A = \Sigma_C^{1/2}\,\Sigma_S^{-1/2}$$
 
-(`nst.match_color_histogram(style, content)`; `method="cholesky"` uses $A = L_C L_S^{-1}$ with
+(`further.match_color_histogram(style, content)`; `method="cholesky"` uses $A = L_C L_S^{-1}$ with
 $\Sigma = L L^T$ instead.) The painting keeps its textures but now speaks the photo's colours.
 """)
 
 code(r"""
-L_S = nst.match_luminance(style_a, content)
-recoloured = nst.match_color_histogram(style_a, content)
+L_S = further.match_luminance(style_a, content)
+recoloured = further.match_color_histogram(style_a, content)
 show_row([style_a, L_S, recoloured], ["style A", "its luminance, matched to C", "recoloured to C's colours"],
          "What each method feeds the network as the style")
 
@@ -162,7 +163,7 @@ def moments(image):
     pixels = np.asarray(image, np.float64).reshape(-1, 3)
     return pixels.mean(0), np.cov(pixels, rowvar=False, bias=True)
 
-exact = nst.match_color_histogram(style_a, content, clip=False)  # without clipping to [0, 255]
+exact = further.match_color_histogram(style_a, content, clip=False)  # without clipping to [0, 255]
 (mu_x, cov_x), (mu_c, cov_c) = moments(exact), moments(content)
 report("the recoloured style has the content's mean and covariance",
        np.allclose(mu_x, mu_c, atol=0.05) and np.allclose(cov_x, cov_c, rtol=1e-3, atol=0.05),
@@ -170,18 +171,18 @@ report("the recoloured style has the content's mean and covariance",
 """)
 
 md(r"""
-Now the three transfers with the same settings. `nst.stylize` is `run_style_transfer` plus the extras of
+Now the three transfers with the same settings. `further.stylize` is `run_style_transfer` plus the extras of
 this notebook (`preserve_colors=`, `style_weights=`, `style_scale=`, `recorder=`). The first run also
 records a film of itself (section 5). *40 to 70 s per picture at real settings.*
 """)
 
 code(r"""
 EVERY = 1 if SMOKE else 2          # keep one frame every EVERY iterations
-recorder = nst.AnimationRecorder(every=EVERY)
+recorder = further.AnimationRecorder(every=EVERY)
 results = {}
 for mode in [None, "luminance", "histogram"]:
     t = time.perf_counter()
-    results[mode] = nst.stylize(model, content, style_a, preserve_colors=mode,
+    results[mode] = further.stylize(model, content, style_a, preserve_colors=mode,
                                 recorder=recorder if mode is None else None, **SETTINGS)
     print(f"preserve_colors={mode}: {time.perf_counter() - t:.1f} s, J = {results[mode].J:.4g}")
 show_row([content] + [results[m].image for m in results],
@@ -198,7 +199,7 @@ chroma is from the content's.
 
 code(r"""
 def chroma_error(image):
-    return np.abs(nst.rgb_to_yiq(image)[..., 1:] - nst.rgb_to_yiq(content)[..., 1:])
+    return np.abs(further.rgb_to_yiq(image)[..., 1:] - further.rgb_to_yiq(content)[..., 1:])
 
 lum = results["luminance"].image
 inside = np.all((lum > 0) & (lum < 255), axis=-1)          # pixels that were not clipped
@@ -226,7 +227,7 @@ $$G^{[l]}_{target} = \sum_{k=1}^{K} w_k\, G^{(k)[l]}_S, \qquad
 J^{[l]}_{style} = \frac{1}{4 n_C^2 (n_H n_W)^2} \sum_{i,j} \left(G^{[l]}_{target} - G^{[l]}_{G}\right)_{ij}^2$$
 
 `nst.blend_style_grams(model, styles, weights, ...)` computes the targets;
-`nst.stylize(..., style=[A, B], style_weights=[w_A, w_B])` runs the transfer with them
+`further.stylize(..., style=[A, B], style_weights=[w_A, w_B])` runs the transfer with them
 (`python nst_utils.py stylize C A.jpg B.jpg --style-weights 0.7 0.3` on the command line).
 
 **Check.** Weights $(1, 0)$ must give exactly the single style's target.
@@ -256,7 +257,7 @@ row_content = nst.resize_image(content, ROW)
 row_a, row_b = nst.resize_image(style_a, ROW), nst.resize_image(style_b, ROW)
 blend_weights = [1.0, 0.75, 0.5, 0.25, 0.0]
 t = time.perf_counter()
-blends = [nst.stylize(model, row_content, [row_a, row_b], style_weights=[w, 1 - w], **ROW_SETTINGS).image
+blends = [further.stylize(model, row_content, [row_a, row_b], style_weights=[w, 1 - w], **ROW_SETTINGS).image
           for w in blend_weights]
 print(f"{len(blends)} pictures in {time.perf_counter() - t:.0f} s")
 show_row(blends, [f"w_A = {w:g}, w_B = {1 - w:g}" for w in blend_weights], "Blending two styles")
@@ -302,7 +303,7 @@ its target is rescaled to the generated image's number of positions at each laye
 
 $$G^{[l]}_S \leftarrow G^{[l]}_S \cdot \frac{(n_H n_W)^{[l]}_G}{(n_H n_W)^{[l]}_S}$$
 
-`nst.stylize(..., style_scale=s)`, or `--style-scale S` on the command line.
+`further.stylize(..., style_scale=s)`, or `--style-scale S` on the command line.
 *Three pictures of 200 x 300, about 15 s each at real settings.*
 """)
 
@@ -310,10 +311,10 @@ code(r"""
 style_raw = nst.load_image("../images/style_mosaic.jpg")   # its cells make the scale easy to see
 scales = [0.5, 1.0, 2.0]
 t = time.perf_counter()
-scaled = [nst.stylize(model, row_content, style_raw, style_scale=s, **ROW_SETTINGS).image for s in scales]
+scaled = [further.stylize(model, row_content, style_raw, style_scale=s, **ROW_SETTINGS).image for s in scales]
 print(f"{len(scaled)} pictures in {time.perf_counter() - t:.0f} s")
-show_row(scaled, [f"style_scale = {s:g} (style {nst.style_target_size(ROW, s)[0]}x"
-                  f"{nst.style_target_size(ROW, s)[1]})" for s in scales], "Style scale: the size of the strokes")
+show_row(scaled, [f"style_scale = {s:g} (style {further.style_target_size(ROW, s)[0]}x"
+                  f"{further.style_target_size(ROW, s)[1]})" for s in scales], "Style scale: the size of the strokes")
 """)
 
 md(r"""
@@ -322,7 +323,7 @@ its own Gram matrix times the ratio of positions (close to 1/4 at every layer).
 """)
 
 code(r"""
-prepared = nst.prepare_styles(style_raw, row_content, style_scale=2.0)[0]
+prepared = further.prepare_styles(style_raw, row_content, style_scale=2.0)[0]
 big = nst.preprocess(prepared, model.mean)
 small = nst.preprocess(row_content, model.mean)
 target = nst.blend_style_grams(model, big, None, nst.STYLE_LAYERS, small.shape)
@@ -346,7 +347,7 @@ the other way).
 code(r"""
 def mean_frequency(image):
     # Power-weighted mean spatial frequency (cycles per pixel) of the luminance, mean removed.
-    Y = nst.rgb_to_yiq(image)[..., 0]
+    Y = further.rgb_to_yiq(image)[..., 0]
     power = np.abs(np.fft.fft2(Y - Y.mean())) ** 2
     fy, fx = np.meshgrid(np.fft.fftfreq(Y.shape[0]), np.fft.fftfreq(Y.shape[1]), indexing="ij")
     return float((np.hypot(fy, fx) * power).sum() / power.sum())
@@ -373,7 +374,7 @@ larger scale only has to add detail, so it needs few iterations. With sizes $s_1
 $$G_1 = \text{transfer}(C_{s_1}, \text{noise}), \qquad
 G_k = \text{transfer}\big(C_{s_k}, \text{start} = \text{upsample}_{s_k}(G_{k-1})\big)$$
 
-`run_style_transfer(..., scales=...)` (and so `nst.stylize`) runs that loop: `scales=[(0.5, 40), 1]`
+`run_style_transfer(..., scales=...)` (and so `further.stylize`) runs that loop: `scales=[(0.5, 40), 1]`
 with `iterations=70` means 40 iterations at half the size and the remaining 30 at full size;
 `scales=[(0.25, 60), (0.5, 40), 1]` with `iterations=150` adds a quarter-size scale in front. Each style
 is resized by the same fraction, so the strokes keep their size relative to the picture. On the command
@@ -401,9 +402,9 @@ else:                                                               # scale gets
     HIGH, PLAN, HIGH_ITER = 512, [(0.5, 40), 1], 70
 big_content = nst.load_image("../images/chelsea.jpg", max_size=HIGH)
 big_style = nst.resize_image(style_a, big_content.shape[:2])
-film = nst.AnimationRecorder(every=1 if SMOKE else 5)                # a film across the scales
+film = further.AnimationRecorder(every=1 if SMOKE else 5)                # a film across the scales
 t0 = time.perf_counter()
-res = nst.stylize(model, big_content, big_style, recorder=film, scales=PLAN,
+res = further.stylize(model, big_content, big_style, recorder=film, scales=PLAN,
                   **{**SETTINGS, "iterations": HIGH_ITER})
 seconds = time.perf_counter() - t0
 for fraction in sorted({h["scale"] for h in res.history}):
@@ -421,7 +422,7 @@ coarse result beats starting it from noise: its very first cost is already lower
 
 code(r"""
 first_fine = next(h["J"] for h in res.history if h["scale"] == 1)
-from_noise = nst.stylize(model, big_content, big_style, **{**SETTINGS, "iterations": 1})
+from_noise = further.stylize(model, big_content, big_style, **{**SETTINGS, "iterations": 1})
 report("coarse to fine: right size, and a better start than noise",
        high.shape == big_content.shape and first_fine < from_noise.history[0]["J"],
        f"first J at full size from the coarse start {first_fine:.4g} vs from noise {from_noise.history[0]['J']:.4g}")
@@ -430,7 +431,7 @@ report("coarse to fine: right size, and a better start than noise",
 md(r"""
 ## 5. The optimisation as a film
 
-`nst.AnimationRecorder(every=N)` is a callback: it keeps the image of every N-th iteration (a run of
+`further.AnimationRecorder(every=N)` is a callback: it keeps the image of every N-th iteration (a run of
 $T$ iterations gives $\lfloor T / N \rfloor$ frames), and `save("run.gif")` or `save("run.mp4")` writes
 them with imageio, atomically (a temporary file, then a rename). Frames of earlier, smaller scales are
 resized to the last one's. On the command line: `--animation run.gif --animation-every 10`.
@@ -445,7 +446,7 @@ the same from frame to frame) and only its path and size are printed.
 code(r"""
 def smaller(rec, width=200):
     # The same film at `width` pixels wide (never enlarged): feed the resized frames to a new recorder.
-    small = nst.AnimationRecorder(every=rec.every)
+    small = further.AnimationRecorder(every=rec.every)
     for iteration, frame in zip(rec.iterations, rec.frames):
         h, w = frame.shape[:2]
         size = (max(1, round(h * min(width, w) / w)), min(width, w))

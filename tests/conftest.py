@@ -46,12 +46,12 @@ def rng():
 
 @pytest.fixture
 def run_main(capsys):
-    """Run ``nst_utils.main(argv)`` in-process: ``(exit status, stderr lines)``, argparse's exits included."""
-    import nst_utils
+    """Run ``cli.main(argv)`` in-process: ``(exit status, stderr lines)``, argparse's exits included."""
+    from nst_tools import cli
 
     def run(argv):
         try:
-            code = nst_utils.main([str(a) for a in argv])
+            code = cli.main([str(a) for a in argv])
         except SystemExit as exc:  # argparse's errors
             code = exc.code
         return code, capsys.readouterr().err.strip().splitlines()

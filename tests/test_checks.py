@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 import nst_utils as nu
+from nst_tools import course
 
 # Hand-computed receptive fields of VGG19 (3x3 stride-1 convs add 2*jump; 2x2 stride-2 pools add jump
 # and double it), from conv1_1 to pool5.
@@ -12,9 +13,9 @@ VGG19_RF = {"conv1_1": 3, "conv1_2": 5, "pool1": 6, "conv2_1": 10, "conv2_2": 14
             "conv4_1": 68, "conv4_2": 84, "conv4_3": 100, "conv4_4": 116, "pool4": 124,
             "conv5_1": 156, "conv5_2": 188, "conv5_3": 220, "conv5_4": 252, "pool5": 268}
 
-CHECKS = [(nu.check_content_cost, nu.compute_content_cost), (nu.check_gram_matrix, nu.gram_matrix),
-          (nu.check_layer_style_cost, nu.compute_layer_style_cost),
-          (nu.check_style_cost, nu.compute_style_cost), (nu.check_total_cost, nu.total_cost)]
+CHECKS = [(course.check_content_cost, nu.compute_content_cost), (course.check_gram_matrix, nu.gram_matrix),
+          (course.check_layer_style_cost, nu.compute_layer_style_cost),
+          (course.check_style_cost, nu.compute_style_cost), (course.check_total_cost, nu.total_cost)]
 
 
 def content_no_4(a_C, a_G):
@@ -69,10 +70,10 @@ def test_check_passes_the_library_function(check, reference, capsys):
 
 
 @pytest.mark.parametrize("check, wrong", [
-    (nu.check_content_cost, content_no_4), (nu.check_content_cost, content_hard_coded_shape),
-    (nu.check_gram_matrix, gram_transposed), (nu.check_layer_style_cost, layer_style_n_C_not_squared),
-    (nu.check_style_cost, style_ignoring_weights), (nu.check_style_cost, style_default_weights_only),
-    (nu.check_total_cost, total_swapped), (nu.check_total_cost, total_without_defaults),
+    (course.check_content_cost, content_no_4), (course.check_content_cost, content_hard_coded_shape),
+    (course.check_gram_matrix, gram_transposed), (course.check_layer_style_cost, layer_style_n_C_not_squared),
+    (course.check_style_cost, style_ignoring_weights), (course.check_style_cost, style_default_weights_only),
+    (course.check_total_cost, total_swapped), (course.check_total_cost, total_without_defaults),
 ], ids=lambda f: f.__name__)
 def test_check_fails_a_wrong_function(check, wrong, capsys):
     assert check(wrong) is False
@@ -89,40 +90,40 @@ def test_check_reports_an_exception_without_traceback(check, _, capsys):
 
 
 def test_failed_line_shows_got_and_expected(capsys):
-    a_C, a_G = nu._activation_cases([(1, 4, 4, 3)])[0][1]
+    a_C, a_G = course._activation_cases([(1, 4, 4, 3)])[0][1]
     expected = float(nu.compute_content_cost(a_C, a_G))
-    assert nu.check_content_cost(content_no_4) is False
+    assert course.check_content_cost(content_no_4) is False
     out = capsys.readouterr().out
     assert f"got {4 * expected:.7g}" in out and f"expected {expected:.7g}" in out
 
 
 def test_check_accepts_float64_numpy_and_reports_a_missing_return(capsys):
-    assert nu.check_content_cost(content_numpy_float64) is True
-    assert nu.check_content_cost(lambda a_C, a_G: None) is False
+    assert course.check_content_cost(content_numpy_float64) is True
+    assert course.check_content_cost(lambda a_C, a_G: None) is False
     assert "got None" in capsys.readouterr().out.splitlines()[1]
 
 
 def test_check_accepts_a_scalar_wrapped_in_a_1x1_tensor():
-    assert nu.check_content_cost(lambda a_C, a_G: tf.reshape(nu.compute_content_cost(a_C, a_G), (1, 1)))
-    assert not nu.check_content_cost(lambda a_C, a_G: tf.fill((2,), nu.compute_content_cost(a_C, a_G)))
+    assert course.check_content_cost(lambda a_C, a_G: tf.reshape(nu.compute_content_cost(a_C, a_G), (1, 1)))
+    assert not course.check_content_cost(lambda a_C, a_G: tf.fill((2,), nu.compute_content_cost(a_C, a_G)))
 
 
 def test_total_cost_check_prints_the_assignments_value(capsys):
-    nu.check_total_cost(nu.total_cost)
+    course.check_total_cost(nu.total_cost)
     assert capsys.readouterr().out.startswith("PASSED: total_cost = 34 (expected 34)")
 
 
 def test_smoke_mode_reads_the_environment(monkeypatch):
     monkeypatch.setenv("NST_SMOKE", "1")
-    assert nu.smoke_mode() is True
+    assert course.smoke_mode() is True
     monkeypatch.setenv("NST_SMOKE", "0")
-    assert nu.smoke_mode() is False
+    assert course.smoke_mode() is False
     monkeypatch.delenv("NST_SMOKE")
-    assert nu.smoke_mode() is False
+    assert course.smoke_mode() is False
 
 
 def test_layer_table_receptive_fields_of_vgg19(tiny_model):
-    rows = nu.layer_table(tiny_model)
+    rows = course.layer_table(tiny_model)
     assert {r["name"]: r["receptive_field"] for r in rows} == VGG19_RF
     assert [r["kind"] for r in rows if r["name"].startswith("pool")] == ["pool"] * 5
     assert rows[-1]["jump"] == 32
@@ -130,7 +131,7 @@ def test_layer_table_receptive_fields_of_vgg19(tiny_model):
 
 def test_layer_table_shapes_match_the_model(tiny_model):
     size = (37, 50)  # odd sizes: SAME pools round up
-    rows = nu.layer_table(tiny_model, size)
+    rows = course.layer_table(tiny_model, size)
     acts = tiny_model(np.zeros((1, *size, 3), np.float32))
     assert [(r["name"], r["shape"]) for r in rows] == [(n, tuple(acts[n].shape[1:])) for n in tiny_model.names]
 
@@ -140,7 +141,7 @@ def test_draw_network_highlights_the_content_and_style_layers(tiny_model):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = nu.draw_network(tiny_model, content_layer="conv3_2", style_layers=[("conv1_1", 1.0), ("conv2_1", 0.0)])
+    fig = course.draw_network(tiny_model, content_layer="conv3_2", style_layers=[("conv1_1", 1.0), ("conv2_1", 0.0)])
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "content layer (conv3_2)" in labels and "style layers (conv1_1)" in labels
@@ -158,9 +159,9 @@ def test_reconstruct_content_starts_from_noise_and_lowers_the_content_cost(tiny_
     def cost(x):
         return float(nu.compute_content_cost(a_C, tiny_model(x, [layer])[layer]))
 
-    start = nu.reconstruct_content(tiny_model, image, layer, iterations=0).x
+    start = course.reconstruct_content(tiny_model, image, layer, iterations=0).x
     assert np.abs(nu.deprocess(start, tiny_model.mean).astype(float) - 127.5).max() <= 3  # grey, not the image
-    result = nu.reconstruct_content(tiny_model, image, layer, iterations=15)
+    result = course.reconstruct_content(tiny_model, image, layer, iterations=15)
     assert result.iterations == 15 and result.J_style == 0.0
     assert result.J_content == pytest.approx(cost(result.x), rel=1e-4)
     assert result.J_content < 0.5 * cost(start)
@@ -168,7 +169,7 @@ def test_reconstruct_content_starts_from_noise_and_lowers_the_content_cost(tiny_
 
 def test_reconstruct_content_rejects_an_unknown_layer(tiny_model):
     with pytest.raises(nu.NSTError, match="conv9_9"):
-        nu.reconstruct_content(tiny_model, np.zeros((8, 8, 3), np.float32), "conv9_9")
+        course.reconstruct_content(tiny_model, np.zeros((8, 8, 3), np.float32), "conv9_9")
 
 
 def _train_step_problem(model, rng):
@@ -211,7 +212,7 @@ def _train_step_problem(model, rng):
 
 def test_train_step_check_passes_a_correct_step(tiny_model, rng, capsys):
     cost, x0, make_step = _train_step_problem(tiny_model, rng)
-    assert nu.check_train_step(make_step(), cost, x0, tiny_model.mean) is True
+    assert course.check_train_step(make_step(), cost, x0, tiny_model.mean) is True
     out = capsys.readouterr().out
     assert out.startswith("PASSED: train_step = ") and "after each of the 3 steps" in out
 
@@ -222,7 +223,7 @@ def test_train_step_check_passes_a_correct_step(tiny_model, rng, capsys):
 ], ids=lambda v: str(v))
 def test_train_step_check_fails_a_wrong_step(tiny_model, rng, capsys, mistake, message):
     cost, x0, make_step = _train_step_problem(tiny_model, rng)
-    assert nu.check_train_step(make_step(**mistake), cost, x0, tiny_model.mean) is False
+    assert course.check_train_step(make_step(**mistake), cost, x0, tiny_model.mean) is False
     out = capsys.readouterr().out
     assert out.startswith("FAILED: train_step ") and message in out and out.count("\n") == 1
 
@@ -230,7 +231,7 @@ def test_train_step_check_fails_a_wrong_step(tiny_model, rng, capsys, mistake, m
 def test_train_step_check_reports_an_exception_and_leaves_the_start_alone(tiny_model, rng, capsys):
     cost, x0, _ = _train_step_problem(tiny_model, rng)
     start = x0.copy()
-    assert nu.check_train_step(raises, cost, x0, tiny_model.mean) is False
+    assert course.check_train_step(raises, cost, x0, tiny_model.mean) is False
     out = capsys.readouterr()
     assert out.out.startswith("FAILED: train_step at step 1 raised ZeroDivisionError")
     assert "Traceback" not in out.out + out.err
@@ -238,6 +239,6 @@ def test_train_step_check_reports_an_exception_and_leaves_the_start_alone(tiny_m
 
 
 def test_adam_state_starts_at_zero():
-    state = nu.adam_state(np.ones((1, 2, 3, 3), np.float32))
+    state = course.adam_state(np.ones((1, 2, 3, 3), np.float32))
     assert state["t"] == 0 and state["m"].shape == state["v"].shape == (1, 2, 3, 3)
     assert float(tf.reduce_sum(tf.abs(state["m"]) + tf.abs(state["v"]))) == 0.0

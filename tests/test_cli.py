@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 import nst_utils as nst
+from nst_tools import cli, further
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def test_stylize_json(files, tiny_vgg_path):
 
 def test_stylize_lbfgs_max_size_in_process(files, tiny_vgg_path, capsys):
     out = files / "o.jpg"
-    code = nst.main(["stylize", str(files / "c.png"), str(files / "s.jpg"), "-o", str(out), "--weights",
+    code = cli.main(["stylize", str(files / "c.png"), str(files / "s.jpg"), "-o", str(out), "--weights",
                      str(tiny_vgg_path), "--max-size", "30", "--iterations", "3", "--optimizer", "lbfgs",
                      "--init", "content", "--quiet"])
     assert code == 0
@@ -88,8 +89,8 @@ def test_errors_are_one_line_and_write_nothing(files, tiny_vgg_path, run_main, a
 
 def test_nan_cost_writes_nothing(files, tiny_vgg_path, capsys, monkeypatch):
     real = nst.run_style_transfer
-    monkeypatch.setattr(nst, "run_style_transfer", lambda *a, **k: real(*a, **{**k, "alpha": float("nan")}))
-    code = nst.main(["stylize", str(files / "c.png"), str(files / "s.jpg"), "-o", str(files / "o.png"),
+    monkeypatch.setattr(further, "run_style_transfer", lambda *a, **k: real(*a, **{**k, "alpha": float("nan")}))
+    code = cli.main(["stylize", str(files / "c.png"), str(files / "s.jpg"), "-o", str(files / "o.png"),
                      "--weights", str(tiny_vgg_path), "--size", "16x24", "--iterations", "3", "--quiet"])
     assert code == 1
     assert "the cost became nan" in capsys.readouterr().err

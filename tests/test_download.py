@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import nst_utils as nst
+from nst_tools import cli, download
 
 PAYLOAD = np.random.default_rng(7).bytes(300_000)
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
@@ -51,7 +52,7 @@ def server():
 
 
 def fetch(url, out, **kw):
-    return nst.download_weights(out, url=url, md5=kw.pop("md5", MD5), size=kw.pop("size", len(PAYLOAD)),
+    return download.download_weights(out, url=url, md5=kw.pop("md5", MD5), size=kw.pop("size", len(PAYLOAD)),
                                 progress=False, timeout=10, **kw)
 
 
@@ -111,16 +112,16 @@ def test_unreachable_server_is_one_clear_error(tmp_path):
 
 def test_cli_download_weights(server, tmp_path, capsys):
     out = tmp_path / "sub" / "w.mat"
-    code = nst.main(["download-weights", "--output", str(out), "--url", server, "--md5", MD5,
+    code = cli.main(["download-weights", "--output", str(out), "--url", server, "--md5", MD5,
                      "--size", str(len(PAYLOAD)), "--quiet"])
     assert code == 0 and out.read_bytes() == PAYLOAD
     assert capsys.readouterr().out.strip() == f"saved {out}"
-    code = nst.main(["download-weights", "--output", str(tmp_path / "x.mat"), "--url", server,
+    code = cli.main(["download-weights", "--output", str(tmp_path / "x.mat"), "--url", server,
                      "--md5", "f" * 32, "--size", str(len(PAYLOAD)), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "MD5 mismatch" in err[0]
 
 
 def test_defaults_are_the_real_file():
-    assert nst.WEIGHTS_MD5 == "106118b7cf60435e6d8e04f6a6dc3657" and nst.WEIGHTS_SIZE == 534_904_783
-    assert nst.WEIGHTS_URL.endswith("/imagenet-vgg-verydeep-19.mat")
+    assert download.WEIGHTS_MD5 == "106118b7cf60435e6d8e04f6a6dc3657" and download.WEIGHTS_SIZE == 534_904_783
+    assert download.WEIGHTS_URL.endswith("/imagenet-vgg-verydeep-19.mat")

@@ -10,10 +10,11 @@ import tensorflow as tf
 from PIL import Image
 
 import nst_utils as nst
+from nst_tools import cli, further, lab, lab_panel
 
 # Rounding to uint8 moves each channel by at most 0.5, so I and Q by at most 0.5 * (sum of |row|).
-ROUNDING_I = 0.5 * np.abs(nst.RGB_TO_YIQ[1]).sum()
-ROUNDING_Q = 0.5 * np.abs(nst.RGB_TO_YIQ[2]).sum()
+ROUNDING_I = 0.5 * np.abs(further.RGB_TO_YIQ[1]).sum()
+ROUNDING_Q = 0.5 * np.abs(further.RGB_TO_YIQ[2]).sum()
 
 
 def smooth_image(rng, h, w, saturation=60.0):
@@ -25,7 +26,7 @@ def smooth_image(rng, h, w, saturation=60.0):
 
 
 def chroma(image):
-    return nst.rgb_to_yiq(image)[..., 1:]
+    return further.rgb_to_yiq(image)[..., 1:]
 
 
 def unclipped(image_uint8):
@@ -38,77 +39,77 @@ def unclipped(image_uint8):
 
 def test_yiq_matches_the_ntsc_formulas_and_inverts(rng):
     rgb = rng.uniform(0, 255, (5, 7, 3))
-    yiq = nst.rgb_to_yiq(rgb)
+    yiq = further.rgb_to_yiq(rgb)
     R, G, B = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     np.testing.assert_allclose(yiq[..., 0], 0.299 * R + 0.587 * G + 0.114 * B, rtol=1e-12)
     np.testing.assert_allclose(yiq[..., 1], 0.595716 * R - 0.274453 * G - 0.321263 * B, rtol=1e-12)
     np.testing.assert_allclose(yiq[..., 2], 0.211456 * R - 0.522591 * G + 0.311135 * B, rtol=1e-12)
-    np.testing.assert_allclose(nst.yiq_to_rgb(yiq), rgb, atol=1e-9)
+    np.testing.assert_allclose(further.yiq_to_rgb(yiq), rgb, atol=1e-9)
     grey = np.repeat(rng.uniform(0, 255, (4, 1)), 3, axis=1)
     np.testing.assert_allclose(chroma(grey), 0, atol=1e-9)  # grey has no chroma
-    np.testing.assert_allclose(nst.rgb_to_yiq(grey)[..., 0], grey[..., 0], rtol=1e-12)
+    np.testing.assert_allclose(further.rgb_to_yiq(grey)[..., 0], grey[..., 0], rtol=1e-12)
 
 
 def test_match_luminance_gives_a_grey_image_with_the_contents_statistics(rng):
     style = smooth_image(rng, 20, 30, saturation=90) * 0.5  # darker and flatter than the content
     content = smooth_image(rng, 16, 24)
-    L = nst.match_luminance(style, content)
+    L = further.match_luminance(style, content)
     assert L.shape == style.shape and L.dtype == np.float32
     np.testing.assert_array_equal(L[..., 0], L[..., 1])
     np.testing.assert_array_equal(L[..., 0], L[..., 2])
-    Y_C = nst.rgb_to_yiq(content)[..., 0]
+    Y_C = further.rgb_to_yiq(content)[..., 0]
     assert L[..., 0].mean() == pytest.approx(Y_C.mean(), abs=1e-3)
     assert L[..., 0].std() == pytest.approx(Y_C.std(), rel=1e-4)
     # an affine map of the style's luminance: perfectly correlated with it
-    assert np.corrcoef(L[..., 0].ravel(), nst.rgb_to_yiq(style)[..., 0].ravel())[0, 1] > 0.9999
+    assert np.corrcoef(L[..., 0].ravel(), further.rgb_to_yiq(style)[..., 0].ravel())[0, 1] > 0.9999
 
 
 def test_restore_chroma_keeps_the_contents_chroma_and_the_stylised_luminance(rng):
     content = smooth_image(rng, 24, 32)
     stylised = smooth_image(np.random.default_rng(5), 24, 32, saturation=40)[..., ::-1]
-    out = nst.restore_chroma(stylised, content)
+    out = further.restore_chroma(stylised, content)
     assert out.dtype == np.uint8 and out.shape == content.shape
     mask = unclipped(out)
     assert mask.mean() > 0.9
     err = np.abs(chroma(out) - chroma(content))[mask]
     assert err[:, 0].max() <= ROUNDING_I + 1e-6 and err[:, 1].max() <= ROUNDING_Q + 1e-6
-    dY = np.abs(nst.rgb_to_yiq(out)[..., 0] - nst.rgb_to_yiq(stylised)[..., 0])[mask]
+    dY = np.abs(further.rgb_to_yiq(out)[..., 0] - further.rgb_to_yiq(stylised)[..., 0])[mask]
     assert dY.max() <= 0.5 + 1e-6
     with pytest.raises(nst.NSTError, match="one size"):
-        nst.restore_chroma(stylised[:-1], content)
+        further.restore_chroma(stylised[:-1], content)
 
 
 @pytest.mark.parametrize("method", ["eig", "cholesky"])
 def test_histogram_matching_gives_the_style_the_contents_mean_and_covariance(rng, method):
     style = rng.uniform(0, 255, (30, 20, 3)) * np.array([1.0, 0.3, 0.6])  # other colours, other shape
     content = smooth_image(rng, 16, 24)
-    out = nst.match_color_histogram(style, content, method=method, clip=False)
+    out = further.match_color_histogram(style, content, method=method, clip=False)
     assert out.shape == style.shape and out.dtype == np.float32
     o, c = out.reshape(-1, 3).astype(np.float64), content.reshape(-1, 3).astype(np.float64)
     np.testing.assert_allclose(o.mean(0), c.mean(0), atol=1e-2)
     np.testing.assert_allclose(np.cov(o, rowvar=False, bias=True), np.cov(c, rowvar=False, bias=True),
                                rtol=1e-3, atol=1e-2)
-    clipped = nst.match_color_histogram(style, content, method=method)
+    clipped = further.match_color_histogram(style, content, method=method)
     assert clipped.min() >= 0 and clipped.max() <= 255
 
 
 def test_histogram_matching_methods_differ_and_leave_a_matched_image_alone(rng):
     style = rng.uniform(0, 255, (20, 20, 3)) * np.array([1.0, 0.3, 0.6])
     content = smooth_image(rng, 16, 24)
-    a = nst.match_color_histogram(style, content, "eig", clip=False)
-    b = nst.match_color_histogram(style, content, "cholesky", clip=False)
+    a = further.match_color_histogram(style, content, "eig", clip=False)
+    b = further.match_color_histogram(style, content, "cholesky", clip=False)
     assert np.abs(a - b).max() > 1.0  # two different A with A Sigma_S A^T = Sigma_C
-    same = nst.match_color_histogram(content, content, clip=False)
+    same = further.match_color_histogram(content, content, clip=False)
     np.testing.assert_allclose(same, content, atol=1e-2)  # A = I when the statistics already match
     with pytest.raises(nst.NSTError, match="'eig' or 'cholesky'"):
-        nst.match_color_histogram(style, content, method="pca")
+        further.match_color_histogram(style, content, method="pca")
 
 
 def test_luminance_transfer_output_keeps_the_contents_chroma(tiny_model, rng):
     content = smooth_image(rng, 24, 32)
     style = rng.uniform(0, 255, (24, 32, 3)).astype(np.float32)
-    rec = nst.AnimationRecorder(every=2)
-    result = nst.stylize(tiny_model, content, style, preserve_colors="luminance", iterations=4, seed=0,
+    rec = further.AnimationRecorder(every=2)
+    result = further.stylize(tiny_model, content, style, preserve_colors="luminance", iterations=4, seed=0,
                          recorder=rec)
     out = result.image
     mask = unclipped(out)
@@ -121,7 +122,7 @@ def test_luminance_transfer_output_keeps_the_contents_chroma(tiny_model, rng):
         m = unclipped(frame)
         assert np.abs(chroma(frame) - chroma(content))[m].max() <= ROUNDING_I + 1e-6
     # without colour preservation the chroma does move
-    plain = nst.stylize(tiny_model, content, style, iterations=4, seed=0).image
+    plain = further.stylize(tiny_model, content, style, iterations=4, seed=0).image
     assert np.abs(chroma(plain) - chroma(content)).mean() > 5 * np.abs(chroma(out) - chroma(content)).mean()
 
 
@@ -135,20 +136,20 @@ def test_luminance_transfer_optimises_grey_images(tiny_model, rng, monkeypatch):
         seen["content"], seen["style"] = c, s
         return real(model, c, s, **kw)
 
-    monkeypatch.setattr(nst, "run_style_transfer", spy)
-    nst.stylize(tiny_model, content, style, preserve_colors="luminance", iterations=1)
+    monkeypatch.setattr(further, "run_style_transfer", spy)
+    further.stylize(tiny_model, content, style, preserve_colors="luminance", iterations=1)
     for img in (seen["content"], seen["style"]):
         np.testing.assert_allclose(chroma(img), 0, atol=1e-3)
-    np.testing.assert_allclose(seen["content"][..., 0], nst.rgb_to_yiq(content)[..., 0], atol=1e-3)
+    np.testing.assert_allclose(seen["content"][..., 0], further.rgb_to_yiq(content)[..., 0], atol=1e-3)
 
 
 def test_histogram_mode_recolours_the_style_before_the_transfer(rng):
     content = smooth_image(rng, 16, 24)
     style = rng.uniform(0, 255, (20, 20, 3)) * np.array([1.0, 0.2, 0.2])  # a red style
-    (prepared,) = nst.prepare_styles(style, content, preserve_colors="histogram")
+    (prepared,) = further.prepare_styles(style, content, preserve_colors="histogram")
     np.testing.assert_allclose(prepared.reshape(-1, 3).mean(0), content.reshape(-1, 3).mean(0), atol=3)
     with pytest.raises(nst.NSTError, match="preserve_colors"):
-        nst.prepare_styles(style, content, preserve_colors="rgb")
+        further.prepare_styles(style, content, preserve_colors="rgb")
 
 
 # --- several styles ---------------------------------------------------------------------------------
@@ -235,26 +236,26 @@ def test_cost_and_run_with_weights_1_0_equal_the_single_style(tiny_model, two_st
 
 
 def test_style_target_size():
-    assert nst.style_target_size((300, 400), 1) == (300, 400)
-    assert nst.style_target_size((300, 400), 0.5) == (150, 200)
-    assert nst.style_target_size((300, 400), 2.0) == (600, 800)
-    assert nst.style_target_size((4, 6), 1.0) == (4, 6)  # scale 1 never refuses the content's size
+    assert further.style_target_size((300, 400), 1) == (300, 400)
+    assert further.style_target_size((300, 400), 0.5) == (150, 200)
+    assert further.style_target_size((300, 400), 2.0) == (600, 800)
+    assert further.style_target_size((4, 6), 1.0) == (4, 6)  # scale 1 never refuses the content's size
     for bad, match in [(0, "> 0"), (-1, "> 0"), (float("nan"), "> 0"), (float("inf"), "> 0"),
                        ("big", "a number"), (0.01, "between 8 and 3000"), (20, "between 8 and 3000")]:
         with pytest.raises(nst.NSTError, match=match):
-            nst.style_target_size((300, 400), bad)
+            further.style_target_size((300, 400), bad)
 
 
 def test_style_scale_resizes_the_style_relative_to_the_content(tiny_model, rng, monkeypatch):
     content = smooth_image(rng, 24, 32)
     style = rng.uniform(0, 255, (50, 70, 3)).astype(np.float32)
     for scale, shape in [(0.5, (12, 16, 3)), (1, (24, 32, 3)), (2, (48, 64, 3))]:
-        assert [s.shape for s in nst.prepare_styles([style, style], content, style_scale=scale)] == [shape] * 2
-    assert nst.prepare_styles(style, content)[0].shape == style.shape  # None: as given
+        assert [s.shape for s in further.prepare_styles([style, style], content, style_scale=scale)] == [shape] * 2
+    assert further.prepare_styles(style, content)[0].shape == style.shape  # None: as given
     seen = []
     real = nst.run_style_transfer
-    monkeypatch.setattr(nst, "run_style_transfer", lambda m, c, s, **kw: seen.append(s.shape) or real(m, c, s, **kw))
-    result = nst.stylize(tiny_model, content, style, style_scale=2, iterations=2, seed=0)
+    monkeypatch.setattr(further, "run_style_transfer", lambda m, c, s, **kw: seen.append(s.shape) or real(m, c, s, **kw))
+    result = further.stylize(tiny_model, content, style, style_scale=2, iterations=2, seed=0)
     assert seen == [(48, 64, 3)] and result.image.shape == (24, 32, 3)
 
 
@@ -264,7 +265,7 @@ def test_style_scale_resizes_the_style_relative_to_the_content(tiny_model, rng, 
 def test_recorder_keeps_every_nth_frame_and_writes_a_gif(tiny_model, rng, tmp_path):
     content = smooth_image(rng, 16, 24)
     style = rng.uniform(0, 255, (16, 24, 3)).astype(np.float32)
-    rec = nst.AnimationRecorder(every=3)
+    rec = further.AnimationRecorder(every=3)
     nst.run_style_transfer(tiny_model, content, style, iterations=10, callback=rec, callback_every=1, seed=0)
     assert rec.iterations == [3, 6, 9] and len(rec) == 3
     path = rec.save(tmp_path / "run.gif", fps=5)
@@ -279,8 +280,8 @@ def test_recorder_keeps_every_nth_frame_and_writes_a_gif(tiny_model, rng, tmp_pa
 def test_stylize_feeds_recorder_and_callback_each_at_its_own_pace(tiny_model, rng, tmp_path):
     content = smooth_image(rng, 16, 24)
     style = rng.uniform(0, 255, (16, 24, 3)).astype(np.float32)
-    rec, calls = nst.AnimationRecorder(every=2), []
-    nst.stylize(tiny_model, content, style, recorder=rec, iterations=7, seed=0,
+    rec, calls = further.AnimationRecorder(every=2), []
+    further.stylize(tiny_model, content, style, recorder=rec, iterations=7, seed=0,
                 callback=lambda i, costs, img: calls.append(i), callback_every=3)
     assert rec.iterations == [2, 4, 6]
     assert calls == [3, 6, 7]  # every 3 and the end
@@ -290,7 +291,7 @@ def test_stylize_feeds_recorder_and_callback_each_at_its_own_pace(tiny_model, rn
 
 
 def test_recorder_resizes_frames_of_earlier_scales_and_crops_mp4_to_even_sides(tmp_path):
-    rec = nst.AnimationRecorder(every=1)
+    rec = further.AnimationRecorder(every=1)
     rec(1, {}, np.zeros((10, 15, 3), np.uint8))
     rec(2, {}, np.full((21, 31, 3), 200, np.uint8))
     frames = iio.imread(rec.save(tmp_path / "a.gif"), index=None)
@@ -302,8 +303,8 @@ def test_recorder_resizes_frames_of_earlier_scales_and_crops_mp4_to_even_sides(t
 def test_recorder_errors(tmp_path):
     for bad in (0, -2, 1.5, "3", True):
         with pytest.raises(nst.NSTError, match="whole number >= 1"):
-            nst.AnimationRecorder(every=bad)
-    rec = nst.AnimationRecorder(every=5)
+            further.AnimationRecorder(every=bad)
+    rec = further.AnimationRecorder(every=5)
     rec(3, {}, np.zeros((8, 8, 3), np.uint8))  # not a multiple of 5: not kept
     with pytest.raises(nst.NSTError, match="no frames recorded"):
         rec.save(tmp_path / "a.gif")
@@ -330,7 +331,7 @@ def files(tmp_path, rng):
 
 def test_cli_blend_luminance_and_animation(files, tiny_vgg_path, capsys):
     out, gif = files / "o.png", files / "film.gif"
-    code = nst.main(["stylize", str(files / "c.png"), str(files / "a.png"), str(files / "b.png"),
+    code = cli.main(["stylize", str(files / "c.png"), str(files / "a.png"), str(files / "b.png"),
                      "--style-weights", "0.7", "0.3", "--style-scale", "0.5", "--preserve-colors", "luminance",
                      "--animation", str(gif), "--animation-every", "2", "--iterations", "5", "-o", str(out),
                      "--weights", str(tiny_vgg_path), "--size", "24x32", "--json", "--quiet", "--seed", "0"])
@@ -346,7 +347,7 @@ def test_cli_blend_luminance_and_animation(files, tiny_vgg_path, capsys):
 
 
 def test_cli_single_style_without_new_flags_writes_no_animation(files, tiny_vgg_path, capsys):
-    code = nst.main(["stylize", str(files / "c.png"), str(files / "a.png"), "-o", str(files / "o.png"),
+    code = cli.main(["stylize", str(files / "c.png"), str(files / "a.png"), "-o", str(files / "o.png"),
                      "--weights", str(tiny_vgg_path), "--size", "16x24", "--iterations", "2", "--json", "--quiet"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -396,8 +397,8 @@ def test_cli_errors_are_one_line_and_write_nothing(files, tiny_vgg_path, run_mai
 
 
 def test_lab_records_the_run_and_saves_it_as_a_gif(tiny_model, tmp_path):
-    every = nst.LAB_FILM_EVERY
-    panel = nst.lab("chelsea.jpg", "coffee.jpg", model=tiny_model, size=32, iterations=2 * every + 1,
+    every = lab.LAB_FILM_EVERY
+    panel = lab_panel.lab("chelsea.jpg", "coffee.jpg", model=tiny_model, size=32, iterations=2 * every + 1,
                     output_dir=tmp_path, preview_interval=0.0)
     w = panel.w
     assert w["film"].disabled and "nst-film" in w["film"]._dom_classes

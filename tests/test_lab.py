@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 import nst_utils as nst
+from nst_tools import lab, lab_panel, preview
 
 
 def images(rng, content_shape=(20, 30), style_shape=(24, 24)):
@@ -34,23 +35,23 @@ def test_settings_from_widget_values_map_to_run_kwargs():
     values = {"alpha": 5.0, "beta": 1e3, "conv1_1": 0.5, "conv2_1": 0.0, "conv3_1": 0.25, "conv4_1": 0.0,
               "conv5_1": 1.0, "content_layer": "conv3_2", "optimizer": "lbfgs", "lr": 0.5, "iterations": 42,
               "size": 96, "init": "content", "tv_weight": 1e-3}
-    s = nst.lab_settings(values)
+    s = lab.lab_settings(values)
     event, cb, init = threading.Event(), (lambda *a: None), np.zeros((2, 2, 3))
-    kw = nst.lab_run_kwargs(s, callback=cb, stop_event=event, init_image=init)
+    kw = lab.lab_run_kwargs(s, callback=cb, stop_event=event, init_image=init)
     assert kw["style_layers"] == [("conv1_1", 0.5), ("conv3_1", 0.25), ("conv5_1", 1.0)]  # zeros left out
     assert (kw["alpha"], kw["beta"], kw["lr"], kw["tv_weight"]) == (5.0, 1e3, 0.5, 1e-3)
     assert (kw["optimizer"], kw["init"], kw["content_layer"], kw["iterations"]) == ("lbfgs", "content",
                                                                                    "conv3_2", 42)
     assert kw["stop_event"] is event and kw["callback"] is cb and kw["init_image"] is init
     assert kw["callback_every"] == 1
-    assert nst.lab_run_kwargs(s, iterations=7)["iterations"] == 7
+    assert lab.lab_run_kwargs(s, iterations=7)["iterations"] == 7
     # every key is one run_style_transfer takes
     import inspect
     assert set(kw) <= set(inspect.signature(nst.run_style_transfer).parameters)
 
 
 def test_settings_defaults_are_the_assignments():
-    s = nst.lab_settings({})
+    s = lab.lab_settings({})
     assert (s.alpha, s.beta, s.lr, s.optimizer, s.content_layer) == (10.0, 40.0, 2.0, "adam", "conv4_2")
     assert dict(s.style_weights) == dict(nst.STYLE_LAYERS)
 
@@ -59,7 +60,7 @@ def test_settings_defaults_are_the_assignments():
     ({"alpha": 0.0, "beta": 0.0}, "alpha and beta are both 0"),
     ({"alpha": -1.0}, "alpha must be a finite number >= 0"),
     ({"lr": float("nan")}, "learning rate must be a finite number >= 0"),
-    ({n: 0.0 for n in nst.LAB_STYLE_LAYERS}, "every style layer weight is 0"),
+    ({n: 0.0 for n in lab.LAB_STYLE_LAYERS}, "every style layer weight is 0"),
     ({"optimizer": "sgd"}, "optimizer must be 'adam' or 'lbfgs'"),
     ({"init": "zeros"}, "start must be 'noise' or 'content'"),
     ({"iterations": 0}, "iterations must be 1 or more"),
@@ -67,41 +68,41 @@ def test_settings_defaults_are_the_assignments():
 ])
 def test_bad_settings_raise_one_line_errors(values, message):
     with pytest.raises(nst.NSTError, match=message):
-        nst.lab_settings(values)
+        lab.lab_settings(values)
 
 
 def test_no_style_layers_is_fine_when_beta_is_zero():
-    s = nst.lab_settings({"beta": 0.0, **{n: 0.0 for n in nst.LAB_STYLE_LAYERS}})
-    assert nst.lab_run_kwargs(s)["style_layers"] == []
+    s = lab.lab_settings({"beta": 0.0, **{n: 0.0 for n in lab.LAB_STYLE_LAYERS}})
+    assert lab.lab_run_kwargs(s)["style_layers"] == []
 
 
 def test_ratio_text():
-    assert nst.lab_ratio_text(10, 40) == "α/β = 0.25 (β/α = 4)"
-    assert nst.lab_ratio_text(1, 1e4) == "α/β = 0.0001 (β/α = 1e+04)"
-    assert "content only" in nst.lab_ratio_text(5, 0)
-    assert "style only" in nst.lab_ratio_text(0, 5)
-    assert "nothing to optimise" in nst.lab_ratio_text(0, 0)
+    assert lab.lab_ratio_text(10, 40) == "α/β = 0.25 (β/α = 4)"
+    assert lab.lab_ratio_text(1, 1e4) == "α/β = 0.0001 (β/α = 1e+04)"
+    assert "content only" in lab.lab_ratio_text(5, 0)
+    assert "style only" in lab.lab_ratio_text(0, 5)
+    assert "nothing to optimise" in lab.lab_ratio_text(0, 0)
 
 
 def test_changes_split_into_live_and_next_run():
-    a = nst.LabSettings()
-    b = nst.LabSettings(alpha=3.0, size=256, init="content", lr=1.0)
-    live, later = nst.lab_changes(a, b)
+    a = lab.LabSettings()
+    b = lab.LabSettings(alpha=3.0, size=256, init="content", lr=1.0)
+    live, later = lab.lab_changes(a, b)
     assert live == ["alpha", "lr"] and later == ["size", "init"]
-    msg = nst.lab_change_message(live, later, iteration=12)
+    msg = lab.lab_change_message(live, later, iteration=12)
     assert "α, learning rate: applied now at iteration 12" in msg
     assert "image size, start: takes effect on the next Run" in msg
-    assert nst.lab_changes(a, nst.LabSettings()) == ([], [])
+    assert lab.lab_changes(a, lab.LabSettings()) == ([], [])
 
 
 def test_lab_images_keep_the_content_aspect_and_crop_the_style(rng):
     content, style = images(rng, (60, 90), (100, 50))
-    c, s = nst.lab_images(content, style, 48)
+    c, s = lab.lab_images(content, style, 48)
     assert c.shape == s.shape == (32, 48, 3)
     # a style twice as wide as the content's aspect keeps its middle: a left/right striped style loses its sides
     stripes = np.zeros((40, 160, 3), np.float32)
     stripes[:, :40] = stripes[:, 120:] = 255
-    _, s = nst.lab_images(np.zeros((40, 80, 3), np.float32), stripes, 80)
+    _, s = lab.lab_images(np.zeros((40, 80, 3), np.float32), stripes, 80)
     assert s.max() < 10
 
 
@@ -110,20 +111,20 @@ def test_lab_images_keep_the_content_aspect_and_crop_the_style(rng):
 
 def test_png_bytes_round_trip_and_upload_decoding(rng):
     img = rng.integers(0, 256, (9, 13, 3)).astype(np.uint8)
-    data = nst.png_bytes(img)
+    data = preview.png_bytes(img)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    np.testing.assert_array_equal(nst.decode_image_bytes(data), img.astype(np.float32))
+    np.testing.assert_array_equal(lab.decode_image_bytes(data), img.astype(np.float32))
     rgba = io.BytesIO()
     Image.new("RGBA", (4, 3), (255, 0, 0, 0)).save(rgba, format="PNG")
-    np.testing.assert_array_equal(nst.decode_image_bytes(rgba.getvalue())[0, 0], [255, 255, 255])
+    np.testing.assert_array_equal(lab.decode_image_bytes(rgba.getvalue())[0, 0], [255, 255, 255])
     with pytest.raises(nst.NSTError, match="cannot read cat.txt as an image"):
-        nst.decode_image_bytes(b"not an image", "cat.txt")
+        lab.decode_image_bytes(b"not an image", "cat.txt")
 
 
 def test_cost_plot_is_a_png_that_changes_with_the_history():
-    empty = nst.lab_cost_plot_png([])
+    empty = lab.lab_cost_plot_png([])
     h = [{"iteration": i, "J": 10.0 / i, "content": 1.0, "style": 9.0 / i, "segment": i // 5} for i in range(1, 12)]
-    a, b = nst.lab_cost_plot_png(h[:5]), nst.lab_cost_plot_png(h)
+    a, b = lab.lab_cost_plot_png(h[:5]), lab.lab_cost_plot_png(h)
     for png in (empty, a, b):
         assert Image.open(io.BytesIO(png)).size == (368, 200)
     assert len({empty, a, b}) == 3
@@ -132,8 +133,8 @@ def test_cost_plot_is_a_png_that_changes_with_the_history():
 def test_save_writes_png_and_settings_atomically_without_overwriting(tmp_path, rng, monkeypatch):
     img = rng.integers(0, 256, (8, 10, 3)).astype(np.uint8)
     folder = tmp_path / "new" / "outputs"
-    s = nst.LabSettings(alpha=3.0)
-    p1, p2 = nst.lab_save(img, folder, s), nst.lab_save(img, folder, s)
+    s = lab.LabSettings(alpha=3.0)
+    p1, p2 = lab.lab_save(img, folder, s), lab.lab_save(img, folder, s)
     assert p1 != p2 and p1.parent == folder
     np.testing.assert_array_equal(np.asarray(Image.open(p1)), img)
     assert json.loads(p1.with_suffix(".json").read_text())["alpha"] == 3.0
@@ -149,7 +150,7 @@ def test_save_writes_png_and_settings_atomically_without_overwriting(tmp_path, r
     monkeypatch.setattr(PILImage.Image, "save", broken_save)
     before = set(folder.iterdir())
     with pytest.raises(OSError, match="disk full"):
-        nst.lab_save(img, folder)
+        lab.lab_save(img, folder)
     assert set(folder.iterdir()) == before
 
 
@@ -159,10 +160,10 @@ def test_save_writes_png_and_settings_atomically_without_overwriting(tmp_path, r
 def test_run_finishes_on_a_worker_and_previews(tiny_model, rng):
     content, style = images(rng)
     seen, finished, threads = [], [], []
-    runner = nst.LabRunner(tiny_model, on_preview=lambda r: (seen.append(r.iteration),
+    runner = lab.LabRunner(tiny_model, on_preview=lambda r: (seen.append(r.iteration),
                                                              threads.append(threading.current_thread())),
                            on_finish=lambda r: finished.append(r.outcome), preview_interval=0.0)
-    thread = runner.run(nst.LabSettings(iterations=6, size=24), content, style)
+    thread = runner.run(lab.LabSettings(iterations=6, size=24), content, style)
     assert thread is not threading.current_thread() and runner.state in ("running", "idle")
     assert runner.wait(60)
     assert (runner.state, runner.outcome, finished) == ("idle", "finished", ["finished"])
@@ -177,21 +178,21 @@ def test_run_finishes_on_a_worker_and_previews(tiny_model, rng):
 def test_previews_are_throttled(tiny_model, rng):
     content, style = images(rng)
     seen = []
-    runner = nst.LabRunner(tiny_model, on_preview=lambda r: seen.append(r.iteration), preview_interval=60.0)
-    runner.run(nst.LabSettings(iterations=5, size=24), content, style)
+    runner = lab.LabRunner(tiny_model, on_preview=lambda r: seen.append(r.iteration), preview_interval=60.0)
+    runner.run(lab.LabSettings(iterations=5, size=24), content, style)
     assert runner.wait(60)
     assert seen == [1] and len(runner.history) == 5  # the first preview only, but every cost recorded
 
 
 def test_stop_answers_fast_keeps_the_image_then_continue_and_restart(tiny_model, rng):
     content, style = images(rng)
-    runner = nst.LabRunner(tiny_model, preview_interval=0.0)
+    runner = lab.LabRunner(tiny_model, preview_interval=0.0)
     with pytest.raises(nst.NSTError, match="mode must be"):
-        runner.run(nst.LabSettings(), content, style, mode="resume")
-    runner.run(nst.LabSettings(iterations=100000, size=24), content, style)
+        runner.run(lab.LabSettings(), content, style, mode="resume")
+    runner.run(lab.LabSettings(iterations=100000, size=24), content, style)
     wait_for(lambda: runner.iteration >= 3)
     with pytest.raises(nst.NSTError, match="a run is in progress"):
-        runner.run(nst.LabSettings(), content, style)
+        runner.run(lab.LabSettings(), content, style)
     t = time.perf_counter()
     assert runner.stop() == "stopping"
     assert runner.wait(10)
@@ -209,19 +210,19 @@ def test_stop_answers_fast_keeps_the_image_then_continue_and_restart(tiny_model,
         return real(*args, **kwargs)
 
     import unittest.mock as mock
-    with mock.patch.object(nst, "run_style_transfer", spy):
-        runner.run(nst.LabSettings(iterations=3, size=24), content, style, mode="continue")
+    with mock.patch.object(lab, "run_style_transfer", spy):
+        runner.run(lab.LabSettings(iterations=3, size=24), content, style, mode="continue")
         assert runner.wait(60)
     np.testing.assert_array_equal(calls[0]["init_image"], stopped_image)
     assert [h["iteration"] for h in runner.history][-4:] == [done, done + 1, done + 2, done + 3]
     assert runner.history[-1]["segment"] == runner.history[done - 1]["segment"] + 1
 
     # Continue at another size resizes the kept image; Restart clears the history and starts from noise.
-    with mock.patch.object(nst, "run_style_transfer", spy):
-        runner.run(nst.LabSettings(iterations=2, size=36), content, style, mode="continue")
+    with mock.patch.object(lab, "run_style_transfer", spy):
+        runner.run(lab.LabSettings(iterations=2, size=36), content, style, mode="continue")
         assert runner.wait(60)
         assert calls[-1]["init_image"].shape == (24, 36, 3)
-        runner.run(nst.LabSettings(iterations=2, size=24), content, style, mode="restart")
+        runner.run(lab.LabSettings(iterations=2, size=24), content, style, mode="restart")
         assert runner.wait(60)
     assert calls[-1]["init_image"] is None and calls[-1]["init"] == "noise"
     assert [h["iteration"] for h in runner.history] == [1, 2]
@@ -229,15 +230,15 @@ def test_stop_answers_fast_keeps_the_image_then_continue_and_restart(tiny_model,
 
 def test_live_change_mid_run_is_applied_and_next_run_change_is_announced(tiny_model, rng):
     content, style = images(rng)
-    runner = nst.LabRunner(tiny_model, preview_interval=0.0)
-    assert runner.update(nst.LabSettings(alpha=1.0)) == ""  # idle: nothing to say
-    start = nst.LabSettings(iterations=100000, size=24)
+    runner = lab.LabRunner(tiny_model, preview_interval=0.0)
+    assert runner.update(lab.LabSettings(alpha=1.0)) == ""  # idle: nothing to say
+    start = lab.LabSettings(iterations=100000, size=24)
     runner.run(start, content, style)
     wait_for(lambda: runner.iteration >= 3)
-    msg = runner.update(nst.LabSettings(iterations=100000, size=24, alpha=1000.0))
+    msg = runner.update(lab.LabSettings(iterations=100000, size=24, alpha=1000.0))
     assert "α: applied now at iteration" in msg
     wait_for(lambda: runner.history[-1]["segment"] == 1)
-    msg = runner.update(nst.LabSettings(iterations=100000, size=48, alpha=1000.0))
+    msg = runner.update(lab.LabSettings(iterations=100000, size=48, alpha=1000.0))
     assert msg == "image size: takes effect on the next Run"
     wait_for(lambda: sum(h["segment"] == 1 for h in runner.history) >= 3)
     runner.stop()
@@ -259,8 +260,8 @@ def test_an_error_in_the_run_ends_the_worker_cleanly(tiny_model, rng):
     def broken_preview(_runner):
         raise RuntimeError("the front end went away")
 
-    runner = nst.LabRunner(tiny_model, on_preview=broken_preview, on_finish=lambda r: finished.append(r.outcome))
-    runner.run(nst.LabSettings(iterations=5, size=24), content, style)
+    runner = lab.LabRunner(tiny_model, on_preview=broken_preview, on_finish=lambda r: finished.append(r.outcome))
+    runner.run(lab.LabSettings(iterations=5, size=24), content, style)
     assert runner.wait(60)
     assert finished == ["error"] and str(runner.error) == "the front end went away"
     assert runner.state == "idle"
@@ -270,13 +271,13 @@ def test_an_error_in_the_run_ends_the_worker_cleanly(tiny_model, rng):
 
 
 def test_panel_buttons_drive_the_runner(tiny_model, tmp_path):
-    panel = nst.lab("chelsea.jpg", "coffee.jpg", model=tiny_model, size=32, iterations=4, output_dir=tmp_path,
+    panel = lab_panel.lab("chelsea.jpg", "coffee.jpg", model=tiny_model, size=32, iterations=4, output_dir=tmp_path,
                     preview_interval=0.0)
     w = panel.w
     assert "nst-run" in w["run"]._dom_classes and "nst-alpha" in w["alpha"]._dom_classes
     assert w["thumb_content"].value[:4] == b"\x89PNG" and w["save"].disabled and w["stop"].disabled
     w["beta"].value = 1000.0
-    assert w["ratio"].value == nst.lab_ratio_text(10.0, 1000.0)
+    assert w["ratio"].value == lab.lab_ratio_text(10.0, 1000.0)
     w["run"].click()
     assert panel.runner.wait(60)
     assert w["status"].value.startswith("Finished: iteration 4 / 4")
@@ -286,20 +287,20 @@ def test_panel_buttons_drive_the_runner(tiny_model, tmp_path):
     w["save"].click()
     assert panel.saved.is_file() and panel.saved.parent == tmp_path
     # a bad setting is reported in the status line, nothing starts
-    for n in nst.LAB_STYLE_LAYERS:
+    for n in lab.LAB_STYLE_LAYERS:
         w[n].value = 0.0
     w["run"].click()
     assert "every style layer weight is 0" in w["status"].value and panel.runner.state == "idle"
 
 
 def test_panel_upload_adds_the_image(tiny_model, tmp_path, rng):
-    panel = nst.lab(model=tiny_model, output_dir=tmp_path)
+    panel = lab_panel.lab(model=tiny_model, output_dir=tmp_path)
     assert panel.w["content"].value == "chelsea.jpg" and panel.w["style"].value.startswith("style_")
     img = rng.integers(0, 256, (10, 12, 3)).astype(np.uint8)
     panel.w["upload_style"].value = ({"name": "mine.png", "type": "image/png", "size": 1,
-                                      "content": memoryview(nst.png_bytes(img)),
+                                      "content": memoryview(preview.png_bytes(img)),
                                       "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
     assert panel.w["style"].value == "upload: mine.png" and "upload: mine.png" in panel.w["content"].options
     np.testing.assert_array_equal(panel.image("upload: mine.png"), img.astype(np.float32))
     with pytest.raises(nst.NSTError, match="image not found"):
-        nst.lab("no-such.jpg", model=tiny_model)
+        lab_panel.lab("no-such.jpg", model=tiny_model)

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import scipy.io
 import tensorflow as tf
+from vgg_fixture import write_vgg_mat
 
 import nst_utils as nst
-from vgg_fixture import write_vgg_mat
 
 
 def np_conv_same(x, k, b):

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import nst_utils as nst
+from nst_tools import bench, cli, course, fast, lbfgs
 
 
 @pytest.fixture(scope="module")
@@ -97,19 +98,19 @@ def test_bfloat16_transfer_lowers_the_cost(tiny_model, images):
 
 
 def test_precision_names(monkeypatch):
-    assert nst.resolve_precision("float32") == "float32"
-    assert nst.resolve_precision("bfloat16") == "bfloat16"
-    monkeypatch.setattr(nst, "bfloat16_supported", lambda: False)
-    assert nst.resolve_precision("auto") == "float32"
-    monkeypatch.setattr(nst, "bfloat16_supported", lambda: True)
-    assert nst.resolve_precision("auto") == "bfloat16"
+    assert fast.resolve_precision("float32") == "float32"
+    assert fast.resolve_precision("bfloat16") == "bfloat16"
+    monkeypatch.setattr(fast, "bfloat16_supported", lambda: False)
+    assert fast.resolve_precision("auto") == "float32"
+    monkeypatch.setattr(fast, "bfloat16_supported", lambda: True)
+    assert fast.resolve_precision("auto") == "bfloat16"
     with pytest.raises(nst.NSTError, match="precision must be one of float32, bfloat16, auto, not 'half'"):
-        nst.resolve_precision("half")
+        fast.resolve_precision("half")
 
 
 def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
     calls = {"direction": 0, "update": 0, "reset": 0, "evaluations": 0}
-    real_state = nst._lbfgs_state
+    real_state = lbfgs.lbfgs_state
 
     def spy_state(x0, memory):
         direction, update, reset = real_state(x0, memory)
@@ -129,7 +130,7 @@ def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
 
         return d, u, r
 
-    monkeypatch.setattr(nst, "_lbfgs_state", spy_state)
+    monkeypatch.setattr(lbfgs, "lbfgs_state", spy_state)
     content, style = images
     c, s = nst.preprocess(content, tiny_model.mean), nst.preprocess(style, tiny_model.mean)
     cost = nst.make_cost_function(tiny_model, c, s)
@@ -140,7 +141,7 @@ def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
         seen.append(x.dtype)
         return cost(x)
 
-    r = nst._run_lbfgs(counting, nst.generate_noise_image(c, 0.6, 0), tiny_model.mean, 25, 1.0, None, 1, None)
+    r = lbfgs.run_lbfgs(counting, nst.generate_noise_image(c, 0.6, 0), tiny_model.mean, 25, 1.0, None, 1, None)
     assert r.iterations == 25 and len(r.history) == 25
     assert calls["direction"] == calls["update"] == 25 and calls["reset"] == 0  # one memory, never cleared
     assert set(seen) == {tf.float32}
@@ -157,21 +158,21 @@ def test_lbfgs_beats_adam_per_iteration(tiny_model, images):
 
 
 def test_scale_plan():
-    assert nst.scale_plan(None, 50) == [(1.0, 50)]
-    assert nst.scale_plan(3, 100) == [(0.25, 33), (0.5, 33), (1.0, 34)]
-    assert nst.scale_plan([0.5, 1], 7) == [(0.5, 3), (1.0, 4)]
-    assert nst.scale_plan([(0.25, 20), (0.5, 10), 1], 100) == [(0.25, 20), (0.5, 10), (1.0, 70)]
-    assert nst.scale_plan(3, 2) == [(1.0, 2)]  # scales left without iterations are dropped
+    assert fast.scale_plan(None, 50) == [(1.0, 50)]
+    assert fast.scale_plan(3, 100) == [(0.25, 33), (0.5, 33), (1.0, 34)]
+    assert fast.scale_plan([0.5, 1], 7) == [(0.5, 3), (1.0, 4)]
+    assert fast.scale_plan([(0.25, 20), (0.5, 10), 1], 100) == [(0.25, 20), (0.5, 10), (1.0, 70)]
+    assert fast.scale_plan(3, 2) == [(1.0, 2)]  # scales left without iterations are dropped
     # "auto": halve while the longest side stays >= 192 px, 10% of the iterations per coarse scale
-    assert nst.scale_plan("auto", 100, (300, 400)) == [(0.5, 10), (1.0, 90)]
-    assert nst.scale_plan("auto", 200, (768, 1024)) == [(0.25, 20), (0.5, 20), (1.0, 160)]
-    assert nst.scale_plan("auto", 100, (120, 160)) == [(1.0, 100)]  # too small to go coarser
+    assert fast.scale_plan("auto", 100, (300, 400)) == [(0.5, 10), (1.0, 90)]
+    assert fast.scale_plan("auto", 200, (768, 1024)) == [(0.25, 20), (0.5, 20), (1.0, 160)]
+    assert fast.scale_plan("auto", 100, (120, 160)) == [(1.0, 100)]  # too small to go coarser
     with pytest.raises(nst.NSTError, match="increasing fractions"):
-        nst.scale_plan([1, 0.5], 10)
+        fast.scale_plan([1, 0.5], 10)
     with pytest.raises(nst.NSTError, match="add up to at most 5"):
-        nst.scale_plan([(0.5, 9), 1], 5)
+        fast.scale_plan([(0.5, 9), 1], 5)
     with pytest.raises(nst.NSTError, match="the first scale 0.25 makes the 64x96 image 16x24"):
-        nst.scale_plan(3, 30, (64, 96))
+        fast.scale_plan(3, 30, (64, 96))
 
 
 def test_coarse_to_fine(tiny_model, images):
@@ -207,23 +208,23 @@ def test_coarse_to_fine_stop_returns_full_size(tiny_model, images):
 
 
 def test_memory_check(tiny_model, monkeypatch):
-    need = nst.estimate_memory(tiny_model, (10000, 10000), "lbfgs")
+    need = fast.estimate_memory(tiny_model, (10000, 10000), "lbfgs")
     with pytest.raises(nst.NSTError, match=r"a 10000x10000 transfer needs about .* GiB of memory but 1.0 GiB "
                                            r"is free: use a smaller size \(--max-size \d+ fits\)") as err:
-        nst.check_memory(tiny_model, (10000, 10000), "lbfgs", available=2**30)
+        fast.check_memory(tiny_model, (10000, 10000), "lbfgs", available=2**30)
     side = int(str(err.value).split("--max-size ")[1].split()[0])
-    assert nst.check_memory(tiny_model, nst.fit_size(10000, 10000, side), "lbfgs", available=2**30) <= 2**30
-    assert need > 2**30 and nst.estimate_memory(tiny_model, (200, 200)) < nst.estimate_memory(tiny_model, (400, 400))
+    assert fast.check_memory(tiny_model, nst.fit_size(10000, 10000, side), "lbfgs", available=2**30) <= 2**30
+    assert need > 2**30 and fast.estimate_memory(tiny_model, (200, 200)) < fast.estimate_memory(tiny_model, (400, 400))
     # run_style_transfer refuses before any work; so does the command line, before reading the images
-    monkeypatch.setattr(nst, "available_memory", lambda: 2**29)
+    monkeypatch.setattr(fast, "available_memory", lambda: 2**29)
     big = np.zeros((3000, 3000, 3), np.float32)
     with pytest.raises(nst.NSTError, match="use a smaller size"):
         nst.run_style_transfer(tiny_model, big, big, iterations=1)
 
 
 def test_cli_refuses_a_size_that_does_not_fit(tiny_vgg_path, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(nst, "available_memory", lambda: 2**30)
-    code = nst.main(["stylize", str(nst.IMAGES_DIR / "chelsea.jpg"), str(nst.IMAGES_DIR / "coffee.jpg"),
+    monkeypatch.setattr(fast, "available_memory", lambda: 2**30)
+    code = cli.main(["stylize", str(nst.IMAGES_DIR / "chelsea.jpg"), str(nst.IMAGES_DIR / "coffee.jpg"),
                      "-o", str(tmp_path / "out.png"), "--weights", str(tiny_vgg_path), "--size", "10000x10000"])
     err = capsys.readouterr().err
     assert code == 1 and "a 10000x10000 transfer needs about" in err and "--max-size" in err
@@ -232,7 +233,7 @@ def test_cli_refuses_a_size_that_does_not_fit(tiny_vgg_path, tmp_path, monkeypat
 
 def test_cli_scales_and_precision(tiny_vgg_path, tmp_path, capsys):
     out = tmp_path / "out.png"
-    code = nst.main(["stylize", str(nst.IMAGES_DIR / "chelsea.jpg"), str(nst.IMAGES_DIR / "coffee.jpg"),
+    code = cli.main(["stylize", str(nst.IMAGES_DIR / "chelsea.jpg"), str(nst.IMAGES_DIR / "coffee.jpg"),
                      "-o", str(out), "--weights", str(tiny_vgg_path), "--size", "64x80", "--iterations", "6",
                      "--optimizer", "lbfgs", "--scales", "0.5:2,1", "--precision", "bfloat16", "--json",
                      "--quiet"])
@@ -246,13 +247,13 @@ def test_cli_scales_and_precision(tiny_vgg_path, tmp_path, capsys):
 
 def test_cli_bad_scales(tiny_vgg_path, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        nst.main(["stylize", "a.jpg", "b.jpg", "-o", str(tmp_path / "o.png"), "--scales", "1,0.5"])
+        cli.main(["stylize", "a.jpg", "b.jpg", "-o", str(tmp_path / "o.png"), "--scales", "1,0.5"])
     assert "increasing fractions" in capsys.readouterr().err
 
 
 def test_bench_json(tiny_vgg_path, tmp_path, capsys):
     plot, pictures = tmp_path / "curves.png", tmp_path / "pictures.png"
-    code = nst.main(["bench", "--weights", str(tiny_vgg_path), "--size", "40x56", "--iterations", "6",
+    code = cli.main(["bench", "--weights", str(tiny_vgg_path), "--size", "40x56", "--iterations", "6",
                      "--methods", "dlai,lbfgs,lbfgs-bf16,c2f", "--quick", "--json", "--plot", str(plot),
                      "--pictures", str(pictures)])
     out = capsys.readouterr().out.strip().splitlines()
@@ -285,21 +286,21 @@ def test_bench_json(tiny_vgg_path, tmp_path, capsys):
 
 
 def test_bench_rejects_unknown_method(tiny_vgg_path, capsys):
-    assert nst.main(["bench", "--weights", str(tiny_vgg_path), "--methods", "sgd"]) == 1
+    assert cli.main(["bench", "--weights", str(tiny_vgg_path), "--methods", "sgd"]) == 1
     assert "unknown method or part: sgd" in capsys.readouterr().err
 
 
 def test_step_flops_vgg19_shape(tiny_model):
     # conv FLOPs counted forward and backward: 2 x 2 n_H n_W 9 C_in C_out for each conv up to conv5_1
-    rows = {r["name"]: r["shape"] for r in nst.layer_table(tiny_model, (32, 32))}
+    rows = {r["name"]: r["shape"] for r in course.layer_table(tiny_model, (32, 32))}
     convs = [l for l in tiny_model.layers[: tiny_model.names.index("conv5_1") + 1] if l.kind == "conv"]
     expected = sum(4 * rows[l.name][0] * rows[l.name][1] * 9 * l.kernel.shape[2] * l.kernel.shape[3] for l in convs)
     expected += sum(4 * rows[n][0] * rows[n][1] * rows[n][2] ** 2 for n, _ in nst.STYLE_LAYERS)
-    assert nst.step_flops(tiny_model, (32, 32)) == expected
+    assert bench.step_flops(tiny_model, (32, 32)) == expected
 
 
 def test_bench_memory_row(tiny_vgg_path):
-    row = nst.bench_memory(tiny_vgg_path, (48, 64), "float32")  # a fresh Python process
+    row = bench.bench_memory(tiny_vgg_path, (48, 64), "float32")  # a fresh Python process
     assert {"size", "precision", "optimizer", "estimate_mib", "before_mib", "peak_mib", "extra_mib"} <= set(row)
     assert row["size"] == [48, 64] and row["optimizer"] == "lbfgs"
     assert row["peak_mib"] >= row["before_mib"] > 100  # TensorFlow alone takes more than 100 MiB

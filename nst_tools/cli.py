@@ -1,0 +1,277 @@
+"""The command line: ``python3 nst_utils.py stylize | bench | download-weights`` (also ``nst ...``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from nst_tools.bench import (
+    BENCH_DEFAULT,
+    BENCH_METHODS,
+    bench_pictures,
+    benchmark,
+    format_benchmark,
+    plot_benchmark,
+)
+from nst_tools.download import WEIGHTS_MD5, WEIGHTS_SIZE, WEIGHTS_URL, download_weights
+from nst_tools.fast import PRECISIONS, check_memory, content_size, scale_plan
+from nst_tools.further import (
+    PRESERVE_COLORS,
+    AnimationRecorder,
+    check_animation_path,
+    style_target_size,
+    stylize,
+)
+from nst_utils import (
+    DEFAULT_WEIGHTS,
+    NSTError,
+    image_format,
+    load_image,
+    load_vgg_model,
+    normalize_style_weights,
+    parse_size,
+    save_image,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line on stderr."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _int_at_least(low):
+    """argparse type: a whole number >= ``low``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+def _float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _size(text):
+    try:
+        return parse_size(text)
+    except NSTError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _scales(text):
+    """argparse type for --scales: a count ("3") or fractions, each optionally with its iterations
+    ("0.5,1" or "0.25:20,0.5:10,1"); scale_plan checks them against --iterations."""
+    try:
+        if text == "auto":
+            return text
+        if "," not in text and "." not in text and ":" not in text:
+            return int(text)
+        value = [tuple(float(v) if k == 0 else int(v) for k, v in enumerate(item.split(":")))
+                 for item in text.split(",")]
+        if any(len(v) not in (1, 2) for v in value):
+            raise ValueError
+        value = [v if len(v) == 2 else v[0] for v in value]
+        scale_plan(value, 10**6)
+    except (ValueError, NSTError) as exc:
+        raise argparse.ArgumentTypeError(str(exc) if isinstance(exc, NSTError) else
+                                         f"expected a number of scales or fractions like 0.25,0.5,1 or "
+                                         f"0.25:20,0.5:10,1 (fraction:iterations), not {text!r}") from None
+    return value
+
+
+def build_parser():
+    """The ``nst_utils.py`` command line."""
+    parser = _Parser(prog="nst_utils.py", description="Neural style transfer (Gatys et al.) on VGG19.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    st = sub.add_parser("stylize", help="paint CONTENT in the style of STYLE")
+    st.add_argument("content", help="content image (any format Pillow reads)")
+    st.add_argument("style", nargs="+", help="style image(s); several are blended (see --style-weights)")
+    st.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
+    st.add_argument("--weights", help="MatConvNet VGG .mat (default: $NST_VGG_PATH or pretrained-model/)")
+    size = st.add_mutually_exclusive_group()
+    size.add_argument("--size", type=_size, help="exact output size HxW (default 300x400)")
+    size.add_argument("--max-size", type=_int_at_least(1), help="longest side in pixels, keeping the aspect")
+    st.add_argument("--iterations", type=_int_at_least(0), default=200)
+    st.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam")
+    st.add_argument("--alpha", type=_float, default=10.0, help="content weight (default 10)")
+    st.add_argument("--beta", type=_float, default=40.0, help="style weight (default 40)")
+    st.add_argument("--tv-weight", type=_float, default=0.0, help="total variation weight (default 0)")
+    st.add_argument("--lr", type=_float, default=2.0, help="Adam learning rate (default 2.0)")
+    st.add_argument("--init", choices=["noise", "content"], default="noise")
+    st.add_argument("--pooling", choices=["avg", "max"], default="avg")
+    st.add_argument("--seed", type=int, default=None)
+    st.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")
+    st.add_argument("--quiet", action="store_true", help="no progress bar")
+    st.add_argument("--scales", type=_scales, metavar="N|F,F,...",
+                    help="coarse to fine: auto (halve down to a 192 px longest side, 10%% of the "
+                         "iterations per coarse scale), N scales doubling up to the size (3: 1/4, 1/2, 1) "
+                         "or fractions like 0.5,1, each optionally with its iterations (0.25:20,0.5:10,1); "
+                         "the iterations left are split equally (default: one scale)")
+    st.add_argument("--precision", choices=PRECISIONS, default="auto",
+                    help="bfloat16 convolutions (Gram matrices and costs stay float32), float32, or auto: "
+                         "bfloat16 where the hardware has it (default auto)")
+    fx = st.add_argument_group("going further")
+    fx.add_argument("--style-weights", type=_float, nargs="+", metavar="W",
+                    help="blend weights, one per STYLE, >= 0 (normalised to sum 1; default equal)")
+    fx.add_argument("--style-scale", type=_float, default=1.0, metavar="S",
+                    help="resize the style(s) to S x the content's size: > 1 bigger strokes (default 1)")
+    fx.add_argument("--preserve-colors", choices=PRESERVE_COLORS,
+                    help="keep the content's colours: stylise the luminance only, or recolour the style first")
+    fx.add_argument("--animation", metavar="PATH", help="also write the run as an animated .gif or .mp4")
+    fx.add_argument("--animation-every", type=_int_at_least(1), metavar="N",
+                    help="one animation frame every N iterations (default 10)")
+
+    bn = sub.add_parser("bench", help="speed benchmark: step against its floor, time to quality, memory")
+    bn.add_argument("--weights", help="VGG .mat for the step and memory timings (default as for stylize)")
+    bn.add_argument("--quality-weights", help="VGG .mat for the time-to-quality runs (default --weights)")
+    bn.add_argument("--size", type=_size, default=(300, 400), help="HxW (default 300x400)")
+    bn.add_argument("--iterations", type=_int_at_least(1), default=200,
+                    help="iterations of the deeplearning.ai run that sets the target (default 200)")
+    bn.add_argument("--methods", default=",".join(BENCH_DEFAULT),
+                    help=f"comma-separated, from {', '.join(BENCH_METHODS)} (dlai always runs; "
+                         f"default {','.join(BENCH_DEFAULT)})")
+    bn.add_argument("--parts", default="step,quality,memory", help="comma-separated: step, quality, memory")
+    bn.add_argument("--content", help="content image (default images/chelsea.jpg)")
+    bn.add_argument("--style", help="style image (default images/style_swirls.jpg)")
+    bn.add_argument("--plot", metavar="PATH", help="save the cost-against-seconds plot here")
+    bn.add_argument("--pictures", metavar="PATH", help="save each method's picture, side by side, here")
+    bn.add_argument("--memory-sizes", default="512,1024", help="longest sides for the memory part")
+    bn.add_argument("--repeats", type=_int_at_least(1), default=5, help="timing repeats (best is kept)")
+    bn.add_argument("--quick", action="store_true", help="2 repeats and no memory part (for tests)")
+    bn.add_argument("--seed", type=int, default=0)
+    bn.add_argument("--json", action="store_true", help="print the result as one JSON line at the end")
+
+    dl = sub.add_parser("download-weights", help="fetch imagenet-vgg-verydeep-19.mat (resumable, MD5-checked)")
+    dl.add_argument("--output", default=str(DEFAULT_WEIGHTS), help="where to put the file")
+    dl.add_argument("--url", default=WEIGHTS_URL)
+    dl.add_argument("--md5", default=WEIGHTS_MD5, help="expected MD5 ('' to skip the check)")
+    dl.add_argument("--size", type=int, default=WEIGHTS_SIZE, help="expected size in bytes (0: unknown)")
+    dl.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _check_further_args(args, out):
+    """Check stylize's "going further" flags before any work; returns an AnimationRecorder or None."""
+    if args.style_weights is not None:
+        normalize_style_weights(args.style_weights, len(args.style))
+    if args.animation is None:
+        if args.animation_every is not None:
+            raise NSTError("--animation-every needs --animation PATH (a .gif or .mp4 to write)")
+        return None
+    path = check_animation_path(args.animation)
+    if path.resolve() == out.resolve():
+        raise NSTError("--animation and --output name the same file: give the animation another name")
+    every = args.animation_every or 10
+    if args.iterations < every:
+        raise NSTError(f"--animation-every {every} is more than --iterations {args.iterations}: "
+                       "the animation would have no frames")
+    return AnimationRecorder(every)
+
+
+def _cmd_stylize(args):
+    from tqdm import tqdm
+
+    out = Path(args.output)
+    image_format(out)
+    if not out.parent.is_dir():
+        raise NSTError(f"output folder does not exist: {out.parent}")
+    recorder = _check_further_args(args, out)
+    if args.size is None and args.max_size is None:
+        args.size = (300, 400)
+    model = load_vgg_model(args.weights, pooling=args.pooling)
+    check_memory(model, content_size(args.content, args.size, args.max_size), args.optimizer, args.precision)
+    content = load_image(args.content, size=args.size, max_size=args.max_size)
+    style_size = style_target_size(content.shape[:2], args.style_scale)
+    styles = [load_image(path, size=style_size) for path in args.style]
+    bar = tqdm(total=args.iterations, unit="it", disable=args.quiet, file=sys.stderr)
+
+    def progress(i, costs, _image):
+        bar.update(i - bar.n)
+        bar.set_postfix(J=f"{costs['J']:.4g}")
+
+    result = stylize(model, content, styles, style_weights=args.style_weights,
+                     preserve_colors=args.preserve_colors, recorder=recorder,
+                     iterations=args.iterations, optimizer=args.optimizer,
+                     alpha=args.alpha, beta=args.beta, lr=args.lr, init=args.init,
+                     seed=args.seed, tv_weight=args.tv_weight, callback=progress,
+                     callback_every=1, scales=args.scales, precision=args.precision)
+    bar.close()
+    save_image(out, result.image)
+    extra = {}
+    if recorder is not None:
+        extra = {"animation": str(recorder.save(args.animation)), "animation_frames": len(recorder)}
+    if result.stopped != "finished":
+        print(f"{result.stopped}: saved the best image so far", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"output": str(out), **result.summary(), **extra}))
+    else:
+        print(f"saved {out} ({result.iterations} iterations, {result.seconds:.1f} s, J = {result.J:.6g})")
+
+
+def _cmd_bench(args):
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    bad = [m for m in methods if m not in BENCH_METHODS] + [p for p in parts if p not in ("step", "quality", "memory")]
+    if bad:
+        raise NSTError(f"unknown method or part: {', '.join(bad)}; methods: {', '.join(BENCH_METHODS)}; "
+                       "parts: step, quality, memory")
+    for path in (args.plot, args.pictures):
+        if path is not None:
+            image_format(path)
+    if args.quick:
+        parts = [p for p in parts if p != "memory"]
+    tf.get_logger().setLevel("ERROR")  # the runs build many tf.functions: no retracing warnings
+    sizes = [int(v) for v in args.memory_sizes.split(",") if v.strip()]
+    result = benchmark(args.weights, args.quality_weights, args.size, args.iterations, methods, parts,
+                       args.content, args.style, 2 if args.quick else args.repeats, args.seed, sizes,
+                       log=lambda *a: print(*a, file=sys.stderr, flush=True))
+    if result["quality"] is not None:
+        if args.plot:
+            result["plot"] = str(plot_benchmark(result, args.plot))
+        if args.pictures:
+            result["pictures"] = str(bench_pictures(result, args.pictures))
+    print(format_benchmark(result))
+    if args.json:
+        for r in (result["quality"] or {}).get("methods", []):
+            r.pop("image")
+        print(json.dumps(result))
+
+
+def main(argv=None):
+    """Entry point of ``python nst_utils.py``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "stylize":
+            _cmd_stylize(args)
+        elif args.command == "bench":
+            _cmd_bench(args)
+        elif args.command == "download-weights":
+            path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet)
+            print(f"saved {path}")
+    except NSTError as exc:
+        print(f"nst_utils.py {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"nst_utils.py {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+

@@ -1,0 +1,89 @@
+"""Downloading the VGG weights: resumable, size- and MD5-checked, never a half-written file.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from nst_utils import DEFAULT_WEIGHTS, NSTError
+
+WEIGHTS_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
+
+WEIGHTS_MD5 = "106118b7cf60435e6d8e04f6a6dc3657"
+
+WEIGHTS_SIZE = 534_904_783
+
+
+def file_md5(path, chunk=1 << 20) -> str:
+    """MD5 hex digest of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_weights(output=DEFAULT_WEIGHTS, url=WEIGHTS_URL, md5=WEIGHTS_MD5, size=WEIGHTS_SIZE,
+                     progress=True, timeout=60) -> Path:
+    """Download the VGG weights to ``output``: resumable (``output.part``), MD5-checked, then moved.
+
+    A partial download is kept as ``<output>.part`` and resumed with an HTTP Range request next time.
+    The file appears at ``output`` only once its size and MD5 match.
+    """
+    from tqdm import tqdm
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.is_file() and (not md5 or file_md5(output) == md5):
+        print(f"{output} is already there and its MD5 matches", file=sys.stderr)
+        return output
+    part = output.with_name(output.name + ".part")
+    have = part.stat().st_size if part.is_file() else 0
+    if size and have > size:
+        part.unlink()
+        have = 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and size and have == size:  # already complete
+            response = None
+        else:
+            raise NSTError(f"download failed: HTTP {exc.code} from {url}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise NSTError(f"download failed: cannot reach {url} ({reason}); partial data kept in {part}, "
+                       f"run the same command again to resume") from None
+    if response is not None:
+        with response:
+            if have and response.status != 206:  # server ignored the Range: start again
+                have = 0
+            total = size or (have + int(response.headers.get("Content-Length") or 0)) or None
+            with open(part, "ab" if have else "wb") as f, tqdm(
+                    total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                    desc=output.name, disable=not progress, file=sys.stderr) as bar:
+                try:
+                    for block in iter(lambda: response.read(1 << 16), b""):
+                        f.write(block)
+                        bar.update(len(block))
+                except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
+                    raise NSTError(f"download interrupted ({exc}); run the same command again to resume") \
+                        from None
+    got = part.stat().st_size
+    if size and got != size:
+        raise NSTError(f"download incomplete: {got} of {size} bytes in {part}; run the same command again "
+                       "to resume")
+    if md5:
+        actual = file_md5(part)
+        if actual != md5:
+            part.unlink()
+            raise NSTError(f"MD5 mismatch ({actual}, expected {md5}); the corrupt download was deleted, "
+                           "run the same command again")
+    os.replace(part, output)
+    return output
+

@@ -1,0 +1,233 @@
+"""Speed: precision (bfloat16), the feature extractor, coarse-to-fine scales, the memory estimate.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from nst_tools.course import layer_table
+from nst_tools.lbfgs import LBFGS_MEMORY
+from nst_utils import NSTError, cost_layers, fit_size
+
+PRECISIONS = ("float32", "bfloat16", "auto")
+
+#: Smallest side (pixels) a coarse scale may have; smaller maps leave conv5_1 with almost no positions.
+MIN_SCALE_SIDE = 32
+
+#: scales="auto": halve the size while the longest side stays >= C2F_MIN_SIDE pixels (smaller first
+#: scales lost the content: a 75x100 start turned the cat into swirls), C2F_SHARE of the iterations
+#: (at least 1) for each coarse scale, the rest at full size.
+C2F_MIN_SIDE, C2F_SHARE = 192, 0.1
+
+#: Peak working memory of a transfer, in bytes per activation value one forward pass computes (float32
+#: and bfloat16; measured 6.5 and 4.3-6.1 with VGG19-shaped weights at 384x512 and 768x1024, see the
+#: README's Speed section), plus bytes per image value each optimiser holds (x, gradient, Adam's
+#: moments; L-BFGS's 2 x LBFGS_MEMORY pairs).
+MEMORY_PER_ELEMENT = {"float32": 7.0, "bfloat16": 6.0}
+
+MEMORY_PER_PIXEL_VALUE = {"adam": 40.0, "lbfgs": 40.0 + 8.0 * LBFGS_MEMORY}
+
+MEMORY_RESERVE = 512 * 2**20  # left for everything else (Python, TensorFlow's own buffers)
+
+
+def bfloat16_supported() -> bool:
+    """True where bfloat16 convolutions run natively: a GPU of compute capability 8.0 or more, else a
+    CPU with AVX512-BF16 or AMX-BF16 (read from /proc/cpuinfo; False where that file is missing)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
+        return tuple(capability) >= (8, 0)
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision="auto") -> str:
+    """"float32" or "bfloat16" for ``precision`` in PRECISIONS; "auto" is bfloat16 where supported."""
+    if precision not in PRECISIONS:
+        raise NSTError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "auto":
+        return "bfloat16" if bfloat16_supported() else "float32"
+    return precision
+
+
+def feature_extractor(model, precision="float32", cast=True):
+    """``forward(x, layers) -> {layer: activation}``, like ``model(x, layers)``, in ``precision``.
+
+    "float32": the model itself. "bfloat16": conv1_1 in float32 (the pixels need more than bfloat16's
+    8 significant bits), every later conv and pool in bfloat16 with kernels cast once here; the
+    activations asked for come back as float32 (``cast=False``: as computed, for fast_layer_style_cost).
+    """
+    if resolve_precision(precision) == "float32":
+        return model
+    low = {layer.name: (tf.cast(layer.kernel, tf.bfloat16), tf.cast(layer.bias, tf.bfloat16))
+           for layer in model.layers if layer.kind == "conv"}
+    first = model.conv_names[0]
+
+    def forward(x, layers):
+        model.check_layers(layers)
+        last = max((model.names.index(n) for n in layers), default=-1)
+        x, out = tf.convert_to_tensor(x, tf.float32), {}
+        for layer in model.layers[: last + 1]:
+            if layer.kind == "conv":
+                kernel, bias = (layer.kernel, layer.bias) if layer.name == first else low[layer.name]
+                x = tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), bias)
+                x = tf.nn.relu(x) if layer.relu else x
+            elif model.pooling == "avg":
+                x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="SAME")
+            else:
+                x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="SAME")
+            if layer.name in layers:
+                out[layer.name] = tf.cast(x, tf.float32) if cast else x
+            if layer.name == first:
+                x = tf.cast(x, tf.bfloat16)
+        return out
+
+    return forward
+
+
+def scaled_size(size, fraction):
+    """(h, w) of ``size`` = (H, W) scaled by ``fraction``, rounded, at least 1 pixel each."""
+    return max(1, round(size[0] * fraction)), max(1, round(size[1] * fraction))
+
+
+def scale_plan(scales, iterations, size=None):
+    """A coarse-to-fine plan: [(fraction of the size, iterations), ...], the last at fraction 1.
+
+    scales: None or 1 (one scale); n > 1 (n scales, each twice the size of the one before: 3 ->
+    1/4, 1/2, 1); or a list of increasing fractions ending at 1, each a number or a (fraction,
+    iterations) pair: [0.5, 1], or [(0.25, 20), (0.5, 10), 1]. ``iterations`` is the total: scales
+    without a count share what the pairs leave equally (the last scale gets the remainder; scales left
+    with none are dropped). "auto" (needs ``size``): see auto_scales. With ``size`` (H, W), a scale
+    with a side under MIN_SCALE_SIDE pixels is refused.
+    """
+    total = int(iterations)
+    if isinstance(scales, str) and scales == "auto":
+        scales = auto_scales(size, total) if size is not None else None
+    if scales is None:
+        return [(1.0, total)]
+    if isinstance(scales, (int, np.integer)) and not isinstance(scales, bool):
+        if scales < 1:
+            raise NSTError(f"scales must be 1 or more, got {scales}")
+        fractions, fixed = [2.0 ** -(scales - 1 - k) for k in range(int(scales))], [None] * int(scales)
+    else:
+        try:
+            items = [tuple(item) if np.ndim(item) == 1 and len(item) == 2 else item for item in scales]
+            fractions = [float(item[0] if isinstance(item, tuple) else item) for item in items]
+            fixed = [int(item[1]) if isinstance(item, tuple) else None for item in items]
+        except (TypeError, ValueError):
+            raise NSTError(f"scales must be a number of scales or a list of fractions like [0.25, 0.5, 1] "
+                           f"or (fraction, iterations) pairs, not {scales!r}") from None
+        if not fractions or any(not 0 < f <= 1 for f in fractions) or fractions[-1] != 1.0 \
+                or any(b <= a for a, b in zip(fractions, fractions[1:])):
+            raise NSTError(f"scales must be increasing fractions of the size in (0, 1] ending at 1, "
+                           f"like [0.25, 0.5, 1], not {scales!r}")
+    given = [n for n in fixed if n is not None]
+    free = [k for k, n in enumerate(fixed) if n is None]
+    if any(n < 0 for n in given) or sum(given) > total or (not free and sum(given) != total):
+        raise NSTError(f"the iterations given to the scales ({', '.join(map(str, given))}) must be >= 0 "
+                       f"and add up to {'at most ' if free else ''}{total}, the iterations asked for")
+    base, rest = divmod(total - sum(given), max(len(free), 1))
+    counts = [n if n is not None else base + (rest if k == free[-1] else 0) for k, n in enumerate(fixed)]
+    plan = [(f, n) for f, n in zip(fractions, counts) if n > 0 or f == 1.0]
+    if size is not None and len(plan) > 1:
+        h, w = scaled_size(size, plan[0][0])
+        if min(h, w) < MIN_SCALE_SIDE:
+            raise NSTError(f"the first scale {plan[0][0]:g} makes the {size[0]}x{size[1]} image {h}x{w}: "
+                           f"each side needs {MIN_SCALE_SIDE} pixels or more, use fewer scales")
+    return plan
+
+
+def auto_scales(size, iterations):
+    """The "auto" coarse-to-fine plan for ``size`` (H, W): halve while the longest side stays at least
+    C2F_MIN_SIDE, each coarse scale gets C2F_SHARE of ``iterations`` (at least 1). 300x400 -> 1/2, 1;
+    768x1024 -> 1/4, 1/2, 1. Returns scales for scale_plan: [(fraction, iterations), ..., 1.0]."""
+    coarse, f = [], 0.5
+    while max(size) * f >= C2F_MIN_SIDE:
+        coarse.insert(0, f)
+        f /= 2
+    n = max(1, int(C2F_SHARE * int(iterations)))
+    if not coarse or int(iterations) < n * len(coarse) + 1:
+        return None
+    return [(f, n) for f in coarse] + [1.0]
+
+
+def activation_elements(model, size, layers=None) -> int:
+    """Activation values one forward pass computes at ``size`` (H, W), up to the deepest of ``layers``
+    (default: cost_layers with the defaults, falling back to all layers if those are missing)."""
+    if layers is None:
+        try:
+            layers = cost_layers(model)
+        except NSTError:
+            layers = model.names
+    last = max(model.names.index(n) for n in layers)
+    rows = layer_table(model, size)[: last + 1]
+    return int(size[0] * size[1] * 3 + sum(np.prod(r["shape"]) for r in rows))
+
+
+def estimate_memory(model, size, optimizer="adam", precision="float32", layers=None) -> int:
+    """Bytes one transfer at ``size`` (H, W) needs on top of the loaded model: the step's working memory
+    (MEMORY_PER_ELEMENT per activation value) plus the optimiser's images (MEMORY_PER_PIXEL_VALUE)."""
+    precision = resolve_precision(precision)
+    values = int(size[0]) * int(size[1]) * 3
+    return int(MEMORY_PER_ELEMENT[precision] * activation_elements(model, size, layers)
+               + MEMORY_PER_PIXEL_VALUE[optimizer] * values)
+
+
+def available_memory():
+    """Bytes this process may still allocate: MemAvailable, capped by a cgroup limit; None if unknown
+    (or when a GPU does the work: then TensorFlow's out-of-memory error is turned into an NSTError)."""
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    found = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+        if limit != "max":
+            found.append(int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def check_memory(model, size, optimizer="adam", precision="float32", available=None) -> int:
+    """Raise NSTError, naming a --max-size that fits, if a transfer at ``size`` (H, W) would not fit in
+    ``available`` bytes (default: available_memory() less MEMORY_RESERVE); returns the estimate."""
+    need = estimate_memory(model, size, optimizer, precision)
+    if available is None:
+        free = available_memory()
+        available = None if free is None else free - MEMORY_RESERVE
+    if available is not None and need > available:
+        side = int(max(size) * np.sqrt(max(available, 0) / need))
+        hint = f"--max-size {side} fits" if side >= MIN_SCALE_SIDE else "free some memory first"
+        raise NSTError(f"a {size[0]}x{size[1]} transfer needs about {need / 2**30:.1f} GiB of memory but "
+                       f"{max(available, 0) / 2**30:.1f} GiB is free: use a smaller size ({hint})")
+    return need
+
+
+def content_size(path, size=None, max_size=None):
+    """(H, W) that ``load_image(path, size, max_size)`` will return, read from the file's header only."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if size is not None:
+        return tuple(int(v) for v in size)
+    try:
+        with Image.open(path) as img:
+            w, h = ImageOps.exif_transpose(img).size if max_size is None else img.size
+    except (FileNotFoundError, IsADirectoryError):
+        raise NSTError(f"image not found: {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise NSTError(f"cannot read {path} as an image ({exc.__class__.__name__}); "
+                       "use a PNG, JPEG or another format Pillow reads") from None
+    return (h, w) if max_size is None else fit_size(h, w, int(max_size))
+

@@ -1,0 +1,358 @@
+"""The lab's state and logic: settings from widget values, the background runner, saves and films.
+
+The widgets themselves are in nst_tools.lab_panel.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nst_tools.further import AnimationRecorder, timestamped_path
+from nst_tools.preview import figure_png
+from nst_utils import (
+    CONTENT_LAYER,
+    IMAGES_DIR,
+    NSTError,
+    atomic_write,
+    fit_size,
+    open_rgb,
+    resize_image,
+    run_style_transfer,
+    save_image,
+)
+
+#: The lab keeps one frame every LAB_FILM_EVERY iterations for its "Save film" button.
+LAB_FILM_EVERY = 5
+
+
+def lab_save_film(recorder, folder, stem="lab-film", fps=10) -> Path:
+    """Save ``recorder``'s frames as ``folder/stem-YYYYmmdd-HHMMSS.gif`` (never overwriting); the path."""
+    return recorder.save(timestamped_path(folder, stem, ".gif"), fps=fps)
+
+
+#: Style layers the lab offers a weight for, and the content layers it offers (in VGG16 and VGG19).
+LAB_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+
+LAB_CONTENT_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
+
+LAB_SIZES = (64, 128, 192, 256, 384, 512)
+
+LAB_TV_WEIGHTS = ("0", "1e-4", "1e-3", "1e-2", "1e-1", "1")
+
+#: Settings a running optimisation picks up at once (it goes on from its current image).
+LAB_LIVE_KEYS = ("alpha", "beta", "style_weights", "content_layer", "tv_weight", "lr")
+
+LAB_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+_LAB_NAMES = {"alpha": "α", "beta": "β", "style_weights": "style layer weights", "content_layer": "content layer",
+              "tv_weight": "TV weight", "lr": "learning rate", "optimizer": "optimiser", "iterations": "iterations",
+              "size": "image size", "init": "start", "seed": "seed"}
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """What one Run of the lab uses (``lab_settings`` builds it from the widgets' values)."""
+
+    alpha: float = 10.0
+    beta: float = 40.0
+    style_weights: tuple = tuple((name, 0.2) for name in LAB_STYLE_LAYERS)
+    content_layer: str = CONTENT_LAYER
+    optimizer: str = "adam"
+    lr: float = 2.0
+    iterations: int = 200
+    size: int = 128
+    init: str = "noise"
+    tv_weight: float = 0.0
+    seed: int | None = None
+
+
+def lab_settings(values) -> LabSettings:
+    """Widget values ``{"alpha": .., "beta": .., "conv1_1": .., ..., "size": ..}`` -> checked LabSettings.
+
+    Style layer weights come as one value per name in LAB_STYLE_LAYERS; missing keys keep the defaults.
+    """
+    d = LabSettings()
+    get = lambda key: values.get(key, getattr(d, key))  # noqa: E731
+    weights = tuple((n, float(values.get(n, dict(d.style_weights)[n]))) for n in LAB_STYLE_LAYERS)
+    s = LabSettings(alpha=float(get("alpha")), beta=float(get("beta")), style_weights=weights,
+                    content_layer=str(get("content_layer")), optimizer=str(get("optimizer")).lower(),
+                    lr=float(get("lr")), iterations=int(get("iterations")), size=int(get("size")),
+                    init=str(get("init")), tv_weight=float(get("tv_weight")), seed=get("seed"))
+    numbers = {"alpha": s.alpha, "beta": s.beta, "learning rate": s.lr, "TV weight": s.tv_weight,
+               **{f"weight of {n}": w for n, w in weights}}
+    for name, value in numbers.items():
+        if not np.isfinite(value) or value < 0:
+            raise NSTError(f"{name} must be a finite number >= 0, not {value}")
+    if s.alpha == 0 and s.beta == 0:
+        raise NSTError("alpha and beta are both 0, so there is nothing to optimise: raise one of them")
+    if s.beta > 0 and not any(w > 0 for _, w in weights):
+        raise NSTError("every style layer weight is 0: give one a weight above 0, or set beta to 0")
+    if s.optimizer not in ("adam", "lbfgs"):
+        raise NSTError(f"optimizer must be 'adam' or 'lbfgs', not {s.optimizer!r}")
+    if s.init not in ("noise", "content"):
+        raise NSTError(f"start must be 'noise' or 'content', not {s.init!r}")
+    if s.iterations < 1:
+        raise NSTError("iterations must be 1 or more")
+    if not 16 <= s.size <= 2048:
+        raise NSTError(f"image size must be between 16 and 2048 pixels, not {s.size}")
+    return s
+
+
+def lab_run_kwargs(settings, *, callback=None, stop_event=None, init_image=None, iterations=None) -> dict:
+    """LabSettings -> keyword arguments of run_style_transfer (style layers of weight 0 left out)."""
+    s = settings
+    return dict(iterations=s.iterations if iterations is None else int(iterations), optimizer=s.optimizer,
+                alpha=s.alpha, beta=s.beta, lr=s.lr, init=s.init, seed=s.seed, content_layer=s.content_layer,
+                style_layers=[(n, float(w)) for n, w in s.style_weights if w > 0], tv_weight=s.tv_weight,
+                callback=callback, callback_every=1, stop_event=stop_event, init_image=init_image)
+
+
+def lab_ratio_text(alpha, beta) -> str:
+    """The panel's line about alpha / beta, e.g. ``"α/β = 0.25 (β/α = 4)"``."""
+    alpha, beta = float(alpha), float(beta)
+    if alpha == 0 and beta == 0:
+        return "α = β = 0: nothing to optimise, raise one of them"
+    if beta == 0:
+        return "β = 0: content only, no style"
+    if alpha == 0:
+        return "α = 0: style only, no content"
+    return f"α/β = {alpha / beta:.3g} (β/α = {beta / alpha:.3g})"
+
+
+def lab_changes(old, new):
+    """Fields that differ between two LabSettings, split as (applied live, wait for the next Run)."""
+    changed = [k for k in LabSettings.__dataclass_fields__ if getattr(old, k) != getattr(new, k)]
+    return [k for k in changed if k in LAB_LIVE_KEYS], [k for k in changed if k not in LAB_LIVE_KEYS]
+
+
+def lab_change_message(live=(), later=(), iteration=None) -> str:
+    """One line for a setting changed mid-run: what was applied now, what takes effect on the next Run."""
+    parts = []
+    if live:
+        at = f" at iteration {iteration}" if iteration is not None else ""
+        parts.append(f"{', '.join(_LAB_NAMES.get(k, k) for k in live)}: applied now{at}, "
+                     "going on from the current image")
+    if later:
+        parts.append(f"{', '.join(_LAB_NAMES.get(k, k) for k in later)}: takes effect on the next Run")
+    return "; ".join(parts)
+
+
+def lab_images(content, style, size):
+    """Content scaled to longest side ``size``; style centre-cropped to the content's aspect, same shape.
+
+    content, style: RGB (H, W, 3) in [0, 255]. Returns two float32 arrays of the same (h, w, 3).
+    """
+    h, w = fit_size(content.shape[0], content.shape[1], int(size))
+    sh, sw = style.shape[:2]
+    if sw * h > sh * w:  # style wider than the content: crop its sides
+        cw = max(1, round(sh * w / h))
+        style = style[:, (sw - cw) // 2:(sw - cw) // 2 + cw]
+    else:
+        ch = max(1, round(sw * h / w))
+        style = style[(sh - ch) // 2:(sh - ch) // 2 + ch]
+    return resize_image(content, (h, w)), resize_image(style, (h, w))
+
+
+def decode_image_bytes(data, name="the upload") -> np.ndarray:
+    """Bytes of an image file (an upload) -> RGB float32 (H, W, 3) in [0, 255], EXIF rotation applied."""
+    import io
+
+    return np.asarray(open_rgb(io.BytesIO(bytes(data)), name, "upload"), dtype=np.float32)
+
+
+def lab_cost_plot_png(history, width=4.6, height=2.5, dpi=80) -> bytes:
+    """PNG of the lab's cost curves: J, α J_content and β J_style (log scale) against the iteration.
+
+    ``history``: LabRunner.history entries {"iteration", "J", "content", "style", "segment"}; a dotted line
+    marks each point where the settings changed (a live change or a Continue).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=dpi)  # a fixed layout: "constrained" doubles the time
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.17, right=0.97, top=0.9, bottom=0.18)
+    if len(history) > 1500:  # keep redraws cheap on long runs
+        history = history[:: len(history) // 1000 + 1] + [history[-1]]
+    it = np.array([h["iteration"] for h in history], dtype=float)
+    for key, label, colour in (("J", "J (total)", "black"), ("content", "α J_content", "tab:blue"),
+                               ("style", "β J_style", "tab:red")):
+        values = np.array([h[key] for h in history], dtype=float)
+        keep = values > 0
+        if keep.any():
+            ax.plot(it[keep], values[keep], label=label, color=colour, lw=1.4)
+    for prev, cur in zip(history, history[1:]):
+        if cur["segment"] != prev["segment"]:
+            ax.axvline(cur["iteration"] - 0.5, color="grey", ls=":", lw=1)
+    ax.set_title("costs" if history else "costs (press Run)", fontsize=10)
+    ax.set_xlabel("iteration", fontsize=9)
+    ax.set_ylabel("cost (log scale)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    if any(line.get_label() for line in ax.lines if not line.get_label().startswith("_")):
+        ax.set_yscale("log")
+        ax.legend(fontsize=8, loc="best")
+    ax.grid(True, which="major", alpha=0.3)
+    return figure_png(fig)
+
+
+def lab_save(image, folder, settings=None, stem="lab") -> Path:
+    """Save ``image`` as ``folder/stem-YYYYmmdd-HHMMSS.png`` atomically (never overwriting), settings as .json."""
+    path = timestamped_path(folder, stem, ".png")
+    save_image(path, image)
+    if settings is not None:
+        from dataclasses import asdict
+
+        text = json.dumps(asdict(settings), indent=1)
+        atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+    return path
+
+
+class LabRunner:
+    """The lab's state machine: Run (restart or continue), Stop and live changes, on a worker thread.
+
+    States: "idle" --run()--> "running" --stop()--> "stopping" --worker ends--> "idle"; the worker also
+    ends by itself after ``settings.iterations``. ``update(settings)`` during a run applies the live
+    settings (LAB_LIVE_KEYS) at once: the current segment stops and a new one goes on from its image.
+    ``on_preview(runner)`` is called on the worker at the first iteration, then at most every
+    ``preview_interval`` seconds; ``on_finish(runner)`` once the worker ends. ``image`` is the latest
+    image (uint8 H, W, 3); ``history`` one entry per iteration since the last restart.
+    """
+
+    def __init__(self, model, on_preview=None, on_finish=None, preview_interval=0.3):
+        import threading
+
+        self.model, self.on_preview, self.on_finish = model, on_preview, on_finish
+        self.preview_interval = float(preview_interval)
+        self.state, self.settings, self.image, self.history = "idle", None, None, []
+        self.iteration, self.target, self.outcome, self.error = 0, 0, "", None
+        self.first_preview_seconds = self.stop_seconds = None
+        self.film = AnimationRecorder(LAB_FILM_EVERY)  # every Nth image since the last restart ("Save film")
+        self._lock = threading.Lock()
+        self._event, self._pending, self._thread = threading.Event(), None, None
+        self._user_stop, self._segment, self._offset, self._seg_start = False, 0, 0, 0
+        self._t_run = self._t_stop = self._t_push = None
+
+    def run(self, settings, content, style, mode="restart"):
+        """Start a run on a worker thread from ``settings.init`` ("restart") or the last image ("continue")."""
+        import threading
+
+        if mode not in ("restart", "continue"):
+            raise NSTError(f"mode must be 'restart' or 'continue', not {mode!r}")
+        content, style = lab_images(content, style, settings.size)
+        with self._lock:
+            if self.state != "idle":
+                raise NSTError("a run is in progress: press Stop first")
+            init = None
+            if mode == "continue" and self.image is not None:
+                init = self.image if self.image.shape == content.shape else resize_image(self.image,
+                                                                                         content.shape[:2])
+                self._offset, self._segment = (self.history[-1]["iteration"] if self.history else 0), \
+                    self._segment + 1
+            else:
+                self.history, self._offset, self._segment = [], 0, 0
+                self.film = AnimationRecorder(self.film.every)
+            self.state, self.settings, self.iteration, self.target = "running", settings, 0, settings.iterations
+            self.outcome, self.error, self.first_preview_seconds, self.stop_seconds = "", None, None, None
+            self._event, self._pending, self._user_stop = threading.Event(), None, False
+            self._t_run, self._t_stop, self._t_push = time.perf_counter(), None, None
+            self._thread = threading.Thread(target=self._work, args=(content, style, init), daemon=True,
+                                            name="nst-lab-worker")
+            self._thread.start()
+        return self._thread
+
+    def stop(self) -> str:
+        """Ask the worker to stop after its current iteration (it keeps the image); returns the state."""
+        with self._lock:
+            if self.state == "running":
+                self.state, self._user_stop, self._t_stop = "stopping", True, time.perf_counter()
+                self._event.set()
+            return self.state
+
+    def update(self, settings) -> str:
+        """Settings changed: during a run apply the live ones now; returns a line saying what happens."""
+        with self._lock:
+            if self.state != "running":
+                return ""
+            current = self._pending or self.settings
+            live, later = lab_changes(self.settings, settings)
+            live_now = [k for k in live if getattr(current, k) != getattr(settings, k)]
+            if live_now:
+                import dataclasses
+
+                self._pending = dataclasses.replace(current, **{k: getattr(settings, k) for k in live_now})
+                self._event.set()
+            return lab_change_message(live, later, self.iteration if live_now else None)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the last Run was pressed."""
+        return time.perf_counter() - self._t_run if self._t_run is not None else 0.0
+
+    def wait(self, timeout=None) -> bool:
+        """Wait for the worker to end; True if it has."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.state == "idle"
+
+    def _work(self, content, style, init):
+        """The worker thread: run segments until the target, a Stop, or an error; then report."""
+        import threading
+
+        settings = self.settings
+        try:
+            while True:
+                with self._lock:
+                    event, self._seg_start = self._event, self.iteration
+                kwargs = lab_run_kwargs(settings, callback=self._on_iteration, stop_event=event,
+                                        init_image=init, iterations=self.target - self.iteration)
+                result = run_style_transfer(self.model, content, style, **kwargs)
+                with self._lock:
+                    self.iteration = self._seg_start + result.iterations
+                    if result.iterations:
+                        self.image = init = result.image
+                    pending, self._pending = self._pending, None
+                    if self._user_stop or pending is None or self.iteration >= self.target:
+                        break
+                    settings = self.settings = pending
+                    self._segment += 1
+                    self._event = threading.Event()
+            self.outcome = "stopped" if self._user_stop else "finished"
+        except Exception as exc:  # shown in the panel; the worker must always end cleanly
+            self.error, self.outcome = exc, "error"
+        finally:
+            with self._lock:
+                if self._t_stop is not None:
+                    self.stop_seconds = time.perf_counter() - self._t_stop
+                self.state = "idle"
+            if self.on_finish is not None:
+                self.on_finish(self)
+
+    def _on_iteration(self, i, costs, image):
+        """run_style_transfer's callback: record the costs, keep the image, push a preview now and then."""
+        s, n = self.settings, self._seg_start + i
+        self.iteration, self.image = n, image
+        self.film(self._offset + n, costs, image)
+        self.history.append({"iteration": self._offset + n, "J": costs["J"], "content": s.alpha * costs["J_content"],
+                             "style": s.beta * costs["J_style"], "segment": self._segment})
+        now = time.perf_counter()
+        if self._t_push is None or now - self._t_push >= self.preview_interval:
+            if self.first_preview_seconds is None:
+                self.first_preview_seconds = now - self._t_run
+            self._t_push = now
+            if self.on_preview is not None:
+                self.on_preview(self)
+
+
+def lab_image_choices(folder=IMAGES_DIR) -> dict:
+    """``{file name: path}`` of the images in ``folder`` (sorted by name)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in LAB_IMAGE_SUFFIXES}
+

@@ -1,0 +1,143 @@
+"""L-BFGS on the pixels, in TensorFlow: the memory of curvature pairs, the line search, the loop.
+
+``run_style_transfer(optimizer="lbfgs")`` calls ``run_lbfgs``; it shares the Tracker (history, best
+image, callbacks, stop requests) with nst_utils' Adam loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from nst_utils import Tracker, check_finite, pixel_bounds
+
+#: L-BFGS settings: pairs (s, y) kept, Armijo and curvature constants, most cost evaluations per
+#: line search, the first step's root-mean-square pixel change, the growth of a step still steep.
+LBFGS_MEMORY, LBFGS_C1, LBFGS_C2, LBFGS_EVALS, LBFGS_FIRST_STEP, LBFGS_GROW = 20, 1e-4, 0.9, 8, 25.0, 4.0
+
+
+def lbfgs_state(x0, memory):
+    """The L-BFGS memory: ``(direction(g) -> (d, g.d), update(s, y), reset())`` on TF variables.
+
+    direction: the two-loop recursion d = -H g, H the inverse Hessian estimate from the last ``memory``
+    pairs s_i = x_{i+1} - x_i, y_i = g_{i+1} - g_i (rho_i = 1 / s_i.y_i), H_0 = (s.y / y.y) I from the
+    newest pair (I before the first). update stores a pair only if s.y > 0 (curvature).
+    """
+    n, m = int(np.size(x0)), int(memory)
+    S, Y = tf.Variable(tf.zeros((m, n))), tf.Variable(tf.zeros((m, n)))
+    rho, pos, count = tf.Variable(tf.zeros(m)), tf.Variable(0), tf.Variable(0)
+
+    @tf.function(autograph=False)  # explicit loops: no dependence on reading this file's source
+    def direction(g):
+        s_, y_, rho_, k, p = S.value(), Y.value(), rho.value(), count.value(), pos.value()  # read once
+
+        def newest_first(i, q, alphas):
+            j = (p - 1 - i) % m
+            a = rho_[j] * tf.tensordot(s_[j], q, 1)
+            return i + 1, q - a * y_[j], alphas.write(i, a)
+
+        start = (tf.constant(0), tf.reshape(g, [-1]), tf.TensorArray(tf.float32, size=m))
+        _, q, alphas = tf.while_loop(lambda i, q, alphas: i < k, newest_first, start)
+        newest = (p - 1) % m
+        gamma = tf.where(k > 0, 1.0 / (rho_[newest] * tf.tensordot(y_[newest], y_[newest], 1) + 1e-30), 1.0)
+
+        def oldest_first(i, r):
+            j = (p - 1 - i) % m
+            return i - 1, r + (alphas.read(i) - rho_[j] * tf.tensordot(y_[j], r, 1)) * s_[j]
+
+        _, r = tf.while_loop(lambda i, r: i >= 0, oldest_first, (k - 1, gamma * q))
+        return -tf.reshape(r, tf.shape(g)), -tf.tensordot(tf.reshape(g, [-1]), r, 1)
+
+    @tf.function(autograph=False)
+    def update(s, y):
+        s, y = tf.reshape(s, [-1]), tf.reshape(y, [-1])
+        sy = tf.tensordot(s, y, 1)
+
+        def store():
+            p = pos.value()
+            writes = [S[p].assign(s), Y[p].assign(y), rho[p].assign(1.0 / sy), pos.assign((p + 1) % m),
+                      count.assign(tf.minimum(count + 1, m))]
+            with tf.control_dependencies(writes):
+                return tf.constant(True)
+
+        return tf.cond(sy > 1e-10 * tf.tensordot(y, y, 1), store, lambda: tf.constant(False))
+
+    def reset():
+        rho.assign(tf.zeros(m))
+        count.assign(0)
+
+    return direction, update, reset
+
+
+def line_search(trial, J, gd, t):
+    """Find a step t along d with phi(t) = J(clip(x + t d)): returns the best trial tuple, or None.
+
+    ``trial(t) -> (x_t, J_t, J_content, J_style, g_t, g.(x_t - x), g_t.d)``; J = phi(0), gd = phi'(0) < 0.
+    A step is acceptable if J_t <= J + c1 g.(x_t - x) (Armijo); it is taken unless the slope is still
+    steep (g_t.d < c2 gd), then t grows x LBFGS_GROW; a failed step is halved towards the last
+    acceptable one. At most LBFGS_EVALS evaluations.
+    """
+    t_lo, t_hi, best = 0.0, None, None
+    for _ in range(LBFGS_EVALS):
+        out = trial(t)
+        J_t = float(out[1])
+        if np.isfinite(J_t) and J_t <= J + LBFGS_C1 * float(out[5]):
+            if best is None or J_t < best[1]:
+                best = (out[0], J_t, *out[2:5])
+            if float(out[6]) >= LBFGS_C2 * gd:
+                break
+            t_lo = t
+        else:
+            t_hi = t
+        t = (t_lo + t_hi) / 2 if t_hi is not None else t * LBFGS_GROW
+    return best
+
+
+def run_lbfgs(cost, x0, mean, iterations, lr, callback, every, stop_event, track=None,
+               memory=LBFGS_MEMORY):
+    """L-BFGS in TensorFlow (float32), projected on the pixel range, one memory for the whole run.
+
+    Each iteration: d = -H g (see lbfgs_state), then a line search on x(t) = clip(x + t d) (see
+    line_search): t = 1 first (in the first iteration, a step whose root-mean-square pixel change is
+    LBFGS_FIRST_STEP), usually accepted, so one cost evaluation per iteration. The memory is cleared
+    only if no step lowers the cost (the run ends if steepest descent fails too). ``lr`` is not used.
+    """
+    lo, hi = (tf.constant(b) for b in pixel_bounds(mean))
+    direction, update, reset = lbfgs_state(x0, memory)
+
+    @tf.function(autograph=False)
+    def trial(x, g, d, t):
+        x_t = tf.clip_by_value(x + t * d, lo, hi)
+        J, Jc, Js, g_t = cost(x_t)
+        return x_t, J, Jc, Js, g_t, tf.reduce_sum(g * (x_t - x)), tf.reduce_sum(g_t * d)
+
+    track = track or Tracker(mean, callback, every, stop_event)
+    x = tf.constant(x0, tf.float32)
+    try:
+        if iterations > 0:
+            J, _, _, g = cost(x)
+            check_finite(float(J), track.offset + 1)
+            J, fresh = float(J), True
+        i = 0
+        while i < iterations and not track.should_stop():
+            d, gd = direction(g)
+            if float(gd) >= 0:  # not a descent direction (numerical trouble): steepest descent
+                reset()
+                d, gd = direction(g)
+            t = LBFGS_FIRST_STEP / max(float(tf.sqrt(tf.reduce_mean(tf.square(d)))), 1e-30) if fresh else 1.0
+            best = line_search(lambda t: trial(x, g, d, tf.constant(t, tf.float32)), J, float(gd), t)
+            if best is None:
+                if fresh:
+                    break  # even steepest descent cannot lower the cost: converged
+                reset()
+                fresh = True
+                continue
+            x_t, J_t, Jc, Js, g_t = best
+            update(x_t - x, g_t - g)
+            x, J, g, fresh = x_t, J_t, g_t, False
+            i += 1
+            track.record(i, J, Jc, Js, x.numpy())
+            track.notify(i, track.best_x)
+    except KeyboardInterrupt:
+        track.stopped = "interrupted"
+    return track.result(x.numpy())
+
