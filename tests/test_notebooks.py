@@ -1,18 +1,26 @@
 """Every notebook runs top to bottom in smoke mode on the tiny weights, and is committed clean."""
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+HERE = Path(__file__).resolve().parents[1] / "notebooks"
+LEARNER = sorted(HERE.glob("*.ipynb"))
+SOLUTIONS = sorted((HERE / "solutions").glob("*.ipynb"))
+NOTEBOOKS = LEARNER + SOLUTIONS
+
+
+def _id(path):
+    return f"solutions/{path.name}" if path.parent.name == "solutions" else path.name
 
 
 def test_there_are_notebooks():
-    assert NOTEBOOKS, "notebooks/ has no .ipynb"
+    assert LEARNER, "notebooks/ has no .ipynb"
+    assert [p.name for p in SOLUTIONS] == [p.name for p in LEARNER]
+    assert [p.stem for p in LEARNER] == sorted(p.stem for p in (HERE / "src").glob("[0-9][0-9]_*.py"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
 def test_committed_without_outputs(path):
     nb = json.loads(path.read_text())
     for i, cell in enumerate(nb["cells"]):
@@ -22,7 +30,7 @@ def test_committed_without_outputs(path):
     assert nb["cells"][0]["cell_type"] == "markdown" and nb["cells"][0]["source"][0].startswith("# ")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
 def test_runs_top_to_bottom_in_smoke_mode(path, tiny_vgg_path, tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
@@ -57,14 +65,25 @@ def test_importing_the_library_prints_nothing_in_a_notebook(monkeypatch):
     assert nb.cells[0].outputs == []
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_committed_notebook_is_what_its_script_writes(path, tmp_path):
-    """notebooks/make_<name>.py writes the notebook; the committed file must not drift from it."""
+def test_committed_notebooks_are_what_the_build_writes():
+    """notebooks/build.py writes both sets from notebooks/src/; the committed files must not drift from them."""
     import subprocess
     import sys
 
-    script = path.with_name(f"make_{path.stem}.py")
-    assert script.exists(), f"no {script.name}"
-    subprocess.run([sys.executable, str(script)], check=True, capture_output=True, cwd=path.parent,
-                   env={**os.environ, "NBMAKE_DIR": str(tmp_path)})
-    assert (tmp_path / path.name).read_text() == path.read_text(), f"run python notebooks/{script.name}"
+    done = subprocess.run([sys.executable, str(HERE / "build.py"), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_build_replaces_solutions_with_stubs():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build", HERE / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    cell = ("def f(a):\n    b = 2\n    ### BEGIN SOLUTION\n    c = a * b\n    ### END SOLUTION\n"
+            "    ### BEGIN STUB\n    # c = None  # ≈ 1 line\n    ### END STUB\n    return c")
+    assert build.solution_version(cell) == "def f(a):\n    b = 2\n    c = a * b\n    return c"
+    assert build.learner_version(cell) == "def f(a):\n    b = 2\n    c = None  # ≈ 1 line\n    return c"
+    bare = "x = 1\n### BEGIN SOLUTION\ny = x + 1\n### END SOLUTION"
+    assert build.learner_version(bare) == "x = 1\n# YOUR CODE HERE\nraise NotImplementedError()"
+    assert build.solution_version(bare) == "x = 1\ny = x + 1"

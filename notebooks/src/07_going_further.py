@@ -1,41 +1,32 @@
-"""Write notebooks/07_going_further.ipynb (no outputs): python notebooks/make_07_going_further.py"""
-from nbmake import Notebook
+# %% [markdown]
+# # 07 · Going further: keep the colours, mix styles, choose the stroke size, go big, film the run
+#
+# The basic algorithm paints the photo with the painting's textures *and* its colours, from one painting,
+# at one scale, at a few hundred pixels. Each of those is a choice you can change with a small idea.
+#
+# ## What you will learn
+#
+# 1. **Colour preservation** (Gatys et al., *Preserving Color in Neural Artistic Style Transfer*, 2016):
+#    stylise the luminance only, or recolour the style to the photo's colours first.
+# 2. **Several styles**: blend the Gram matrices of two paintings with weights.
+# 3. **Style scale**: resize the style image to make the strokes bigger or finer.
+# 4. **High resolution**: coarse-to-fine optimisation, from a small picture up to a large one.
+# 5. **The optimisation as a film**: keep every Nth image of the run and write an animated GIF.
+#
+# Each section gives the formula or the idea, a figure and a check that prints PASSED or FAILED.
 
-nb = Notebook()
-md, code = nb.md, nb.code
+# %% [markdown]
+# ## Setup
+#
+# Every picture here is painted with **L-BFGS** (notebook 05, section 4; README, "Speed"): from the same
+# noisy start, 40 L-BFGS iterations reach a cost about 60 times lower than the assignment's 150 Adam
+# iterations (with VGG16, J = 1.2e3 against 7.1e4) in about half the time. At real settings (VGG
+# weights, 266 x 400 pixels) a picture takes 40 to 70 s on a 2-core CPU with VGG16, and the whole
+# notebook about 6 minutes (6 min 7 s measured with VGG16 on 2 cores shared with other jobs); VGG19 takes
+# about 1.2-1.3 times longer. Section 4 paints a 512 px picture; set `BIG = True` below for the 1024 px
+# one (about 5 more minutes). In smoke mode (`NST_SMOKE=1`) everything is tiny and it runs in seconds.
 
-
-md(r"""
-# 07 · Going further: keep the colours, mix styles, choose the stroke size, go big, film the run
-
-The basic algorithm paints the photo with the painting's textures *and* its colours, from one painting,
-at one scale, at a few hundred pixels. Each of those is a choice you can change with a small idea.
-
-## What you will learn
-
-1. **Colour preservation** (Gatys et al., *Preserving Color in Neural Artistic Style Transfer*, 2016):
-   stylise the luminance only, or recolour the style to the photo's colours first.
-2. **Several styles**: blend the Gram matrices of two paintings with weights.
-3. **Style scale**: resize the style image to make the strokes bigger or finer.
-4. **High resolution**: coarse-to-fine optimisation, from a small picture up to a large one.
-5. **The optimisation as a film**: keep every Nth image of the run and write an animated GIF.
-
-Each section gives the formula or the idea, a figure and a check that prints PASSED or FAILED.
-""")
-
-md(r"""
-## Setup
-
-Every picture here is painted with **L-BFGS** (notebook 05, section 4; README, "Speed"): from the same
-noisy start, 40 L-BFGS iterations reach a cost about 60 times lower than the assignment's 150 Adam
-iterations (with VGG16, J = 1.2e3 against 7.1e4) in about half the time. At real settings (VGG
-weights, 266 x 400 pixels) a picture takes 40 to 70 s on a 2-core CPU with VGG16, and the whole
-notebook about 6 minutes (6 min 7 s measured with VGG16 on 2 cores shared with other jobs); VGG19 takes
-about 1.2-1.3 times longer. Section 4 paints a 512 px picture; set `BIG = True` below for the 1024 px
-one (about 5 more minutes). In smoke mode (`NST_SMOKE=1`) everything is tiny and it runs in seconds.
-""")
-
-code(r"""
+# %%
 import os
 import sys
 import time
@@ -71,9 +62,9 @@ style_a = nst.load_image("../images/style_swirls.jpg", size=SIZE)
 style_b = nst.load_image("../images/style_mosaic.jpg", size=SIZE)
 print(model)
 print("content", content.shape, "styles", style_a.shape, style_b.shape, "| smoke mode:", SMOKE)
-""")
 
-code(r"""
+
+# %%
 def show_row(images, titles, suptitle, size=3.2):
     # One row of pictures with a title each.
     fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size * 0.8))
@@ -92,27 +83,25 @@ def report(name, ok, detail):
 
 
 show_row([content, style_a, style_b], ["content C", "style A (swirls)", "style B (mosaic)"], "The inputs")
-""")
 
-md(r"""
-## 1. Colour preservation
+# %% [markdown]
+# ## 1. Colour preservation
+#
+# Style transfer matches Gram matrices of *every* channel the network sees, colour included, so the photo
+# comes out in the painting's palette. Gatys et al. (2016) give two ways to keep the photo's colours.
+#
+# Both need a colour space that separates brightness from colour. **YIQ** (the NTSC television space) is a
+# linear map of RGB: $Y$ is the luminance, $I$ and $Q$ are the chroma (both 0 for any grey):
+#
+# $$
+# \begin{pmatrix} Y \\ I \\ Q \end{pmatrix} =
+# \begin{pmatrix} 0.299 & 0.587 & 0.114 \\ 0.596 & -0.274 & -0.321 \\ 0.211 & -0.523 & 0.311 \end{pmatrix}
+# \begin{pmatrix} R \\ G \\ B \end{pmatrix}
+# $$
+#
+# `further.rgb_to_yiq` applies this matrix (`further.RGB_TO_YIQ`) to every pixel and `further.yiq_to_rgb` its inverse.
 
-Style transfer matches Gram matrices of *every* channel the network sees, colour included, so the photo
-comes out in the painting's palette. Gatys et al. (2016) give two ways to keep the photo's colours.
-
-Both need a colour space that separates brightness from colour. **YIQ** (the NTSC television space) is a
-linear map of RGB: $Y$ is the luminance, $I$ and $Q$ are the chroma (both 0 for any grey):
-
-$$
-\begin{pmatrix} Y \\ I \\ Q \end{pmatrix} =
-\begin{pmatrix} 0.299 & 0.587 & 0.114 \\ 0.596 & -0.274 & -0.321 \\ 0.211 & -0.523 & 0.311 \end{pmatrix}
-\begin{pmatrix} R \\ G \\ B \end{pmatrix}
-$$
-
-`further.rgb_to_yiq` applies this matrix (`further.RGB_TO_YIQ`) to every pixel and `further.yiq_to_rgb` its inverse.
-""")
-
-code(r"""
+# %%
 yiq = further.rgb_to_yiq(content)
 fig, axes = plt.subplots(1, 3, figsize=(10, 2.8))
 for ax, k, name, cmap in zip(axes, range(3), ["Y (luminance)", "I (orange-blue)", "Q (purple-green)"],
@@ -128,32 +117,30 @@ plt.show()
 back = further.yiq_to_rgb(yiq)
 report("yiq_to_rgb inverts rgb_to_yiq", np.abs(back - content).max() < 1e-6,
        f"max error {np.abs(back - content).max():.2e}")
-""")
 
-md(r"""
-### Luminance-only transfer
+# %% [markdown]
+# ### Luminance-only transfer
+#
+# Run the whole algorithm on grey images: the content's luminance $L_C$ and the style's luminance $L_S$,
+# first shifted and stretched to the content's mean and spread so the brightness levels match:
+#
+# $$L_S' = \frac{\sigma_C}{\sigma_S}\,(L_S - \mu_S) + \mu_C$$
+#
+# Then keep only the luminance $Y_G$ of the result and put the content's chroma back:
+# $\text{output} = \text{YIQ}^{-1}(Y_G, I_C, Q_C)$. `further.match_luminance(style, content)` is the first
+# formula, `further.restore_chroma(stylised, content)` the second.
+#
+# ### Colour histogram matching
+#
+# Recolour the style *before* the transfer so that its pixels have the content's mean $\mu_C$ and
+# covariance $\Sigma_C$ (each pixel $x$ is an RGB 3-vector):
+#
+# $$x' = A\,(x - \mu_S) + \mu_C, \qquad A\,\Sigma_S A^T = \Sigma_C, \qquad A = \Sigma_C^{1/2}\,\Sigma_S^{-1/2}$$
+#
+# (`further.match_color_histogram(style, content)`; `method="cholesky"` uses $A = L_C L_S^{-1}$ with
+# $\Sigma = L L^T$ instead.) The painting keeps its textures but now speaks the photo's colours.
 
-Run the whole algorithm on grey images: the content's luminance $L_C$ and the style's luminance $L_S$,
-first shifted and stretched to the content's mean and spread so the brightness levels match:
-
-$$L_S' = \frac{\sigma_C}{\sigma_S}\,(L_S - \mu_S) + \mu_C$$
-
-Then keep only the luminance $Y_G$ of the result and put the content's chroma back:
-$\text{output} = \text{YIQ}^{-1}(Y_G, I_C, Q_C)$. `further.match_luminance(style, content)` is the first
-formula, `further.restore_chroma(stylised, content)` the second.
-
-### Colour histogram matching
-
-Recolour the style *before* the transfer so that its pixels have the content's mean $\mu_C$ and
-covariance $\Sigma_C$ (each pixel $x$ is an RGB 3-vector):
-
-$$x' = A\,(x - \mu_S) + \mu_C, \qquad A\,\Sigma_S A^T = \Sigma_C, \qquad A = \Sigma_C^{1/2}\,\Sigma_S^{-1/2}$$
-
-(`further.match_color_histogram(style, content)`; `method="cholesky"` uses $A = L_C L_S^{-1}$ with
-$\Sigma = L L^T$ instead.) The painting keeps its textures but now speaks the photo's colours.
-""")
-
-code(r"""
+# %%
 L_S = further.match_luminance(style_a, content)
 recoloured = further.match_color_histogram(style_a, content)
 show_row([style_a, L_S, recoloured], ["style A", "its luminance, matched to C", "recoloured to C's colours"],
@@ -168,15 +155,13 @@ exact = further.match_color_histogram(style_a, content, clip=False)  # without c
 report("the recoloured style has the content's mean and covariance",
        np.allclose(mu_x, mu_c, atol=0.05) and np.allclose(cov_x, cov_c, rtol=1e-3, atol=0.05),
        f"means {np.round(mu_x, 1)} vs {np.round(mu_c, 1)}")
-""")
 
-md(r"""
-Now the three transfers with the same settings. `further.stylize` is `run_style_transfer` plus the extras of
-this notebook (`preserve_colors=`, `style_weights=`, `style_scale=`, `recorder=`). The first run also
-records a film of itself (section 5). *40 to 70 s per picture at real settings.*
-""")
+# %% [markdown]
+# Now the three transfers with the same settings. `further.stylize` is `run_style_transfer` plus the extras of
+# this notebook (`preserve_colors=`, `style_weights=`, `style_scale=`, `recorder=`). The first run also
+# records a film of itself (section 5). *40 to 70 s per picture at real settings.*
 
-code(r"""
+# %%
 EVERY = 1 if SMOKE else 2          # keep one frame every EVERY iterations
 recorder = further.AnimationRecorder(every=EVERY)
 results = {}
@@ -188,16 +173,15 @@ for mode in [None, "luminance", "histogram"]:
 show_row([content] + [results[m].image for m in results],
          ["content", "normal transfer", "luminance only", "histogram matching"],
          "Colour preservation (Gatys et al. 2016)")
-""")
 
-md(r"""
-**Check.** With luminance-only transfer the output's chroma must equal the content's, up to rounding to
-whole numbers (at most 0.6 in I and 0.5 in Q), except where the new brightness pushed a pixel out of
-the RGB cube and it was clipped (a channel at 0 or 255). The bar chart compares how far each output's
-chroma is from the content's.
-""")
 
-code(r"""
+# %% [markdown]
+# **Check.** With luminance-only transfer the output's chroma must equal the content's, up to rounding to
+# whole numbers (at most 0.6 in I and 0.5 in Q), except where the new brightness pushed a pixel out of
+# the RGB cube and it was clipped (a channel at 0 or 255). The bar chart compares how far each output's
+# chroma is from the content's.
+
+# %%
 def chroma_error(image):
     return np.abs(further.rgb_to_yiq(image)[..., 1:] - further.rgb_to_yiq(content)[..., 1:])
 
@@ -215,25 +199,23 @@ ax.set_xlabel("transfer")
 ax.set_ylabel("mean |chroma - content's chroma|")
 ax.set_title("How far the colours moved from the photo's")
 plt.show()
-""")
 
-md(r"""
-## 2. Several styles
+# %% [markdown]
+# ## 2. Several styles
+#
+# With $K$ style images and blend weights $w_k \ge 0$ (normalised so $\sum_k w_k = 1$), the style target
+# at layer $l$ is the weighted mix of their Gram matrices; the rest of the algorithm is unchanged:
+#
+# $$G^{[l]}_{target} = \sum_{k=1}^{K} w_k\, G^{(k)[l]}_S, \qquad
+# J^{[l]}_{style} = \frac{1}{4 n_C^2 (n_H n_W)^2} \sum_{i,j} \left(G^{[l]}_{target} - G^{[l]}_{G}\right)_{ij}^2$$
+#
+# `nst.blend_style_grams(model, styles, weights, ...)` computes the targets;
+# `further.stylize(..., style=[A, B], style_weights=[w_A, w_B])` runs the transfer with them
+# (`python nst_utils.py stylize C A.jpg B.jpg --style-weights 0.7 0.3` on the command line).
+#
+# **Check.** Weights $(1, 0)$ must give exactly the single style's target.
 
-With $K$ style images and blend weights $w_k \ge 0$ (normalised so $\sum_k w_k = 1$), the style target
-at layer $l$ is the weighted mix of their Gram matrices; the rest of the algorithm is unchanged:
-
-$$G^{[l]}_{target} = \sum_{k=1}^{K} w_k\, G^{(k)[l]}_S, \qquad
-J^{[l]}_{style} = \frac{1}{4 n_C^2 (n_H n_W)^2} \sum_{i,j} \left(G^{[l]}_{target} - G^{[l]}_{G}\right)_{ij}^2$$
-
-`nst.blend_style_grams(model, styles, weights, ...)` computes the targets;
-`further.stylize(..., style=[A, B], style_weights=[w_A, w_B])` runs the transfer with them
-(`python nst_utils.py stylize C A.jpg B.jpg --style-weights 0.7 0.3` on the command line).
-
-**Check.** Weights $(1, 0)$ must give exactly the single style's target.
-""")
-
-code(r"""
+# %%
 pa, pb = nst.preprocess(style_a, model.mean), nst.preprocess(style_b, model.mean)
 names_l = [n for n, _ in nst.STYLE_LAYERS]
 single = nst.style_grams(model(pa, names_l), nst.STYLE_LAYERS)
@@ -245,14 +227,12 @@ single_b = nst.style_grams(model(pb, names_l), nst.STYLE_LAYERS)
 mix = all(np.allclose(blend_half[n].numpy(), (single[n].numpy() + single_b[n].numpy()) / 2, rtol=1e-5)
           for n in names_l)
 report("a (1, 1) blend is the mean of the two targets", mix, "weights normalised to (0.5, 0.5)")
-""")
 
-md(r"""
-A row of blends from all A to all B. *Five pictures of 200 x 300, 30 L-BFGS iterations each,
-about 15 s each at real settings.*
-""")
+# %% [markdown]
+# A row of blends from all A to all B. *Five pictures of 200 x 300, 30 L-BFGS iterations each,
+# about 15 s each at real settings.*
 
-code(r"""
+# %%
 row_content = nst.resize_image(content, ROW)
 row_a, row_b = nst.resize_image(style_a, ROW), nst.resize_image(style_b, ROW)
 blend_weights = [1.0, 0.75, 0.5, 0.25, 0.0]
@@ -261,14 +241,13 @@ blends = [further.stylize(model, row_content, [row_a, row_b], style_weights=[w, 
           for w in blend_weights]
 print(f"{len(blends)} pictures in {time.perf_counter() - t:.0f} s")
 show_row(blends, [f"w_A = {w:g}, w_B = {1 - w:g}" for w in blend_weights], "Blending two styles")
-""")
 
-md(r"""
-How far is each picture from each style? Measure its style cost $J_{style}(S, G)$ against A alone and
-against B alone: moving the weight from A to B should move the picture away from A and towards B.
-""")
 
-code(r"""
+# %% [markdown]
+# How far is each picture from each style? Measure its style cost $J_{style}(S, G)$ against A alone and
+# against B alone: moving the weight from A to B should move the picture away from A and towards B.
+
+# %%
 def style_distance(image, style):
     a_S = model(nst.preprocess(style, model.mean), names_l)
     a_G = model(nst.preprocess(image, model.mean), names_l)
@@ -288,26 +267,24 @@ plt.show()
 report("more weight on A brings the picture closer to A and further from B",
        to_a[0] < to_a[-1] and to_b[-1] < to_b[0],
        f"J(A): {to_a[0]:.3g} at w_A=1, {to_a[-1]:.3g} at w_A=0")
-""")
 
-md(r"""
-## 3. Style scale
+# %% [markdown]
+# ## 3. Style scale
+#
+# The network's filters have a fixed size in pixels (conv1_1 sees 3 x 3 pixels, conv5_1 about 200 x 200).
+# Resize the style image and the same brush stroke covers more or fewer pixels, so different layers see
+# it: a style enlarged by $s = 2$ gives strokes twice as big in the output, $s = 0.5$ finer ones. The style
+# image becomes $(\text{round}(s H), \text{round}(s W))$ for a content of $H \times W$.
+#
+# A bigger style image also has more positions $n_H n_W$, and a Gram matrix is a *sum* over positions, so
+# its target is rescaled to the generated image's number of positions at each layer:
+#
+# $$G^{[l]}_S \leftarrow G^{[l]}_S \cdot \frac{(n_H n_W)^{[l]}_G}{(n_H n_W)^{[l]}_S}$$
+#
+# `further.stylize(..., style_scale=s)`, or `--style-scale S` on the command line.
+# *Three pictures of 200 x 300, about 15 s each at real settings.*
 
-The network's filters have a fixed size in pixels (conv1_1 sees 3 x 3 pixels, conv5_1 about 200 x 200).
-Resize the style image and the same brush stroke covers more or fewer pixels, so different layers see
-it: a style enlarged by $s = 2$ gives strokes twice as big in the output, $s = 0.5$ finer ones. The style
-image becomes $(\text{round}(s H), \text{round}(s W))$ for a content of $H \times W$.
-
-A bigger style image also has more positions $n_H n_W$, and a Gram matrix is a *sum* over positions, so
-its target is rescaled to the generated image's number of positions at each layer:
-
-$$G^{[l]}_S \leftarrow G^{[l]}_S \cdot \frac{(n_H n_W)^{[l]}_G}{(n_H n_W)^{[l]}_S}$$
-
-`further.stylize(..., style_scale=s)`, or `--style-scale S` on the command line.
-*Three pictures of 200 x 300, about 15 s each at real settings.*
-""")
-
-code(r"""
+# %%
 style_raw = nst.load_image("../images/style_mosaic.jpg")   # its cells make the scale easy to see
 scales = [0.5, 1.0, 2.0]
 t = time.perf_counter()
@@ -315,14 +292,12 @@ scaled = [further.stylize(model, row_content, style_raw, style_scale=s, **ROW_SE
 print(f"{len(scaled)} pictures in {time.perf_counter() - t:.0f} s")
 show_row(scaled, [f"style_scale = {s:g} (style {further.style_target_size(ROW, s)[0]}x"
                   f"{further.style_target_size(ROW, s)[1]})" for s in scales], "Style scale: the size of the strokes")
-""")
 
-md(r"""
-**Check.** The style really is resized to $s$ times the content, and the target of the doubled style is
-its own Gram matrix times the ratio of positions (close to 1/4 at every layer).
-""")
+# %% [markdown]
+# **Check.** The style really is resized to $s$ times the content, and the target of the doubled style is
+# its own Gram matrix times the ratio of positions (close to 1/4 at every layer).
 
-code(r"""
+# %%
 prepared = further.prepare_styles(style_raw, row_content, style_scale=2.0)[0]
 big = nst.preprocess(prepared, model.mean)
 small = nst.preprocess(row_content, model.mean)
@@ -334,17 +309,16 @@ ok = prepared.shape[:2] == (2 * ROW[0], 2 * ROW[1]) and all(
     np.allclose(target[n].numpy(), own[n].numpy() * ratio[n], rtol=1e-5) for n in names_l)
 report("style_scale=2 doubles the style and rescales its Gram matrices", ok,
        "position ratios " + ", ".join(f"{n}: {r:.3f}" for n, r in ratio.items()))
-""")
 
-md(r"""
-A number for "stroke size": the average spatial frequency of the luminance's detail (its power spectrum,
-weighted by frequency). Bigger cells, lower frequency. This is an observation, not a law: with VGG16 at
-real settings it fell from 0.15 to 0.10 to 0.06 cycles per pixel for scales 0.5, 1 and 2 (with a painting
-full of fine brush texture, such as Starry Night, the finer texture of the enlarged style can push it
-the other way).
-""")
 
-code(r"""
+# %% [markdown]
+# A number for "stroke size": the average spatial frequency of the luminance's detail (its power spectrum,
+# weighted by frequency). Bigger cells, lower frequency. This is an observation, not a law: with VGG16 at
+# real settings it fell from 0.15 to 0.10 to 0.06 cycles per pixel for scales 0.5, 1 and 2 (with a painting
+# full of fine brush texture, such as Starry Night, the finer texture of the enlarged style can push it
+# the other way).
+
+# %%
 def mean_frequency(image):
     # Power-weighted mean spatial frequency (cycles per pixel) of the luminance, mean removed.
     Y = further.rgb_to_yiq(image)[..., 0]
@@ -361,39 +335,37 @@ ax.set_ylabel("mean spatial frequency (cycles / pixel)")
 ax.set_title("Bigger style, coarser strokes")
 plt.show()
 print("mean frequency per scale:", {s: round(f, 4) for s, f in zip(scales, freqs)})
-""")
 
-md(r"""
-## 4. High resolution: coarse to fine
+# %% [markdown]
+# ## 4. High resolution: coarse to fine
+#
+# A step costs time in proportion to the number of pixels, and at 1024 pixels the optimisation from noise
+# needs many steps before large structures settle. Coarse to fine does the hard part small: stylise at a
+# low resolution, upsample the result, and use it as the start image of the next, larger scale; each
+# larger scale only has to add detail, so it needs few iterations. With sizes $s_1 < s_2 < \dots < s_K$:
+#
+# $$G_1 = \text{transfer}(C_{s_1}, \text{noise}), \qquad
+# G_k = \text{transfer}\big(C_{s_k}, \text{start} = \text{upsample}_{s_k}(G_{k-1})\big)$$
+#
+# `run_style_transfer(..., scales=...)` (and so `further.stylize`) runs that loop: `scales=[(0.5, 40), 1]`
+# with `iterations=70` means 40 iterations at half the size and the remaining 30 at full size;
+# `scales=[(0.25, 60), (0.5, 40), 1]` with `iterations=150` adds a quarter-size scale in front. Each style
+# is resized by the same fraction, so the strokes keep their size relative to the picture. On the command
+# line: `--max-size 1024 --optimizer lbfgs --scales 0.25:60,0.5:40,1 --iterations 150`.
+#
+# **L-BFGS** matters most here. Adam with the assignment's learning rate moves every pixel by about 2
+# levels per step whatever the gradient's size, so from a good upsampled start it paints the picture over
+# with fine, maze-like detail; L-BFGS sizes its steps by the curvature and refines the start instead (with
+# VGG16, 30 iterations at 512 px from a 256 px result gave J = 2.1e3 with L-BFGS and 7.7e4 with Adam at
+# lr 0.5 in one comparison; the run below uses another plan, so the J it prints differs).
+#
+# *At real settings this paints 512 px (341 x 512) from 256 px, in about 1 minute with VGG16. With
+# `BIG = True` (in the setup cell) it paints 1024 px (681 x 1024) with the three-scale plan above: 343 s
+# with VGG16 on the same 2-core CPU, 6 minutes for the whole section instead of 1 (VGG19: about 1.2x
+# that); its film of 30 frames is a 0.9 MB MP4 (18 MB as a GIF).* Smoke mode paints 64 x 96 pixels
+# from 32 x 48.
 
-A step costs time in proportion to the number of pixels, and at 1024 pixels the optimisation from noise
-needs many steps before large structures settle. Coarse to fine does the hard part small: stylise at a
-low resolution, upsample the result, and use it as the start image of the next, larger scale; each
-larger scale only has to add detail, so it needs few iterations. With sizes $s_1 < s_2 < \dots < s_K$:
-
-$$G_1 = \text{transfer}(C_{s_1}, \text{noise}), \qquad
-G_k = \text{transfer}\big(C_{s_k}, \text{start} = \text{upsample}_{s_k}(G_{k-1})\big)$$
-
-`run_style_transfer(..., scales=...)` (and so `further.stylize`) runs that loop: `scales=[(0.5, 40), 1]`
-with `iterations=70` means 40 iterations at half the size and the remaining 30 at full size;
-`scales=[(0.25, 60), (0.5, 40), 1]` with `iterations=150` adds a quarter-size scale in front. Each style
-is resized by the same fraction, so the strokes keep their size relative to the picture. On the command
-line: `--max-size 1024 --optimizer lbfgs --scales 0.25:60,0.5:40,1 --iterations 150`.
-
-**L-BFGS** matters most here. Adam with the assignment's learning rate moves every pixel by about 2
-levels per step whatever the gradient's size, so from a good upsampled start it paints the picture over
-with fine, maze-like detail; L-BFGS sizes its steps by the curvature and refines the start instead (with
-VGG16, 30 iterations at 512 px from a 256 px result gave J = 2.1e3 with L-BFGS and 7.7e4 with Adam at
-lr 0.5 in one comparison; the run below uses another plan, so the J it prints differs).
-
-*At real settings this paints 512 px (341 x 512) from 256 px, in about 1 minute with VGG16. With
-`BIG = True` (in the setup cell) it paints 1024 px (681 x 1024) with the three-scale plan above: 343 s
-with VGG16 on the same 2-core CPU, 6 minutes for the whole section instead of 1 (VGG19: about 1.2x
-that); its film of 30 frames is a 0.9 MB MP4 (18 MB as a GIF).* Smoke mode paints 64 x 96 pixels
-from 32 x 48.
-""")
-
-code(r"""
+# %%
 if SMOKE:
     HIGH, PLAN, HIGH_ITER = 96, [(0.5, 2), 1], 4                    # longest side, (fraction, iterations)
 elif BIG:
@@ -413,37 +385,34 @@ for fraction in sorted({h["scale"] for h in res.history}):
 high = res.image
 nst.save_image(OUT / "going_further_high_resolution.png", high)
 show_row([high], [f"{high.shape[0]}x{high.shape[1]} in {seconds:.0f} s"], "Coarse to fine", size=8 if BIG else 6)
-""")
 
-md(r"""
-**Check.** The final picture has the size asked for, and starting the last scale from the upsampled
-coarse result beats starting it from noise: its very first cost is already lower.
-""")
+# %% [markdown]
+# **Check.** The final picture has the size asked for, and starting the last scale from the upsampled
+# coarse result beats starting it from noise: its very first cost is already lower.
 
-code(r"""
+# %%
 first_fine = next(h["J"] for h in res.history if h["scale"] == 1)
 from_noise = further.stylize(model, big_content, big_style, **{**SETTINGS, "iterations": 1})
 report("coarse to fine: right size, and a better start than noise",
        high.shape == big_content.shape and first_fine < from_noise.history[0]["J"],
        f"first J at full size from the coarse start {first_fine:.4g} vs from noise {from_noise.history[0]['J']:.4g}")
-""")
 
-md(r"""
-## 5. The optimisation as a film
 
-`further.AnimationRecorder(every=N)` is a callback: it keeps the image of every N-th iteration (a run of
-$T$ iterations gives $\lfloor T / N \rfloor$ frames), and `save("run.gif")` or `save("run.mp4")` writes
-them with imageio, atomically (a temporary file, then a rename). Frames of earlier, smaller scales are
-resized to the last one's. On the command line: `--animation run.gif --animation-every 10`.
+# %% [markdown]
+# ## 5. The optimisation as a film
+#
+# `further.AnimationRecorder(every=N)` is a callback: it keeps the image of every N-th iteration (a run of
+# $T$ iterations gives $\lfloor T / N \rfloor$ frames), and `save("run.gif")` or `save("run.mp4")` writes
+# them with imageio, atomically (a temporary file, then a rename). Frames of earlier, smaller scales are
+# resized to the last one's. On the command line: `--animation run.gif --animation-every 10`.
+#
+# The recorder of section 1 watched the normal transfer; here is its film. A GIF stores every pixel of
+# every frame (compressed losslessly), so it grows fast with the size: the notebook shows a copy 200 pixels
+# wide (a second recorder fed the resized frames) and keeps the full-size GIF in the output folder. The
+# coarse-to-fine film of section 4 is bigger still, so it is saved as an MP4 (H.264 compresses what stays
+# the same from frame to frame) and only its path and size are printed.
 
-The recorder of section 1 watched the normal transfer; here is its film. A GIF stores every pixel of
-every frame (compressed losslessly), so it grows fast with the size: the notebook shows a copy 200 pixels
-wide (a second recorder fed the resized frames) and keeps the full-size GIF in the output folder. The
-coarse-to-fine film of section 4 is bigger still, so it is saved as an MP4 (H.264 compresses what stays
-the same from frame to frame) and only its path and size are printed.
-""")
-
-code(r"""
+# %%
 def smaller(rec, width=200):
     # The same film at `width` pixels wide (never enlarged): feed the resized frames to a new recorder.
     small = further.AnimationRecorder(every=rec.every)
@@ -468,32 +437,27 @@ report("the film has one frame every EVERY iterations, and the GIF plays them al
        f"{len(recorder)} frames for {ITER} iterations, every {EVERY}; {sum(durations) / 1000:.2f} s long")
 print(f"coarse-to-fine film: {len(film)} frames at {film.frames[-1].shape[1]} px wide, "
       f"{film_mp4.stat().st_size / 1e6:.2f} MB at {film_mp4}")
-""")
 
-md(r"""
-## Summary
-
-- **Colour**: luminance-only transfer stylises $Y$ and keeps the content's $I, Q$ exactly; histogram
-  matching gives the style the content's colour mean and covariance
-  ($x' = A(x - \mu_S) + \mu_C$, $A \Sigma_S A^T = \Sigma_C$) and keeps more of the painting's colour
-  variety.
-- **Several styles**: the target is $\sum_k w_k G_S^{(k)}$; weights $(1, 0)$ give the single style.
-- **Style scale**: a bigger style image means bigger strokes; the Gram targets are rescaled by the ratio
-  of positions.
-- **High resolution**: coarse to fine does the slow work at low resolution.
-- **Film**: a callback keeps every N-th image; imageio writes the GIF or MP4.
-
-## Questions and things to try
-
-1. Luminance-only transfer on a very colourful painting (`../images/style_cubist.jpg`): what is lost?
-   When would you prefer histogram matching?
-2. In `match_color_histogram`, compare `method="eig"` with `method="cholesky"` on a strongly coloured
-   style. The mean and covariance are the same; why do the pictures differ?
-3. Blend three styles. Is a (1/3, 1/3, 1/3) blend the same as painting with each one in turn?
-4. Try `style_scale=4` on a 300 px content. What happens to the finest style layers?
-5. Coarse to fine with only two scales (512, 1024): how many iterations does the last scale need before
-   the picture stops changing? Use the film to see it.
-""")
-
-
-nb.write("07_going_further.ipynb")
+# %% [markdown]
+# ## Summary
+#
+# - **Colour**: luminance-only transfer stylises $Y$ and keeps the content's $I, Q$ exactly; histogram
+#   matching gives the style the content's colour mean and covariance
+#   ($x' = A(x - \mu_S) + \mu_C$, $A \Sigma_S A^T = \Sigma_C$) and keeps more of the painting's colour
+#   variety.
+# - **Several styles**: the target is $\sum_k w_k G_S^{(k)}$; weights $(1, 0)$ give the single style.
+# - **Style scale**: a bigger style image means bigger strokes; the Gram targets are rescaled by the ratio
+#   of positions.
+# - **High resolution**: coarse to fine does the slow work at low resolution.
+# - **Film**: a callback keeps every N-th image; imageio writes the GIF or MP4.
+#
+# ## Questions and things to try
+#
+# 1. Luminance-only transfer on a very colourful painting (`../images/style_cubist.jpg`): what is lost?
+#    When would you prefer histogram matching?
+# 2. In `match_color_histogram`, compare `method="eig"` with `method="cholesky"` on a strongly coloured
+#    style. The mean and covariance are the same; why do the pictures differ?
+# 3. Blend three styles. Is a (1/3, 1/3, 1/3) blend the same as painting with each one in turn?
+# 4. Try `style_scale=4` on a 300 px content. What happens to the finest style layers?
+# 5. Coarse to fine with only two scales (512, 1024): how many iterations does the last scale need before
+#    the picture stops changing? Use the film to see it.

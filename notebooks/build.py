@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Build the course's notebooks from their sources: ``python3 notebooks/build.py``.
+
+Each source ``notebooks/src/NN_name.py`` (jupytext's percent format: ``# %%`` code cells,
+``# %% [markdown]`` text cells) gives two notebooks, with no outputs and stable cell ids:
+
+* ``notebooks/NN_name.ipynb``, the learner's: each solution replaced by its stub;
+* ``notebooks/solutions/NN_name.ipynb``, the instructor's: the solutions in, the markers out.
+
+Solutions are marked as nbgrader marks them; an optional stub follows, commented out so that the
+source runs as the solution::
+
+    ### BEGIN SOLUTION
+    J_content = tf.reduce_sum(tf.square(a_C - a_G)) / (4 * n_H * n_W * n_C)
+    ### END SOLUTION
+    ### BEGIN STUB
+    # J_content = None  # ≈ 1 line
+    ### END STUB
+
+Without a stub the learner gets ``# YOUR CODE HERE`` and ``raise NotImplementedError()``.
+``--check`` builds into a temporary folder and exits 1 if a committed notebook differs.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCES = HERE / "src"
+METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"}}
+BLOCK = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n"
+                   r"(?:^[ \t]*### BEGIN STUB[ \t]*\n(.*?)^[ \t]*### END STUB[ \t]*(?:\n|\Z))?",
+                   re.M | re.S)
+
+
+def _uncomment(line: str) -> str:
+    """``    # x = None`` -> ``    x = None`` (the first "# " after the indentation)."""
+    return re.sub(r"^([ \t]*)# ?", r"\1", line, count=1)
+
+
+def solution_version(source: str) -> str:
+    """The cell as the instructor sees it: solution lines kept, markers and stubs dropped."""
+    return BLOCK.sub(lambda m: m.group(2), source if source.endswith("\n") else source + "\n").rstrip("\n")
+
+
+def learner_version(source: str) -> str:
+    """The cell as the learner sees it: each solution replaced by its stub (or NotImplementedError)."""
+    def stub(m):
+        indent, given = m.group(1), m.group(3)
+        if given is not None:
+            return "".join(_uncomment(line) for line in given.splitlines(keepends=True))
+        return f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()\n"
+
+    return BLOCK.sub(stub, source if source.endswith("\n") else source + "\n").rstrip("\n")
+
+
+def build(source: Path, out_dir: Path) -> list[Path]:
+    """Write the learner's and the instructor's notebook of ``source`` under ``out_dir``; their paths."""
+    import jupytext
+    import nbformat
+
+    text = source.read_text()
+    if text.count("### BEGIN SOLUTION") != text.count("### END SOLUTION"):
+        raise SystemExit(f"{source}: unbalanced ### BEGIN SOLUTION / ### END SOLUTION markers")
+    written = []
+    for version, folder in ((learner_version, out_dir), (solution_version, out_dir / "solutions")):
+        nb = jupytext.reads(text, fmt="py:percent")
+        cells = []
+        for i, cell in enumerate(nb.cells):
+            body = version(cell.source) if cell.cell_type == "code" else cell.source
+            new = (nbformat.v4.new_code_cell(body) if cell.cell_type == "code"
+                   else nbformat.v4.new_markdown_cell(body))
+            new["id"] = f"cell-{i:02d}"
+            cells.append(new)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{source.stem}.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=METADATA), str(path))
+        written.append(path)
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a committed notebook is out of date")
+    args = parser.parse_args(argv)
+    sources = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
+    if not args.check:
+        for source in sources:
+            for path in build(source, HERE):
+                print(f"wrote {path.relative_to(HERE.parent)}")
+        return 0
+    stale = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for source in sources:
+            for path in build(source, Path(tmp)):
+                committed = HERE / path.relative_to(tmp)
+                if not committed.is_file() or committed.read_text() != path.read_text():
+                    stale.append(str(committed.relative_to(HERE.parent)))
+    for name in stale:
+        print(f"out of date: {name} (run python3 notebooks/build.py)", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+# %% [markdown]
+# # 00 · Setup and VGG19: the network that sees for us
+#
+# Neural style transfer (Gatys et al., 2015) does not train anything. It takes a network that was trained
+# once to recognise objects, **VGG19**, and uses what that network *sees* in a picture: its activations.
+# Before we write any loss, we get the network running and look inside it.
+#
+# ## What you will learn
+#
+# 1. How to check your setup and where the VGG weights live (and how to fetch them).
+# 2. What VGG19 looks like: 16 convolution layers in 5 blocks, with pools in between, and which of its
+#    layers the course uses for **content** (`conv4_2`) and for **style** (`conv1_1` ... `conv5_1`).
+# 3. How big each layer's activation is, `(n_H, n_W, n_C)`, and how much of the picture one position
+#    sees (its **receptive field**).
+# 4. What the activations of a real photo look like, from edges and colours to object parts.
+#
+# Everything runs on a laptop CPU in well under a minute.
+
+# %% [markdown]
+# ## Setup
+#
+# All imports in one place. `SMOKE` is set by the automatic tests (`NST_SMOKE=1`), which run this notebook
+# on tiny fake weights and tiny images; you can ignore it.
+
+# %%
+import platform
+import sys
+from importlib import metadata
+
+sys.path.insert(0, "..")
+import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
+from nst_tools import course
+
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+from matplotlib.patches import Rectangle
+
+SMOKE = course.smoke_mode()                                # NST_SMOKE=1: tiny images for the tests
+IMAGE_SIZE = (300, 400)                                 # (H, W) of the course's images, as in the assignment
+PHOTO_SIZE = (32, 48) if SMOKE else (200, 300)          # the photo whose feature maps we look at
+print("smoke mode:", SMOKE)
+
+# %% [markdown]
+# ## 1. Check the setup
+#
+# The course needs Python 3.10 or newer and the packages in `requirements.txt`
+# (`pip install -r requirements.txt` from the repository root installs them).
+
+# %%
+print(f"Python {platform.python_version()} on {platform.system()} {platform.machine()}")
+print(f"tensorflow {tf.__version__}")
+for package in ["numpy", "scipy", "pillow", "matplotlib", "ipywidgets", "tqdm", "imageio"]:
+    try:
+        print(f"{package:11s}{metadata.version(package)}")
+    except metadata.PackageNotFoundError:
+        print(f"{package:11s}MISSING: pip install -r requirements.txt")
+print("GPUs TensorFlow sees:", len(tf.config.list_physical_devices("GPU")), "(a CPU is enough for this course)")
+
+# %% [markdown]
+# ## 2. Locate the weights
+#
+# The network's weights are one 510 MB file from the MatConvNet project,
+# `imagenet-vgg-verydeep-19.mat`, expected in `pretrained-model/`. If it is missing, run this once from the
+# repository root (it resumes an interrupted download and checks the MD5):
+#
+# ```
+# python nst_utils.py download-weights
+# ```
+#
+# Already have the file somewhere else (or a VGG16 file, which works too)? Point the course at it with the
+# environment variable `NST_VGG_PATH` before starting Jupyter, e.g.
+# `NST_VGG_PATH=/data/imagenet-vgg-verydeep-19.mat jupyter lab`.
+
+# %%
+WEIGHTS = nst.resolve_weights_path()           # NST_VGG_PATH if set, else pretrained-model/...-19.mat
+if WEIGHTS.is_file():
+    print(f"found {WEIGHTS} ({WEIGHTS.stat().st_size / 2**20:.0f} MiB)")
+else:
+    print(f"no weights at {WEIGHTS}")
+    print(f"download them from the repository root with:  {nst.DOWNLOAD_COMMAND}")
+    print("or set NST_VGG_PATH=/path/to/imagenet-vgg-verydeep-19.mat and restart the kernel")
+
+# %% [markdown]
+# ## 3. Load the model
+#
+# `load_vgg_model` reads the convolution layers (the classifier at the end is not needed) and replaces
+# every max pool by an **average pool**, as Gatys et al. and the assignment do: the gradients that flow
+# back to the pixels are smoother. Calling `model(x, layers)` on a preprocessed image returns the
+# activation of each layer asked for, of shape `(1, n_H, n_W, n_C)`; `convX_Y` is taken after its ReLU.
+
+# %%
+model = nst.load_vgg_model(WEIGHTS)
+print(model)
+print("mean pixel subtracted from every input (R, G, B):", np.round(model.mean, 2))
+print("layers:", " ".join(model.names))
+
+# %% [markdown]
+# ## 4. The network as a diagram
+#
+# One box per layer, drawn from the file: the channel count of each block comes from its weights, the box
+# height shrinks with the size of the map (each pool halves it). Orange is the **content layer**
+# `conv4_2`; purple are the five **style layers** `conv1_1` ... `conv5_1`, one at the start of each block.
+
+# %%
+fig = course.draw_network(model, IMAGE_SIZE, nst.CONTENT_LAYER, nst.STYLE_LAYERS)
+plt.show()
+
+# %% [markdown]
+# ## 5. The layers as a table
+#
+# For an input of `IMAGE_SIZE` pixels, each row gives the activation's shape $(n_H, n_W, n_C)$ and the
+# **receptive field** $r$: the side of the square of input pixels that one position of the map depends
+# on. With $j$ the *jump* (input pixels between two neighbouring positions), both start at 1 and
+#
+# $$\text{conv } k\times k,\ \text{stride } 1:\quad r \leftarrow r + (k-1)\,j \qquad\qquad
+# \text{pool } 2\times 2,\ \text{stride } 2:\quad r \leftarrow r + j,\quad j \leftarrow 2j$$
+
+# %%
+rows = course.layer_table(model, IMAGE_SIZE)
+print(f"{'layer':8s} {'kind':5s} {'n_H x n_W x n_C':>17s} {'receptive field':>16s} {'jump':>5s}")
+for row in rows:
+    n_H, n_W, n_C = row["shape"]
+    mark = " <- content" if row["name"] == nst.CONTENT_LAYER else \
+        " <- style" if row["name"] in dict(nst.STYLE_LAYERS) else ""
+    print(f"{row['name']:8s} {row['kind']:5s} {f'{n_H} x {n_W} x {n_C}':>17s} "
+          f"{row['receptive_field']:>13d} px {row['jump']:>5d}{mark}")
+
+# %% [markdown]
+# The same numbers as a picture: the square of the photo that **one position** of each style layer sees
+# (drawn around the eye on the left). `conv1_1` sees a 3-pixel patch, enough for an edge or a colour;
+# `conv5_1` sees most of the face.
+
+# %%
+photo = nst.load_image("../images/chelsea.jpg", size=PHOTO_SIZE)
+rf = {row["name"]: row["receptive_field"] for row in rows}
+scale = PHOTO_SIZE[0] / IMAGE_SIZE[0]             # the table is for IMAGE_SIZE; the photo is smaller
+centre = (0.42 * PHOTO_SIZE[0], 0.38 * PHOTO_SIZE[1])
+fig, ax = plt.subplots(figsize=(6, 4.2))
+ax.imshow(photo.astype(np.uint8))
+for (name, _), colour in zip(nst.STYLE_LAYERS, plt.cm.viridis(np.linspace(0, 0.9, len(nst.STYLE_LAYERS)))):
+    side = rf[name] * scale
+    ax.add_patch(Rectangle((centre[1] - side / 2, centre[0] - side / 2), side, side, fill=False,
+                           ec=colour, lw=2, label=f"{name}: {rf[name]} px at {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}"))
+ax.set_xlim(0, PHOTO_SIZE[1]); ax.set_ylim(PHOTO_SIZE[0], 0)
+ax.set_title(f"Receptive field of one position per style layer (squares scaled to this {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} photo)", fontsize=10)
+ax.set_xlabel("x (pixels)"); ax.set_ylabel("y (pixels)")
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## 6. Feature maps of a photo
+#
+# Each channel $c$ of an activation is a map $a[:, :, c]$ of size $n_H \times n_W$: bright where the
+# filter found what it looks for. For five depths we show the six channels with the largest mean
+# activation (many channels are silent on any one photo). Computing them is one forward pass (a second).
+
+# %%
+layers = [name for name, _ in nst.STYLE_LAYERS]          # conv1_1, conv2_1, conv3_1, conv4_1, conv5_1
+acts = model(nst.preprocess(photo, model.mean), layers)
+n_show = 6
+fig, axes = plt.subplots(len(layers), n_show + 1, figsize=(2.1 * (n_show + 1), 1.6 * len(layers)))
+for row_axes, name in zip(axes, layers):
+    a = acts[name][0].numpy()                             # (n_H, n_W, n_C)
+    top = np.argsort(a.mean(axis=(0, 1)))[::-1][:n_show]
+    row_axes[0].imshow(photo.astype(np.uint8))
+    row_axes[0].set_title("input" if name == layers[0] else "", fontsize=8)
+    row_axes[0].set_ylabel(f"{name}\n{a.shape[0]}x{a.shape[1]}x{a.shape[2]}", fontsize=9)
+    for ax, c in zip(row_axes[1:], top):
+        ax.imshow(a[:, :, c], cmap="magma")
+        ax.set_title(f"{name} channel {c}", fontsize=8)
+    for ax in row_axes:
+        ax.set_xticks([]); ax.set_yticks([])
+    for ax in row_axes[1 + len(top):]:
+        ax.axis("off")
+fig.suptitle("Feature maps of the photo: the 6 most active channels per layer (brighter = stronger)")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# What to notice: `conv1_1` maps are still the photo (edges, colour blobs, at full resolution); each pool
+# halves the map, and by `conv4_1` and `conv5_1` a channel lights up on whole parts (eyes, nose, fur)
+# on a coarse grid. Deep layers say *what is where*, roughly: that is why the course takes the content
+# from `conv4_2`. Shallow layers say *which textures and colours*: the style uses layers from every block.
+#
+# ## Summary
+#
+# - The course uses VGG19's 16 convolution layers (after ReLU), with average pooling, as a fixed feature
+#   extractor; the weights come from one `.mat` file (`python nst_utils.py download-weights`).
+# - An activation has shape $(1, n_H, n_W, n_C)$; each pool halves $n_H, n_W$ while $n_C$ grows from 64
+#   to 512, and the receptive field grows from 3 pixels to most of the image.
+# - Content: `conv4_2`. Style: `conv1_1`, `conv2_1`, `conv3_1`, `conv4_1`, `conv5_1`.
+#
+# ## Questions and things to try
+#
+# 1. Load the model with `pooling="max"` and compare the `conv5_1` maps. Which looks smoother?
+# 2. What is the receptive field of `conv4_2` for a 300 x 400 image? How much of the cat does it cover?
+# 3. Replace `chelsea.jpg` by `rocket.jpg` or `astronaut.jpg`: which `conv5_1` channels light up now?
+# 4. Why does a 3 x 3 convolution after a pool grow the receptive field by 4 pixels, not 2?

@@ -1,0 +1,279 @@
+# %% [markdown]
+# # 04 · The total cost: balancing content and style
+#
+# The content cost (notebook 01) pulls the generated image $G$ towards the photo's layout, the style cost
+# (notebook 03) towards the painting's textures. The total cost weighs one against the other, and that
+# balance, not the two weights themselves, decides what you get.
+#
+# ## What you will learn
+#
+# 1. The total cost $J(G) = \alpha J_{content} + \beta J_{style}$ and how to write it (with a check).
+# 2. Why only the ratio $\beta / \alpha$ matters, and what it does: a grid of results from "all photo"
+#    to "all painting", a trade-off curve, and the same results behind a slider.
+# 3. Total variation, an optional third term: what it measures and what it does to the picture
+#    (a zoom with and without it).
+#
+# At real settings the notebook runs in **2 to 4 minutes** on a laptop CPU (the grid about 1 minute,
+# total variation about 1 minute).
+
+# %% [markdown]
+# ## Setup
+#
+# All imports and settings. `SMOKE` (set by the automatic tests, `NST_SMOKE=1`) makes the images tiny and
+# the optimisations a few iterations long.
+
+# %%
+import sys
+from pathlib import Path
+
+sys.path.insert(0, "..")
+import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
+from nst_tools import course
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+from matplotlib.patches import Rectangle
+
+SMOKE = course.smoke_mode()                                  # NST_SMOKE=1: tiny images, 3 iterations
+GRID_SIZE = 48 if SMOKE else 128                          # longest side of the grid's images (section 2)
+TV_SIZE = 48 if SMOKE else 192                            # longest side of the total variation runs (section 3)
+ITERATIONS = 3 if SMOKE else 100                          # L-BFGS iterations per run
+ALPHA = 10.0                                              # the content weight stays put; beta = ratio * ALPHA
+tf.get_logger().setLevel("ERROR")                         # no retracing notes: each run compiles its own cost
+
+CONTENT_PATH, STYLE_PATH = Path("../images/chelsea.jpg"), Path("../images/style_swirls.jpg")
+model = nst.load_vgg_model(nst.resolve_weights_path())
+content = nst.load_image(CONTENT_PATH, max_size=GRID_SIZE)
+style = nst.load_image(STYLE_PATH, size=content.shape[:2])
+print(model, "| content", content.shape, "| smoke mode:", SMOKE)
+
+
+# %% [markdown]
+# ## 1. The total cost
+#
+# $$J(G) = \alpha \, J_{content}(C, G) + \beta \, J_{style}(S, G)$$
+#
+# $\alpha$ weighs the content cost, $\beta$ the style cost; the assignment uses $\alpha = 10$,
+# $\beta = 40$.
+#
+# ### Exercise: write the total cost
+#
+# The cell comes filled in with one answer so that the notebook runs from top to bottom: delete the line
+# between `START CODE HERE` and `END CODE HERE`, write your own, and run the check (three cases, one of
+# them with TensorFlow scalars).
+
+# %%
+# EXERCISE: your total cost. J_content, J_style: scalars; alpha, beta: their weights.
+def my_total_cost(J_content, J_style, alpha=10, beta=40):
+    ### START CODE HERE ###
+    J = alpha * J_content + beta * J_style
+    ### END CODE HERE ###
+    return J
+
+
+# %%
+passed = course.check_total_cost(my_total_cost)
+
+# %% [markdown]
+# ### Only the ratio $\beta / \alpha$ matters
+#
+# Multiply $\alpha$ and $\beta$ by the same number $k$: $J$ becomes $k J$, with the same minimum. The
+# optimisers do not notice either: Adam divides each step by the running size of the gradient, and the
+# library's L-BFGS sizes its first step the same way, so $k$ cancels. Ten Adam steps with
+# $(\alpha, \beta) = (10, 40)$ and with $(1000, 4000)$ (a few seconds):
+
+# %%
+runs = [nst.run_style_transfer(model, content, style, iterations=10, alpha=a, beta=b, seed=0)
+        for a, b in [(10, 40), (1000, 4000)]]
+difference = np.abs(runs[0].image.astype(int) - runs[1].image.astype(int)).max()
+print(f"J after 10 steps: {runs[0].J:.4g} and {runs[1].J:.4g} (100 times larger)")
+print(f"largest pixel difference between the two images: {difference} (out of 255)")
+
+# %% [markdown]
+# So from now on we keep $\alpha = 10$ and vary only the ratio $\beta / \alpha$.
+#
+# ## 2. From photo to painting: a grid over $\beta / \alpha$
+#
+# Seven runs from the same start (the photo plus noise, `seed=0`), each 100 L-BFGS iterations, with
+# $\beta / \alpha$ from $10^{-6}$ to $10^{-1}$, and the assignment's 4. L-BFGS goes close to the minimum
+# of each $J$, so what you see is the balance itself, not how far the optimiser got.
+#
+# Why such small ratios? With the assignment's normalisations, $J_{style}$ of the start image is about
+# $10^5$ times larger than $J_{content}$ (the Gram entries are sums over all positions, the first layers
+# fire strongly). The interesting range of $\beta / \alpha$ depends on these normalisations and on the
+# network's weights, which is why published ratios (Gatys et al.: $\alpha / \beta = 10^{-3}$ or
+# $10^{-4}$) do not carry over from one implementation to another.
+#
+# This cell takes **about 1 minute** at real settings (7 runs at 85 x 128 pixels, about 9 s each with VGG16
+# on an idle 2-core CPU).
+
+# %%
+RATIOS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 4.0]        # beta / alpha; 4 = the assignment's 40 / 10
+grid = []
+for ratio in RATIOS:
+    result = nst.run_style_transfer(model, content, style, iterations=ITERATIONS, optimizer="lbfgs",
+                                    alpha=ALPHA, beta=ratio * ALPHA, seed=0)
+    grid.append(result)
+    print(f"beta/alpha = {ratio:<6g}  J_content = {result.J_content:8.3g}   J_style = {result.J_style:9.3g}"
+          f"   ({result.seconds:.0f} s)")
+
+
+# %%
+def ratio_label(ratio):
+    return "4 (assignment)" if ratio == 4 else f"{ratio:.0e}"
+
+
+fig, axes = plt.subplots(1, len(RATIOS) + 1, figsize=(2.6 * (len(RATIOS) + 1), 2.6), layout="constrained")
+axes[0].imshow(content.astype(np.uint8)); axes[0].set_title("content C")
+for ax, ratio, result in zip(axes[1:], RATIOS, grid):
+    ax.imshow(result.image)
+    ax.set_title(f"beta/alpha = {ratio_label(ratio)}", fontsize=10)
+for ax in axes:
+    ax.axis("off")
+fig.suptitle(f"More weight on style from left to right ({ITERATIONS} L-BFGS iterations each, style: {STYLE_PATH.name})")
+plt.show()
+
+# %% [markdown]
+# On the left the optimiser only has to keep `conv4_2`'s activation: the cat survives, with the noisy
+# colours that layer does not care about. Around $10^{-4}$ to $10^{-3}$ both costs are in play: the cat's
+# eyes and outline in the painting's strokes and colours. On the right the painting takes over and the
+# cat fades away.
+#
+# The same story in numbers: each run ends at a point of a **trade-off curve**. Lower one cost and the
+# other goes up.
+
+# %%
+J_contents = [r.J_content for r in grid]
+J_styles = [r.J_style for r in grid]
+
+
+def trade_off(ax, highlight=None):
+    # The final J_content and J_style of each grid run against beta / alpha, log-log.
+    ax.loglog(RATIOS, J_contents, "o-", color="tab:blue", label="J_content (to the photo)")
+    ax.loglog(RATIOS, J_styles, "s-", color="tab:purple", label="J_style (to the painting)")
+    if highlight is not None:
+        ax.axvline(RATIOS[highlight], color="gray", linestyle="--")
+    ax.set_xlabel("beta / alpha (log scale)")
+    ax.set_ylabel("cost at the end of the run (log scale)")
+    ax.set_title("The trade-off: more style, less content")
+    ax.legend(fontsize="small")
+
+
+fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
+trade_off(ax)
+plt.show()
+
+# %% [markdown]
+# ### The same idea as a slider
+#
+# Move the slider to pick a ratio. Nothing is optimised while you slide: it shows the grid's result for
+# that ratio (the runs above), and where it lies on the trade-off curve. The lab (notebook 06) runs the
+# optimisation live for any setting.
+
+# %%
+labels = [ratio_label(r) for r in RATIOS]
+
+
+def show_ratio(beta_over_alpha):
+    k = labels.index(beta_over_alpha)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained", width_ratios=[1, 1.2])
+    axes[0].imshow(grid[k].image)
+    axes[0].set_title(f"beta/alpha = {beta_over_alpha}: J_content {J_contents[k]:.3g}, J_style {J_styles[k]:.3g}",
+                      fontsize=10)
+    axes[0].axis("off")
+    trade_off(axes[1], highlight=k)
+    plt.show()
+
+
+widgets.interact(show_ratio, beta_over_alpha=widgets.SelectionSlider(
+    options=labels, value=labels[3], description="beta/alpha", continuous_update=True,
+    layout=widgets.Layout(width="500px")));
+
+# %% [markdown]
+# ## 3. Total variation: a smoothness term
+#
+# Look closely at the results above: fine pixel noise and speckles of colour that no painter made.
+# Neither cost forbids them (the first style layer sees $3 \times 3$ pixels, the content layer much less
+# precisely). The **total variation** of an image adds up the squared differences between neighbouring
+# pixels, along the height and along the width:
+#
+# $$J_{TV}(G) = \frac{1}{n_H n_W} \sum_{h, w, c} \left( (x_{h+1,w,c} - x_{h,w,c})^2 + (x_{h,w+1,c} - x_{h,w,c})^2 \right)$$
+#
+# where $x$ is the preprocessed image $G$, of shape $(1, n_H, n_W, 3)$ (`nst.total_variation_cost(x)`).
+# Smooth images have a small $J_{TV}$, noisy ones a large one:
+
+# %%
+x_photo = nst.preprocess(content, model.mean)
+examples = {"the photo C": x_photo,
+            "the start image (C + noise)": nst.generate_noise_image(x_photo, 0.6, seed=0),
+            f"grid result, beta/alpha = {labels[3]}": nst.preprocess(grid[3].image, model.mean)}
+for label, x in examples.items():
+    print(f"J_TV({label}) = {float(nst.total_variation_cost(tf.constant(x))):.4g}")
+
+# %% [markdown]
+# Adding it to the total cost with a weight $w_{TV}$ (`tv_weight=` in `nst.run_style_transfer`, 0 by
+# default) asks for smoother images:
+#
+# $$J(G) = \alpha \, J_{content}(C, G) + \beta \, J_{style}(S, G) + w_{TV} \, J_{TV}(G)$$
+#
+# Three runs at $\beta / \alpha = 10^{-3}$, larger this time so the zoom shows the pixels: without total
+# variation, with $w_{TV} = 10^{-3}$, and with $10^{-2}$ (too much). This cell takes **about 1 minute** at
+# real settings (3 runs at 128 x 192 pixels, about 19 s each with VGG16 on an idle 2-core CPU).
+
+# %%
+TV_WEIGHTS = [0.0, 1e-3, 1e-2]
+tv_content = nst.load_image(CONTENT_PATH, max_size=TV_SIZE)
+tv_style = nst.load_image(STYLE_PATH, size=tv_content.shape[:2])
+tv_runs = []
+for tv_weight in TV_WEIGHTS:
+    result = nst.run_style_transfer(model, tv_content, tv_style, iterations=ITERATIONS, optimizer="lbfgs",
+                                    alpha=ALPHA, beta=1e-3 * ALPHA, tv_weight=tv_weight, seed=0)
+    J_TV = float(nst.total_variation_cost(tf.constant(nst.preprocess(result.image, model.mean))))
+    tv_runs.append((result, J_TV))
+    print(f"tv_weight = {tv_weight:<6g} J_content = {result.J_content:.3g}  J_style = {result.J_style:.3g}"
+          f"  J_TV = {J_TV:.4g}  ({result.seconds:.0f} s)")
+
+# %%
+h, w = tv_content.shape[:2]
+top, left, zh, zw = h // 3, w // 3, max(h // 3, 4), max(w // 3, 4)        # the zoomed region
+fig, axes = plt.subplots(2, len(TV_WEIGHTS), figsize=(4.6 * len(TV_WEIGHTS), 6.8), layout="constrained",
+                         height_ratios=[1, 1.1])
+for k, (tv_weight, (result, J_TV)) in enumerate(zip(TV_WEIGHTS, tv_runs)):
+    name = "no total variation" if tv_weight == 0 else f"tv_weight = {tv_weight:g}"
+    axes[0, k].imshow(result.image)
+    axes[0, k].add_patch(Rectangle((left - 0.5, top - 0.5), zw, zh, fill=False, edgecolor="red", linewidth=1.5))
+    axes[0, k].set_title(f"{name}\nJ_TV = {J_TV:.4g}", fontsize=10)
+    axes[1, k].imshow(result.image[top:top + zh, left:left + zw], interpolation="nearest")
+    axes[1, k].set_title(f"zoom on the red box ({zh} x {zw} pixels)", fontsize=10)
+    for ax in axes[:, k]:
+        ax.set_xticks([]); ax.set_yticks([])
+fig.suptitle(f"Total variation smooths the pixel noise away (beta/alpha = 1e-3, {ITERATIONS} L-BFGS iterations)")
+plt.show()
+
+# %% [markdown]
+# Without total variation the zoom shows pixel-sized speckles and coloured fringes. With
+# $w_{TV} = 10^{-3}$ they are mostly gone while the strokes stay. With $10^{-2}$ the smoothness term
+# starts to win against the style: strokes blur and the picture darkens at the borders. Like
+# $\beta / \alpha$, a good $w_{TV}$ depends on the other weights and on the image size.
+#
+# ## Summary
+#
+# - $J(G) = \alpha J_{content} + \beta J_{style}$ (`nst.total_cost`); only the ratio $\beta / \alpha$
+#   changes the result.
+# - Small $\beta / \alpha$ keeps the photo, large $\beta / \alpha$ paints the texture over it; the
+#   interesting range depends on the normalisations (here around $10^{-4}$ to $10^{-2}$).
+# - Total variation $J_{TV}$ penalises differences between neighbouring pixels; a small $w_{TV}$
+#   (`tv_weight=`) removes pixel noise, a large one blurs.
+#
+# ## Questions and things to try
+#
+# 1. Run the grid with Adam (`optimizer="adam"`, 100 iterations) instead of L-BFGS. Why does the
+#    assignment's $\beta / \alpha = 4$ keep much more of the cat with Adam? (Hint: where does Adam start,
+#    and how far can it go in 100 steps of size about 2?)
+# 2. Add the ratio $3 \times 10^{-4}$ to `RATIOS`. Where does it land on the trade-off curve?
+# 3. Try another style image (`style_mosaic.jpg`, `style_waves.jpg`): is the interesting range of
+#    $\beta / \alpha$ the same?
+# 4. Double `TV_SIZE`. Does the same $w_{TV}$ smooth more or less? Look at the $\frac{1}{n_H n_W}$ in
+#    $J_{TV}$ and at the size of the speckles.

@@ -1,0 +1,82 @@
+# %% [markdown]
+# # 06 · The style-transfer lab
+#
+# Everything of the course in one panel: pick a photo and a painting, set $\alpha$, $\beta$ and the layers with
+# sliders, press **Run** and watch the generated image $G$ and the costs change as the optimiser works.
+#
+# ## What you will learn
+#
+# - how the ratio $\alpha/\beta$ trades the photo's content against the painting's style;
+# - what each style layer contributes (shallow layers: colours and fine texture; deep layers: larger motifs);
+# - how the content layer, the start image, total variation and the optimiser (Adam or L-BFGS) change the result;
+# - to read the cost curves: $\alpha J_{content}$ and $\beta J_{style}$ pulling against each other.
+#
+# **How to use it.** Run the two code cells. Move a slider, press **Run**. **Stop** keeps the current image;
+# tick *Run continues from the current image* to go on from it, or leave it unticked to restart. Changing
+# $\alpha$, $\beta$, a layer weight, the content layer, the TV weight or the learning rate during a run is
+# applied at once (the run goes on from its current image, a dotted line marks the change in the cost
+# plot); the other settings say that they take effect on the next Run. **Save** writes the image and its
+# settings (`.png` + `.json`) to `outputs/` (or `$NST_OUTPUT_DIR`).
+#
+# **As an app.** `voila notebooks/06_lab.ipynb` serves this notebook as a web page that shows only the panel.
+#
+# Time (measured with VGG16 on a busy 2-core CPU): the first preview appears 1-3 s after Run; an Adam
+# iteration takes about 0.2 s at 128 px and 0.7 s at 256 px (VGG19 somewhat more), so 200 iterations at
+# 128 px take about a minute. L-BFGS iterations cost several network evaluations each.
+
+# %%
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, "..")
+import nst_utils
+from nst_tools import lab_panel
+
+SMOKE = os.environ.get("NST_SMOKE") == "1"
+WEIGHTS = nst_utils.resolve_weights_path()          # $NST_VGG_PATH, else pretrained-model/...-19.mat
+OUTPUT_DIR = Path(os.environ.get("NST_OUTPUT_DIR", "outputs"))
+SIZE, ITERATIONS = (64, 20) if SMOKE else (128, 200)
+
+# %% [markdown]
+# ## The cost you are tuning
+#
+# The panel minimises, over the pixels of $G$,
+#
+# $$J(G) = \alpha\, J_{content}(C, G) + \beta \sum_{l} \lambda^{[l]} J^{[l]}_{style}(S, G) + w_{TV}\, J_{TV}(G)$$
+#
+# with $J_{content}$ at the chosen content layer, one weight $\lambda^{[l]}$ per style layer conv1_1 .. conv5_1
+# (a weight of 0 leaves the layer out), and the optional total-variation smoothness term $J_{TV}$, all as
+# defined in `nst_utils` (the earlier notebooks build each one). The plot shows $J$, $\alpha J_{content}$
+# and $\beta J_{style}$ on a log scale.
+
+# %%
+panel = lab_panel.lab("chelsea.jpg", None, weights=WEIGHTS, size=SIZE, iterations=ITERATIONS,
+                      output_dir=OUTPUT_DIR)
+panel
+
+# %% [markdown]
+# ## Things to try
+#
+# 1. Keep everything at its default and press Run. Then set $\beta$ to 4 (ratio 2.5) and to 4000 (ratio
+#    0.0025): where does the photo disappear?
+# 2. Set every style weight to 0 except conv1_1, then only conv5_1. What does each layer keep of the painting?
+# 3. Choose content layer conv1_2, then conv5_2, with start *noise*: which keeps the exact pixels, which only
+#    the layout?
+# 4. Start from *content* instead of *noise*: the result appears sooner; is it different at the end?
+# 5. Switch to L-BFGS for the same number of iterations and compare the cost curves with Adam's.
+# 6. Run at 128 px, Stop, change the size to 256 px, tick *continue* and Run: a coarse-to-fine result.
+# 7. Raise the TV weight step by step until the texture starts to blur.
+#
+# ## Summary
+#
+# - One number, $\alpha/\beta$, sets the balance; its good value depends on the normalisation of the costs,
+#   which is why papers and code bases quote such different ratios.
+# - Style layers set the scale of the texture, the content layer how literally the photo is kept.
+# - The cost curves show the two terms competing: $J$ falls, but one term may rise while the other falls.
+#
+# ## Questions
+#
+# 1. Why does doubling both $\alpha$ and $\beta$ change the result of Adam only a little, but not nothing?
+# 2. After a live change of $\alpha$, why does $\alpha J_{content}$ jump at the dotted line while the image does not?
+# 3. Why is a result at 128 px not simply a smaller copy of the result at 512 px?
