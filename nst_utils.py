@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""nst_utils: the one library of the neural style transfer course (Gatys et al.).
+"""nst_utils: the core of the neural style transfer course (Gatys et al.), in the order the course teaches.
 
-Everything the notebooks use lives here, as small pure functions with explicit arguments:
-
+* constants -- the assignment's layers (CONTENT_LAYER, STYLE_LAYERS), weights (ALPHA, BETA), mean pixel
+* losses    -- ``compute_content_cost``, ``gram_matrix``, ``compute_layer_style_cost``, ``compute_style_cost``,
+               ``total_cost``, ``total_variation_cost``; then the faster twins the optimiser uses
 * weights   -- ``load_vgg_model`` reads a MatConvNet VGG ``.mat`` file (VGG19 or VGG16, either layout)
 * images    -- ``load_image``, ``preprocess``, ``deprocess``, ``generate_noise_image``, ``save_image``
-* losses    -- ``compute_content_cost``, ``gram_matrix``, ``compute_layer_style_cost``,
-               ``compute_style_cost``, ``total_cost``, ``total_variation_cost``
-* transfer  -- ``run_style_transfer`` (Adam or L-BFGS, callbacks for live previews, stop requests)
-* CLI       -- ``python nst_utils.py stylize CONTENT STYLE -o OUT`` and ``download-weights``
+* transfer  -- ``make_cost_function``, ``run_style_transfer`` (Adam here; L-BFGS in nst_tools.lbfgs)
+
+Everything else (L-BFGS, speed, exercise checks, previews, the extras, the lab, the benchmark, the download
+and the command line) is in the package ``nst_tools`` beside this file. ``python3 nst_utils.py stylize ...``
+runs its command line (nst_tools.cli).
 
 Notation (as in the deeplearning.ai assignment): an activation ``a`` has shape ``(1, n_H, n_W, n_C)``;
 ``a_C``, ``a_S`` and ``a_G`` are the activations of the content, style and generated images.
@@ -79,6 +81,9 @@ CONTENT_LAYER = "conv4_2"
 #: (layer, weight) pairs of the style cost: conv1_1 .. conv5_1, 0.2 each.
 STYLE_LAYERS = [("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2), ("conv5_1", 0.2)]
 
+#: The weights of the content and the style cost in J = alpha J_content + beta J_style (the assignment's).
+ALPHA, BETA = 10.0, 40.0
+
 
 class NSTError(Exception):
     """An error meant for a person: its message is one line that says what to do."""
@@ -86,6 +91,14 @@ class NSTError(Exception):
 
 class NonFiniteLossError(NSTError):
     """The cost became NaN or infinite during the optimisation."""
+
+
+class TooLargeError(NSTError):
+    """A transfer would not fit in memory; ``max_size``: a longest side in pixels that fits (or None)."""
+
+    def __init__(self, message, max_size=None):
+        super().__init__(message)
+        self.max_size = max_size
 
 
 # --------------------------------------------------------------------------------------------------
@@ -140,7 +153,7 @@ def compute_style_cost(a_S, a_G, style_layers=STYLE_LAYERS):
     return style_cost_from_grams(style_grams(a_S, style_layers), a_G, style_layers)
 
 
-def total_cost(J_content, J_style, alpha=10, beta=40):
+def total_cost(J_content, J_style, alpha=ALPHA, beta=BETA):
     r"""Total cost: J(G) = alpha J_content(C, G) + beta J_style(S, G)."""
     return alpha * J_content + beta * J_style
 
@@ -568,7 +581,7 @@ class TransferResult:
                 "history": self.history}
 
 
-def cost_layers(model, content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS, alpha=10, beta=40):
+def cost_layers(model, content_layer, style_layers, alpha, beta):
     """The layers the cost needs, so the network stops at the deepest of them (never at a pool after).
 
     The content layer if alpha != 0, the style layers of non-zero weight if beta != 0. A term whose
@@ -637,7 +650,7 @@ def styles_list(style):
 
 
 def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS,
-                       alpha=10, beta=40, tv_weight=0.0, style_weights=None, precision="float32"):
+                       alpha=ALPHA, beta=BETA, tv_weight=0.0, style_weights=None, precision="float32"):
     """Compile ``cost(x) -> (J, J_content, J_style, dJ/dx)`` for images of ``content``'s size.
 
     ``content`` and ``style`` are preprocessed (1, H, W, 3) arrays (``style`` may be a list of them,
@@ -648,15 +661,18 @@ def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style
     precision: "float32", "bfloat16" (convolutions after conv1_1 in bfloat16, Gram matrices and costs
     in float32; see feature_extractor) or "auto" (see resolve_precision).
     """
-    from nst_tools.fast import feature_extractor, resolve_precision
-
     alpha, beta, tv_weight = float(alpha), float(beta), float(tv_weight)
     style_layers = [(n, float(w)) for n, w in style_layers]
     model.check_layers([content_layer] + [n for n, _ in style_layers])
     needed = cost_layers(model, content_layer, style_layers, alpha, beta)
     active = [(n, w) for n, w in style_layers if w]
     active = active if all(n in needed for n, _ in active) else []
-    forward = feature_extractor(model, resolve_precision(precision), cast=False)
+    if precision == "float32":
+        forward = model
+    else:  # bfloat16 convolutions: the speed module's feature extractor
+        from nst_tools.fast import feature_extractor, resolve_precision
+
+        forward = feature_extractor(model, resolve_precision(precision), cast=False)
     a_C = tf.constant(model(content, [content_layer])[content_layer]) if content_layer in needed else None
     grams = blend_style_grams(model, style, style_weights, active, content.shape)
 
@@ -680,10 +696,10 @@ def check_finite(J, iteration):
     if not np.isfinite(J):
         raise NonFiniteLossError(
             f"the cost became {J} at iteration {iteration}; nothing was saved. "
-            "Lower the learning rate (--lr) or alpha/beta and run again")
+            "lower the learning rate (lr) or alpha/beta and run again")
 
 
-def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam", alpha=10, beta=40,
+def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam", alpha=ALPHA, beta=BETA,
                        lr=2.0, init="noise", seed=None, content_layer=CONTENT_LAYER,
                        style_layers=STYLE_LAYERS, tv_weight=0.0, callback=None, callback_every=10,
                        stop_event=None, init_image=None, style_weights=None, scales=None,
@@ -736,7 +752,7 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
                                       style_weights=style_weights, precision=precision)
             result = run(cost, x0, model.mean, n, float(lr), callback, track.every, stop_event, track=track)
         except tf.errors.ResourceExhaustedError:
-            raise NSTError(f"out of memory at {shape[0]}x{shape[1]}: use a smaller size (--max-size)") from None
+            raise NSTError(f"out of memory at {shape[0]}x{shape[1]}: use a smaller image size") from None
         history += result.history
         done += result.iterations
         if final or result.stopped != "finished":
@@ -868,7 +884,12 @@ def _run_adam(cost, x0, mean, iterations, lr, callback, every, stop_event, beta1
     return track.result(x.numpy())
 
 
-if __name__ == "__main__":
+def _main():
+    """``python3 nst_utils.py stylize|bench|download-weights ...``: the command line (nst_tools.cli)."""
     from nst_tools.cli import main
 
-    sys.exit(main())
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -11,19 +11,19 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from nst_tools.course import layer_table
 from nst_tools.fast import (
     auto_scales,
     bfloat16_supported,
+    default_layers,
     estimate_memory,
     feature_extractor,
+    layer_shapes,
 )
 from nst_utils import (
     IMAGES_DIR,
     ROOT,
     STYLE_LAYERS,
     atomic_write,
-    cost_layers,
     fit_size,
     generate_noise_image,
     image_format,
@@ -61,11 +61,10 @@ def step_flops(model, size, layers=None, style_layers=STYLE_LAYERS) -> int:
     """FLOPs of one step at ``size``: each conv up to the deepest layer forward (2 n_H n_W k^2 C_in C_out)
     and once more backward (the input gradient, conv1_1's included), plus 2 n_H n_W n_C^2 per Gram
     matrix forward and as much for its gradient (see fast_layer_style_cost)."""
-    layers = cost_layers(model) if layers is None else layers
-    rows = layer_table(model, size)[: max(model.names.index(n) for n in layers) + 1]
+    layers = default_layers(model) if layers is None else layers
+    shapes = layer_shapes(model, size)[: max(model.names.index(n) for n in layers) + 1]
     flops, c_in = 0, 3
-    for layer, row in zip(model.layers, rows):
-        n_H, n_W, n_C = row["shape"]
+    for layer, (n_H, n_W, n_C) in zip(model.layers, shapes):
         if layer.kind == "conv":
             flops += 2 * 2 * n_H * n_W * int(np.prod(layer.kernel.shape[:2])) * c_in * n_C
             c_in = n_C
@@ -119,7 +118,7 @@ def bench_step(model, size, precision="float32", repeats=5) -> dict:
     a whole Adam iteration and of an L-BFGS iteration of one evaluation (best of ``repeats`` + 1)."""
     images = _synthetic_images(size)
     content, style = (preprocess(im, model.mean) for im in images)
-    layers = cost_layers(model)
+    layers = default_layers(model)
     cost = make_cost_function(model, content, style, precision=precision)
     floor = step_floor(model, layers, precision)
     x = tf.constant(generate_noise_image(content, 0.6, 0))

@@ -30,6 +30,7 @@ from nst_tools.further import (
 from nst_utils import (
     DEFAULT_WEIGHTS,
     NSTError,
+    TooLargeError,
     image_format,
     load_image,
     load_vgg_model,
@@ -268,7 +269,8 @@ def main(argv=None):
             path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet)
             print(f"saved {path}")
     except NSTError as exc:
-        print(f"nst_utils.py {args.command}: error: {exc}", file=sys.stderr)
+        hint = f" (--max-size {exc.max_size})" if isinstance(exc, TooLargeError) and exc.max_size else ""
+        print(f"nst_utils.py {args.command}: error: {exc}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"nst_utils.py {args.command}: interrupted", file=sys.stderr)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from nst_tools.fast import layer_shapes
 from nst_utils import (
     CONTENT_LAYER,
     STYLE_LAYERS,
@@ -264,18 +265,13 @@ def layer_table(model, input_size=(224, 224)):
     neighbouring positions) start at r = j = 1; a k x k stride-1 conv adds (k - 1) j, a 2x2 stride-2
     pool adds j and doubles j. Shapes follow the model: SAME padding, pools halve rounding up.
     """
-    n_H, n_W = (int(v) for v in input_size)
-    n_C, r, j = 3, 1, 1
-    rows = []
-    for layer in model.layers:
+    r, j, rows = 1, 1, []
+    for layer, shape in zip(model.layers, layer_shapes(model, input_size)):
         if layer.kind == "conv":
             r += (int(layer.kernel.shape[0]) - 1) * j
-            n_C = int(layer.kernel.shape[3])
         else:
             r, j = r + j, 2 * j
-            n_H, n_W = -(-n_H // 2), -(-n_W // 2)
-        rows.append({"name": layer.name, "kind": layer.kind, "shape": (n_H, n_W, n_C),
-                     "receptive_field": r, "jump": j})
+        rows.append({"name": layer.name, "kind": layer.kind, "shape": shape, "receptive_field": r, "jump": j})
     return rows
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from nst_tools.course import layer_table
 from nst_tools.lbfgs import LBFGS_MEMORY
-from nst_utils import NSTError, cost_layers, fit_size
+from nst_utils import ALPHA, BETA, CONTENT_LAYER, STYLE_LAYERS, NSTError, TooLargeError, cost_layers, fit_size
 
 PRECISIONS = ("float32", "bfloat16", "auto")
 
@@ -156,17 +155,36 @@ def auto_scales(size, iterations):
     return [(f, n) for f in coarse] + [1.0]
 
 
+def layer_shapes(model, size):
+    """Output shape (n_H, n_W, n_C) of each of ``model.layers`` for an input of ``size`` (H, W): a conv
+    (SAME padding) keeps n_H, n_W and sets n_C to its kernel's; a 2x2 stride-2 pool halves n_H, n_W,
+    rounding up."""
+    n_H, n_W = (int(v) for v in size)
+    n_C, shapes = 3, []
+    for layer in model.layers:
+        if layer.kind == "conv":
+            n_C = int(layer.kernel.shape[3])
+        else:
+            n_H, n_W = -(-n_H // 2), -(-n_W // 2)
+        shapes.append((n_H, n_W, n_C))
+    return shapes
+
+
+def default_layers(model):
+    """The layers a transfer with the course's defaults needs (see cost_layers), or all of ``model``'s
+    layers if it lacks some of them."""
+    try:
+        return cost_layers(model, CONTENT_LAYER, STYLE_LAYERS, ALPHA, BETA)
+    except NSTError:
+        return model.names
+
+
 def activation_elements(model, size, layers=None) -> int:
     """Activation values one forward pass computes at ``size`` (H, W), up to the deepest of ``layers``
-    (default: cost_layers with the defaults, falling back to all layers if those are missing)."""
-    if layers is None:
-        try:
-            layers = cost_layers(model)
-        except NSTError:
-            layers = model.names
+    (default: default_layers)."""
+    layers = default_layers(model) if layers is None else layers
     last = max(model.names.index(n) for n in layers)
-    rows = layer_table(model, size)[: last + 1]
-    return int(size[0] * size[1] * 3 + sum(np.prod(r["shape"]) for r in rows))
+    return int(size[0] * size[1] * 3 + sum(np.prod(shape) for shape in layer_shapes(model, size)[: last + 1]))
 
 
 def estimate_memory(model, size, optimizer="adam", precision="float32", layers=None) -> int:
@@ -201,7 +219,7 @@ def available_memory():
 
 
 def check_memory(model, size, optimizer="adam", precision="float32", available=None) -> int:
-    """Raise NSTError, naming a --max-size that fits, if a transfer at ``size`` (H, W) would not fit in
+    """Raise TooLargeError, naming a longest side that fits, if a transfer at ``size`` (H, W) would not fit in
     ``available`` bytes (default: available_memory() less MEMORY_RESERVE); returns the estimate."""
     need = estimate_memory(model, size, optimizer, precision)
     if available is None:
@@ -209,9 +227,10 @@ def check_memory(model, size, optimizer="adam", precision="float32", available=N
         available = None if free is None else free - MEMORY_RESERVE
     if available is not None and need > available:
         side = int(max(size) * np.sqrt(max(available, 0) / need))
-        hint = f"--max-size {side} fits" if side >= MIN_SCALE_SIDE else "free some memory first"
-        raise NSTError(f"a {size[0]}x{size[1]} transfer needs about {need / 2**30:.1f} GiB of memory but "
-                       f"{max(available, 0) / 2**30:.1f} GiB is free: use a smaller size ({hint})")
+        side = side if side >= MIN_SCALE_SIDE else None
+        hint = f"a longest side of {side} pixels fits" if side else "free some memory first"
+        raise TooLargeError(f"a {size[0]}x{size[1]} transfer needs about {need / 2**30:.1f} GiB of memory but "
+                            f"{max(available, 0) / 2**30:.1f} GiB is free: use a smaller size ({hint})", side)
     return need
 
 

@@ -100,7 +100,45 @@ def test_failed_line_shows_got_and_expected(capsys):
 def test_check_accepts_float64_numpy_and_reports_a_missing_return(capsys):
     assert course.check_content_cost(content_numpy_float64) is True
     assert course.check_content_cost(lambda a_C, a_G: None) is False
-    assert "got None" in capsys.readouterr().out.splitlines()[1]
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.startswith("NOT IMPLEMENTED: compute_content_cost") and "returned None" in line
+
+
+def _stub(*args):
+    raise NotImplementedError()
+
+
+@pytest.mark.parametrize("check", [course.check_content_cost, course.check_gram_matrix, course.check_layer_style_cost,
+                                   course.check_style_cost, course.check_total_cost], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("stub", [_stub, lambda *args: None], ids=["raises", "returns None"])
+def test_a_stub_never_passes_and_says_not_implemented_in_one_line(check, stub, capsys):
+    assert check(stub) is False
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith("NOT IMPLEMENTED: ") and "the library's version" in out[0]
+
+
+def test_keep_and_mine_carry_a_passed_function_to_a_later_notebook(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path))
+    namespace = {}
+    source = "def gram_matrix(A):\n    return 2 * tf.matmul(A, A, transpose_b=True)\n"
+    (tmp_path / "mine.py").write_text(source)
+    exec(compile(source, str(tmp_path / "mine.py"), "exec"), {"tf": tf}, namespace)
+    mine = namespace["gram_matrix"]
+    assert course.keep(mine, True, nu.gram_matrix) is mine
+    assert (tmp_path / "my_functions" / "gram_matrix.py").read_text() == source
+    fns = course.mine(nu.compute_content_cost, nu.gram_matrix, nu.compute_layer_style_cost)
+    A = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_allclose(fns["gram_matrix"](A), 2 * nu.gram_matrix(A))
+    assert fns["compute_content_cost"] is nu.compute_content_cost
+    a = tf.ones((1, 2, 2, 3))
+    # the library's layer style cost is used as it is; the learner's gram_matrix does not leak into it
+    assert fns["compute_layer_style_cost"] is nu.compute_layer_style_cost
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("compute_content_cost: the library's") and out[1].startswith("gram_matrix: yours")
+    assert float(nu.compute_layer_style_cost(a, a)) == 0.0
+    # a failed check removes the saved copy: later notebooks go back to the library's
+    assert course.keep(mine, False, nu.gram_matrix) is nu.gram_matrix
+    assert not (tmp_path / "my_functions" / "gram_matrix.py").exists()
 
 
 def test_check_accepts_a_scalar_wrapped_in_a_1x1_tensor():

@@ -1,0 +1,163 @@
+"""The project's shape: a short core a learner reads, a toolbox beside it, dependencies pointing one way."""
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "nst_utils.py"
+TOOLS = sorted((ROOT / "nst_tools").glob("*.py"))
+CORE_BUDGET = 1000
+#: Modules the core must not import at module level: they belong to the CLI, the download, the lab, previews.
+FORBIDDEN = {"argparse", "urllib", "http", "hashlib", "ipywidgets", "threading", "subprocess", "matplotlib",
+             "nst_tools", "IPython", "tqdm", "imageio", "h5py"}
+
+
+def module_level_imports(path):
+    """Top-level module names imported outside any function or class body (with/if/try blocks included)."""
+    found = set()
+
+    def visit(nodes):
+        for node in nodes:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                found.add(node.module)
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                visit(getattr(node, field, []) or [])
+
+    visit(ast.parse(path.read_text()).body)
+    return found
+
+
+def all_imports(path):
+    """Every module a file imports, at any depth (function-level imports included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_core_stays_within_its_budget():
+    lines = len(CORE.read_text().splitlines())
+    assert lines <= CORE_BUDGET, f"nst_utils.py has {lines} lines: move what is not the course's core to nst_tools/"
+
+
+def test_the_core_imports_no_ui_cli_network_or_toolbox_module_at_module_level():
+    roots = {name.split(".")[0] for name in module_level_imports(CORE)}
+    assert not roots & FORBIDDEN, f"nst_utils.py imports {sorted(roots & FORBIDDEN)} at module level"
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path):
+    """The two tests above would catch a regression: a stray import at module level, even inside a block."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\nif True:\n    import argparse\ntry:\n    from nst_tools import cli\nexcept ImportError:\n"
+                   "    pass\ndef f():\n    import matplotlib\n")
+    assert module_level_imports(bad) == {"os", "argparse", "nst_tools"}
+
+
+def test_a_learner_meets_the_content_cost_in_the_first_screenfuls():
+    lines = CORE.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("def "))
+    assert lines.index("def compute_content_cost(a_C, a_G):") < 120
+    order = [re.match(r"def (\w+)", line).group(1) for line in lines[first:] if line.startswith("def ")]
+    taught = ["compute_content_cost", "gram_matrix", "compute_layer_style_cost", "compute_style_cost", "total_cost",
+              "load_vgg_model", "load_image", "make_cost_function", "run_style_transfer"]
+    assert [name for name in order if name in taught] == taught
+
+
+def _toolbox_graph():
+    graph = {}
+    for path in TOOLS:
+        deps = set()
+        for name in all_imports(path):
+            parts = name.split(".")
+            if parts[0] == "nst_tools" and len(parts) > 1 and (ROOT / "nst_tools" / f"{parts[1]}.py").exists():
+                deps.add(parts[1])
+        graph[path.stem] = deps - {path.stem}
+    return graph
+
+
+def _cycle(graph):
+    """A cycle in ``graph`` {node: deps} as a list of nodes, or None."""
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == "open":
+                return stack[stack.index(dep):] + [dep] if dep in stack else [node, dep]
+            if dep not in state:
+                found = visit(dep, stack + [dep])
+                if found:
+                    return found
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node, [node])
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle_among_the_toolbox_modules():
+    assert _cycle(_toolbox_graph()) is None, f"import cycle: {' -> '.join(_cycle(_toolbox_graph()))}"
+
+
+def test_the_cycle_finder_finds_one():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_core_imports_the_toolbox_only_inside_functions():
+    assert not {n for n in module_level_imports(CORE) if n.startswith("nst_tools")}
+    for path in TOOLS:  # and the toolbox never needs the core to import it first
+        assert "nst_tools" not in {n.split(".")[0] for n in module_level_imports(path) if n == "nst_tools"}
+
+
+def test_the_package_init_re_exports_nothing():
+    tree = ast.parse((ROOT / "nst_tools" / "__init__.py").read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def _requirement_names(lines):
+    out = {}
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        name = re.match(r"[A-Za-z0-9_.\-]+", line).group(0).lower().replace("_", "-")
+        out.setdefault(name, set()).add(re.sub(r"\s+", "", line))
+    return out
+
+
+def test_pyproject_dependencies_match_requirements_txt():
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        tomllib = pytest.importorskip("tomli")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = _requirement_names(project["dependencies"])
+    required = _requirement_names((ROOT / "requirements.txt").read_text().splitlines())
+    norm = lambda d: {k: {s.replace("'", '"') for s in v} for k, v in d.items()}  # noqa: E731
+    assert norm(declared) == norm(required)
+    assert project["scripts"]["nst"] == "nst_tools.cli:main"
+    assert (ROOT / "LICENSE").is_file()
+
+
+def test_python3_nst_utils_py_delegates_to_the_cli():
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(CORE), "stylize", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("usage: nst_utils.py stylize")
+    assert "--preserve-colors" in done.stdout  # the whole CLI, from nst_tools.cli
