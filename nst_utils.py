@@ -139,57 +139,15 @@ def compute_layer_style_cost(a_S, a_G):
 
     a_S, a_G: tensors of shape (1, n_H, n_W, n_C). Returns a scalar tensor.
     """
-    return layer_style_cost_from_gram(activation_gram(a_S), a_G)
-
-
-def compute_style_cost(a_S, a_G, style_layers=STYLE_LAYERS):
-    r"""Overall style cost over several layers.
-
-    J_style(S, G) = sum_l lambda^[l] J_style^[l](S, G)
-
-    a_S, a_G: dicts {layer name: activation (1, n_H, n_W, n_C)}; style_layers: [(name, lambda), ...],
-    by default conv1_1 .. conv5_1 at 0.2 each. Returns a scalar tensor.
-    """
-    return style_cost_from_grams(style_grams(a_S, style_layers), a_G, style_layers)
-
-
-def total_cost(J_content, J_style, alpha=ALPHA, beta=BETA):
-    r"""Total cost: J(G) = alpha J_content(C, G) + beta J_style(S, G)."""
-    return alpha * J_content + beta * J_style
-
-
-def total_variation_cost(x):
-    r"""Total variation of an image, a smoothness prior (squared differences of neighbours).
-
-    J_TV(G) = 1 / (n_H n_W) * sum_{h,w,c} ((x[h+1,w,c] - x[h,w,c])^2 + (x[h,w+1,c] - x[h,w,c])^2)
-
-    x: (1, n_H, n_W, 3), the preprocessed generated image. Returns a scalar tensor.
-    """
-    _, n_H, n_W, _ = x.shape
-    dh = x[:, 1:, :, :] - x[:, :-1, :, :]
-    dw = x[:, :, 1:, :] - x[:, :, :-1, :]
-    return (tf.reduce_sum(tf.square(dh)) + tf.reduce_sum(tf.square(dw))) / float(n_H * n_W)
-
-
-def activation_gram(a):
-    """Gram matrix (n_C, n_C) of an activation (1, n_H, n_W, n_C): gram_matrix(unroll(a))."""
-    n_C = a.shape[-1]
-    flat = tf.reshape(a, (-1, n_C))  # (n_H n_W, n_C) = A^T, so A A^T = flat^T flat
-    return tf.matmul(flat, flat, transpose_a=True)
-
-
-def layer_style_cost_from_gram(G_S, a_G):
-    r"""Style cost of one layer against a precomputed style Gram matrix ``G_S`` (n_C, n_C).
-
-    J_style^[l] = 1 / (4 n_C^2 (n_H n_W)^2) * sum_{i,j} (G_S[i,j] - G_G[i,j])^2,  a_G: (1, n_H, n_W, n_C)
-    """
     _, n_H, n_W, n_C = a_G.shape
-    G_G = activation_gram(a_G)
+    G_S = gram_matrix(unroll(a_S))
+    G_G = gram_matrix(unroll(a_G))
     return tf.reduce_sum(tf.square(G_S - G_G)) / float(4 * n_C**2 * (n_H * n_W) ** 2)
 
 
 def fast_layer_style_cost(G_S, a_G):
-    r"""layer_style_cost_from_gram(G_S, a_G), with its gradient written out: one matmul, not two.
+    r"""The optimiser's twin of compute_layer_style_cost: the same J_style^[l], from the style's Gram
+    matrix ``G_S`` (n_C, n_C, computed once per run), with its gradient written out: one matmul, not two.
 
     With F = a_G unrolled to (n_H n_W, n_C), D = F^T F - G_S (symmetric) and
     J = sum(D^2) / (4 n_C^2 (n_H n_W)^2): dJ/dF = 4 F D / (4 n_C^2 (n_H n_W)^2).
@@ -211,6 +169,60 @@ def fast_layer_style_cost(G_S, a_G):
         return tf.reduce_sum(tf.square(D)) / norm, grad
 
     return cost(a_G)
+
+
+def compute_style_cost(a_S, a_G, style_layers=STYLE_LAYERS):
+    r"""Overall style cost over several layers.
+
+    J_style(S, G) = sum_l lambda^[l] J_style^[l](S, G)
+
+    a_S, a_G: dicts {layer name: activation (1, n_H, n_W, n_C)}; style_layers: [(name, lambda), ...],
+    by default conv1_1 .. conv5_1 at 0.2 each. Returns a scalar tensor.
+    """
+    J_style = tf.constant(0.0)
+    for name, lambda_l in style_layers:
+        J_style += lambda_l * compute_layer_style_cost(a_S[name], a_G[name])
+    return J_style
+
+
+def total_cost(J_content, J_style, alpha=ALPHA, beta=BETA):
+    r"""Total cost: J(G) = alpha J_content(C, G) + beta J_style(S, G)."""
+    return alpha * J_content + beta * J_style
+
+
+def total_variation_cost(x):
+    r"""Total variation of an image, a smoothness prior (squared differences of neighbours).
+
+    J_TV(G) = 1 / (n_H n_W) * sum_{h,w,c} ((x[h+1,w,c] - x[h,w,c])^2 + (x[h,w+1,c] - x[h,w,c])^2)
+
+    x: (1, n_H, n_W, 3), the preprocessed generated image. Returns a scalar tensor.
+    """
+    _, n_H, n_W, _ = x.shape
+    dh = x[:, 1:, :, :] - x[:, :-1, :, :]
+    dw = x[:, :, 1:, :] - x[:, :, :-1, :]
+    return (tf.reduce_sum(tf.square(dh)) + tf.reduce_sum(tf.square(dw))) / float(n_H * n_W)
+
+
+# --------------------------------------------------------------------------------------------------
+# The style targets, computed once per run: the Gram matrices of the style image
+# --------------------------------------------------------------------------------------------------
+
+
+def activation_gram(a):
+    """Gram matrix (n_C, n_C) of an activation (1, n_H, n_W, n_C): gram_matrix(unroll(a))."""
+    n_C = a.shape[-1]
+    flat = tf.reshape(a, (-1, n_C))  # (n_H n_W, n_C) = A^T, so A A^T = flat^T flat
+    return tf.matmul(flat, flat, transpose_a=True)
+
+
+def layer_style_cost_from_gram(G_S, a_G):
+    r"""Style cost of one layer against a precomputed style Gram matrix ``G_S`` (n_C, n_C).
+
+    J_style^[l] = 1 / (4 n_C^2 (n_H n_W)^2) * sum_{i,j} (G_S[i,j] - G_G[i,j])^2,  a_G: (1, n_H, n_W, n_C)
+    """
+    _, n_H, n_W, n_C = a_G.shape
+    G_G = activation_gram(a_G)
+    return tf.reduce_sum(tf.square(G_S - G_G)) / float(4 * n_C**2 * (n_H * n_W) ** 2)
 
 
 def style_grams(a_S, style_layers=STYLE_LAYERS, target_positions=None):

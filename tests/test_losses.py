@@ -123,3 +123,16 @@ def test_style_grams_rescales_a_differently_sized_style(rng):
     plain = nst.style_grams(a, [("conv1_1", 1.0)])["conv1_1"].numpy()
     scaled = nst.style_grams(a, [("conv1_1", 1.0)], {"conv1_1": 16})["conv1_1"].numpy()
     np.testing.assert_allclose(scaled, plain * 16 / 64, rtol=1e-6)
+
+
+def test_the_optimisers_twin_agrees_with_the_readable_layer_style_cost_in_value_and_gradient(rng):
+    """fast_layer_style_cost (hand-written gradient, the one that paints) == compute_layer_style_cost (taught)."""
+    a_S = tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32))
+    a_G = tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(a_G)
+        taught = nst.compute_layer_style_cost(a_S, a_G)
+        fast = nst.fast_layer_style_cost(nst.activation_gram(a_S), a_G)
+    assert float(fast) == pytest.approx(float(taught), rel=1e-5)
+    np.testing.assert_allclose(tape.gradient(fast, a_G), tape.gradient(taught, a_G), rtol=1e-4, atol=1e-6)
+    assert float(taught) == pytest.approx(np_layer_style_cost(a_S.numpy(), a_G.numpy()), rel=1e-5)
