@@ -359,8 +359,6 @@ def _read_layers(cell):
             if kernel.ndim == 3:  # MATLAB drops a trailing singleton "out" dimension
                 kernel = kernel[..., None]
             bias = np.asarray(weights[1], dtype=np.float32).ravel()
-            if kernel.ndim != 4 or bias.shape[0] != kernel.shape[3]:
-                raise ValueError(f"layer {name}: kernel {kernel.shape} and bias {bias.shape} do not match")
             result.append(VGGLayer(name, "conv", tf.constant(kernel), tf.constant(bias)))
         elif kind == "relu":
             if result and result[-1].kind == "conv":
@@ -368,6 +366,19 @@ def _read_layers(cell):
         else:
             result.append(VGGLayer(name, "pool"))
     return result
+
+
+def _check_weights(layers, path, hint):
+    """Each kernel must be [k, k, in, n] (k odd, ``in`` the previous conv's n) with n biases, all finite."""
+    c_in = 3
+    for layer in (layer for layer in layers if layer.kind == "conv"):
+        shape, n_bias = list(layer.kernel.shape), int(layer.bias.shape[0])
+        if len(shape) != 4 or shape[0] != shape[1] or shape[0] % 2 == 0 or shape[2] != c_in or n_bias != shape[3]:
+            raise NSTError(f"{path}: layer {layer.name} has a {shape} kernel and {n_bias} biases, not [k, k, {c_in}, n] "
+                           f"(k odd) and n biases: the file is damaged; {hint}")
+        if not (np.isfinite(layer.kernel.numpy()).all() and np.isfinite(layer.bias.numpy()).all()):
+            raise NSTError(f"{path}: layer {layer.name} has NaN or infinite weights: the file is damaged; {hint}")
+        c_in = shape[3]
 
 
 def load_vgg_model(path=None, pooling="avg") -> VGG:
@@ -397,8 +408,7 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
         raise NSTError(f"{path} is not a MatConvNet VGG file ({exc}); {hint}") from None
     if not any(layer.kind == "conv" for layer in layers):
         raise NSTError(f"{path} has no convolution layers, so it is not a VGG file; {hint}")
-    if int(layers[0].kernel.shape[2]) != 3:
-        raise NSTError(f"{path}: the first layer takes {layers[0].kernel.shape[2]} channels, not RGB; {hint}")
+    _check_weights(layers, path, hint)
     return VGG(layers, _mean_pixel(data), pooling=pooling, path=path)
 
 

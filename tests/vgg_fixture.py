@@ -32,10 +32,13 @@ def _simple(name, kind, old, **extra):
     return layer
 
 
-def vgg_layers(arch="vgg19", width=4, seed=0, kernels=None, head=True, old=False):
-    """The list of layer dicts; ``kernels`` may override {name: (kernel, bias)}."""
-    rng = np.random.default_rng(seed)
-    layers, c_in = [], 3
+def conv_weights(rng, arch="vgg19", width=4, kernels=None, corrupt=None):
+    """[(block, index, kernel, bias)] of the conv layers, drawn from ``rng`` in layer order.
+
+    ``kernels`` may override {name: (kernel, bias)}; ``corrupt`` {name: f} replaces a layer's weights by
+    ``f(kernel, bias) -> (kernel, bias)`` after drawing them (the other layers keep their values).
+    """
+    convs, c_in = [], 3
     for b, n in enumerate(BLOCKS[arch], 1):
         c_out = width * min(2 ** (b - 1), 8)
         for i in range(1, n + 1):
@@ -47,11 +50,25 @@ def vgg_layers(arch="vgg19", width=4, seed=0, kernels=None, head=True, old=False
                 if b == 1 and i == 1:
                     k = k / 60.0  # raw pixels are in +-128: keep conv1_1 in a sane range
                 bias = rng.normal(0, 0.05, c_out)
-            layers.append(_conv(name, np.asarray(k), np.asarray(bias), old))
-            layers.append(_simple(f"relu{b}_{i}", "relu", old))
+            if corrupt and name in corrupt:
+                k, bias = corrupt[name](np.array(k, dtype=np.float64), np.array(bias, dtype=np.float64))
+            convs.append((b, i, np.asarray(k), np.asarray(bias)))
             c_in = c_out
-        layers.append(_simple(f"pool{b}", "pool", old, method="max", pool=np.array([[2.0, 2]]),
-                              stride=np.array([[2.0, 2]]), pad=np.array([[0.0, 0, 0, 0]])))
+    return convs
+
+
+def vgg_layers(arch="vgg19", width=4, seed=0, kernels=None, head=True, old=False, corrupt=None):
+    """The list of layer dicts; ``kernels`` and ``corrupt`` as for ``conv_weights``."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    convs = conv_weights(rng, arch, width, kernels, corrupt)
+    for b, i, k, bias in convs:
+        layers.append(_conv(f"conv{b}_{i}", k, bias, old))
+        layers.append(_simple(f"relu{b}_{i}", "relu", old))
+        if i == BLOCKS[arch][b - 1]:
+            layers.append(_simple(f"pool{b}", "pool", old, method="max", pool=np.array([[2.0, 2]]),
+                                  stride=np.array([[2.0, 2]]), pad=np.array([[0.0, 0, 0, 0]])))
+    c_in = width * min(2 ** (len(BLOCKS[arch]) - 1), 8)
     if head:  # a small classifier head, as in the real file (the loader must stop before it)
         fc = [("fc6", (1, 1, c_in, 8)), ("fc7", (1, 1, 8, 8)), ("fc8", (1, 1, 8, 5))]
         for j, (name, shape) in enumerate(fc):
@@ -63,10 +80,10 @@ def vgg_layers(arch="vgg19", width=4, seed=0, kernels=None, head=True, old=False
 
 
 def write_vgg_mat(path, layout="new", arch="vgg19", width=4, seed=0, kernels=None, mean=MEAN_RGB,
-                  head=True):
-    """Write a MatConvNet-layout VGG file to ``path``; returns ``path``."""
+                  head=True, corrupt=None):
+    """Write a MatConvNet-layout VGG file to ``path``; returns ``path``. ``corrupt``: see ``conv_weights``."""
     old = layout == "old"
-    layers = vgg_layers(arch, width, seed, kernels, head, old)
+    layers = vgg_layers(arch, width, seed, kernels, head, old, corrupt)
     cell = np.empty((1, len(layers)), dtype=object)
     for j, layer in enumerate(layers):
         cell[0, j] = layer
