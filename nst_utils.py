@@ -3,7 +3,7 @@
 
 Everything the notebooks use lives here, as small pure functions with explicit arguments:
 
-* weights   -- ``load_vgg_model`` reads a MatConvNet VGG ``.mat`` file (VGG19 or VGG16, either layout)
+* weights   -- ``load_vgg_model`` reads a MatConvNet VGG ``.mat`` (VGG19 or VGG16, either layout) or Keras's ``.h5``
 * images    -- ``load_image``, ``preprocess``, ``deprocess``, ``generate_noise_image``, ``save_image``
 * losses    -- ``compute_content_cost``, ``gram_matrix``, ``compute_layer_style_cost``,
                ``compute_style_cost``, ``total_cost``, ``total_variation_cost``
@@ -67,6 +67,7 @@ with _quiet_stderr():
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_WEIGHTS = ROOT / "pretrained-model" / "imagenet-vgg-verydeep-19.mat"
+KERAS_WEIGHTS = ROOT / "pretrained-model" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # --source keras
 DOWNLOAD_COMMAND = "python nst_utils.py download-weights"
 IMAGES_DIR = ROOT / "images"
 
@@ -231,8 +232,10 @@ def style_cost_from_grams(grams, a_G, style_layers=STYLE_LAYERS):
 
 
 def resolve_weights_path(path=None) -> Path:
-    """The weights file to use: ``path``, else ``$NST_VGG_PATH``, else ``pretrained-model/...-19.mat``."""
-    chosen = path or os.environ.get("NST_VGG_PATH") or DEFAULT_WEIGHTS
+    """The weights file: ``path``, else ``$NST_VGG_PATH``, else ``pretrained-model/``'s .mat (its Keras .h5 if only
+    that one is there)."""
+    only_h5 = KERAS_WEIGHTS.is_file() and not DEFAULT_WEIGHTS.is_file()
+    chosen = path or os.environ.get("NST_VGG_PATH") or (KERAS_WEIGHTS if only_h5 else DEFAULT_WEIGHTS)
     return Path(chosen).expanduser()
 
 
@@ -289,7 +292,7 @@ class VGGLayer:
 
 
 class VGG:
-    """A VGG feature extractor read from a MatConvNet file. Call it on a preprocessed image.
+    """A VGG feature extractor read from a weights file. Call it on a preprocessed image.
 
     ``model(image, layers=None)``: ``image`` is float32 ``(1, H, W, 3)``, RGB minus ``model.mean``.
     Returns ``{layer name: activation (1, n_H, n_W, n_C)}``; ``convX_Y`` is the map *after* its ReLU.
@@ -381,21 +384,10 @@ def _check_weights(layers, path, hint):
         c_in = shape[3]
 
 
-def load_vgg_model(path=None, pooling="avg") -> VGG:
-    """Load a MatConvNet VGG file (VGG19/VGG16, current or older layout) as a callable ``VGG``.
-
-    ``path``: the file; default ``$NST_VGG_PATH``, else ``pretrained-model/imagenet-vgg-verydeep-19.mat``.
-    ``pooling``: ``"avg"`` (Gatys et al., the assignment) or ``"max"`` (as VGG was trained).
-    """
+def _read_mat(path, hint):
+    """``(layers, RGB mean)`` of a MatConvNet file."""
     import scipy.io
 
-    if pooling not in ("avg", "max"):
-        raise NSTError(f"pooling must be 'avg' or 'max', not {pooling!r}")
-    path = resolve_weights_path(path)
-    if not path.is_file():
-        raise NSTError(f"VGG weights not found at {path}; get them with: {DOWNLOAD_COMMAND}"
-                       + (f" --output {path}" if path != DEFAULT_WEIGHTS else ""))
-    hint = f"re-download it with: {DOWNLOAD_COMMAND}"
     try:
         data = scipy.io.loadmat(str(path))
     except Exception as exc:  # scipy raises many types for bad bytes
@@ -403,13 +395,39 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
     if "layers" not in data:
         raise NSTError(f"{path} has no 'layers' variable, so it is not a MatConvNet VGG file; {hint}")
     try:
-        layers = _read_layers(data["layers"])
+        return _read_layers(data["layers"]), _mean_pixel(data)
     except Exception as exc:
         raise NSTError(f"{path} is not a MatConvNet VGG file ({exc}); {hint}") from None
+
+
+def load_vgg_model(path=None, pooling="avg") -> VGG:
+    """Load a VGG19/VGG16 as a callable ``VGG``: a MatConvNet ``.mat`` (either layout) or Keras's ``.h5``.
+
+    ``path``: the file; default ``$NST_VGG_PATH``, else ``pretrained-model/`` (see ``resolve_weights_path``).
+    ``pooling``: ``"avg"`` (Gatys et al., the assignment) or ``"max"`` (as VGG was trained).
+    """
+    if pooling not in ("avg", "max"):
+        raise NSTError(f"pooling must be 'avg' or 'max', not {pooling!r}")
+    path = resolve_weights_path(path)
+    keras = path.suffix.lower() in (".h5", ".hdf5")
+    command = DOWNLOAD_COMMAND + (" --source keras" if keras else "")
+    if not path.is_file():
+        raise NSTError(f"VGG weights not found at {path}; get them with: {command}"
+                       + (f" --output {path}" if path not in (DEFAULT_WEIGHTS, KERAS_WEIGHTS) else ""))
+    hint = f"re-download it with: {command}"
+    if keras:
+        from nst_tools.keras_weights import read_keras_h5
+
+        try:
+            layers, mean = read_keras_h5(path)
+        except ValueError as exc:
+            raise NSTError(f"{path} is not a Keras VGG weights file ({exc}); {hint}") from None
+    else:
+        layers, mean = _read_mat(path, hint)
     if not any(layer.kind == "conv" for layer in layers):
         raise NSTError(f"{path} has no convolution layers, so it is not a VGG file; {hint}")
     _check_weights(layers, path, hint)
-    return VGG(layers, _mean_pixel(data), pooling=pooling, path=path)
+    return VGG(layers, mean, pooling=pooling, path=path)
 
 
 # --------------------------------------------------------------------------------------------------

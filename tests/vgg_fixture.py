@@ -101,6 +101,48 @@ def write_vgg_mat(path, layout="new", arch="vgg19", width=4, seed=0, kernels=Non
     return path
 
 
+def write_vgg_h5(path, arch="vgg19", width=4, seed=0, kernels=None, naming="scoped", head=False, corrupt=None):
+    """Write the Keras twin of ``write_vgg_mat(path, arch=arch, width=width, seed=seed, ...)``: same weights, in
+    the legacy Keras HDF5 layout, conv1_1's input channels in Caffe's BGR order. Returns ``path``.
+
+    ``naming``: "scoped" (Keras 2/3: ``block1_conv1/kernel:0`` in a subgroup, names as str) or "flat" (the
+    2016 files: ``block1_conv1_W_1:0`` beside ``..._b_1:0``, names as bytes). ``head``: add flatten/fc1.
+    """
+    import h5py
+
+    convs = conv_weights(np.random.default_rng(seed), arch, width, kernels, corrupt)
+    def text(names):  # a list-of-names attribute as Keras writes it (an empty one as an empty float array)
+        if not names:
+            return np.zeros(0)
+        return np.array(names, dtype=h5py.string_dtype()) if naming == "scoped" else np.array([n.encode() for n in names])
+
+    with h5py.File(path, "w") as f:
+        f.attrs["backend"], f.attrs["keras_version"] = "tensorflow", "2.1.6"
+        layers = ["input_1"]
+        f.create_group("input_1").attrs["weight_names"] = text([])
+        for b, i, k, bias in convs:
+            name = f"block{b}_conv{i}"
+            if b == 1 and i == 1:
+                k = np.asarray(k)[:, :, ::-1]  # RGB -> Caffe's BGR
+            suffixes = ("/kernel:0", "/bias:0") if naming == "scoped" else ("_W_1:0", "_b_1:0")
+            group = f.create_group(name)
+            group.attrs["weight_names"] = text([name + s for s in suffixes])
+            for s, value in zip(suffixes, (k, bias)):
+                group[name + s] = np.asarray(value, dtype=np.float32)
+            layers.append(name)
+            if i == BLOCKS[arch][b - 1]:
+                layers.append(f"block{b}_pool")
+                f.create_group(f"block{b}_pool").attrs["weight_names"] = text([])
+        if head:
+            f.create_group("flatten").attrs["weight_names"] = text([])
+            group = f.create_group("fc1")
+            group.attrs["weight_names"] = text(["fc1/kernel:0", "fc1/bias:0"])
+            group["fc1/kernel:0"], group["fc1/bias:0"] = np.ones((4, 8), np.float32), np.zeros(8, np.float32)
+            layers += ["flatten", "fc1"]
+        f.attrs["layer_names"] = text(layers)
+    return path
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
