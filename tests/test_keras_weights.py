@@ -132,3 +132,17 @@ def test_keras_itself_agrees(tmp_path, rng):
     for ours_name, keras_name in [("conv1_1", "block1_conv1"), ("conv3_1", "block3_conv1")]:
         expected = keras.Model(net.input, net.get_layer(keras_name).output)(bgr)
         np.testing.assert_allclose(ours[ours_name].numpy(), np.asarray(expected), rtol=1e-4, atol=1e-3)
+
+
+def test_a_whole_saved_model_reads_its_model_weights_group(tmp_path, rng):
+    plain = write_vgg_h5(tmp_path / "plain.h5", width=2, seed=6)
+    with h5py.File(plain, "r") as src, h5py.File(tmp_path / "model.h5", "w") as dst:
+        group = dst.create_group("model_weights")
+        for key, value in src.attrs.items():
+            group.attrs[key] = value
+        for name in src:
+            src.copy(src[name], group, name=name)
+        dst.attrs["model_config"] = "{}"
+    a, b = nst.load_vgg_model(plain), nst.load_vgg_model(tmp_path / "model.h5")
+    x = rng.normal(0, 50, (1, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_array_equal(a(x, ["conv2_2"])["conv2_2"].numpy(), b(x, ["conv2_2"])["conv2_2"].numpy())
