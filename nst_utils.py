@@ -4,7 +4,7 @@
 * constants -- the assignment's layers (CONTENT_LAYER, STYLE_LAYERS), weights (ALPHA, BETA), mean pixel
 * losses    -- ``compute_content_cost``, ``gram_matrix``, ``compute_layer_style_cost``, ``compute_style_cost``,
                ``total_cost``, ``total_variation_cost``; then the faster twins the optimiser uses
-* weights   -- ``load_vgg_model`` reads a MatConvNet VGG ``.mat`` file (VGG19 or VGG16, either layout)
+* weights   -- ``load_vgg_model`` reads a MatConvNet VGG ``.mat`` (VGG19 or VGG16, either layout) or Keras's ``.h5``
 * images    -- ``load_image``, ``preprocess``, ``deprocess``, ``generate_noise_image``, ``save_image``
 * transfer  -- ``make_cost_function``, ``run_style_transfer`` (Adam here; L-BFGS in nst_tools.lbfgs)
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's start-up chatter
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's info and warnings, not its errors
 
 
 @contextlib.contextmanager
@@ -69,6 +69,7 @@ with _quiet_stderr():
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_WEIGHTS = ROOT / "pretrained-model" / "imagenet-vgg-verydeep-19.mat"
+KERAS_WEIGHTS = ROOT / "pretrained-model" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # --source keras
 DOWNLOAD_COMMAND = "python nst_utils.py download-weights"
 IMAGES_DIR = ROOT / "images"
 
@@ -256,8 +257,10 @@ def style_cost_from_grams(grams, a_G, style_layers=STYLE_LAYERS):
 
 
 def resolve_weights_path(path=None) -> Path:
-    """The weights file to use: ``path``, else ``$NST_VGG_PATH``, else ``pretrained-model/...-19.mat``."""
-    chosen = path or os.environ.get("NST_VGG_PATH") or DEFAULT_WEIGHTS
+    """The weights file: ``path``, else ``$NST_VGG_PATH``, else ``pretrained-model/``'s .mat (its Keras .h5 if only
+    that one is there)."""
+    only_h5 = KERAS_WEIGHTS.is_file() and not DEFAULT_WEIGHTS.is_file()
+    chosen = path or os.environ.get("NST_VGG_PATH") or (KERAS_WEIGHTS if only_h5 else DEFAULT_WEIGHTS)
     return Path(chosen).expanduser()
 
 
@@ -314,7 +317,7 @@ class VGGLayer:
 
 
 class VGG:
-    """A VGG feature extractor read from a MatConvNet file. Call it on a preprocessed image.
+    """A VGG feature extractor read from a weights file. Call it on a preprocessed image.
 
     ``model(image, layers=None)``: ``image`` is float32 ``(1, H, W, 3)``, RGB minus ``model.mean``.
     Returns ``{layer name: activation (1, n_H, n_W, n_C)}``; ``convX_Y`` is the map *after* its ReLU.
@@ -384,8 +387,6 @@ def _read_layers(cell):
             if kernel.ndim == 3:  # MATLAB drops a trailing singleton "out" dimension
                 kernel = kernel[..., None]
             bias = np.asarray(weights[1], dtype=np.float32).ravel()
-            if kernel.ndim != 4 or bias.shape[0] != kernel.shape[3]:
-                raise ValueError(f"layer {name}: kernel {kernel.shape} and bias {bias.shape} do not match")
             result.append(VGGLayer(name, "conv", tf.constant(kernel), tf.constant(bias)))
         elif kind == "relu":
             if result and result[-1].kind == "conv":
@@ -395,21 +396,23 @@ def _read_layers(cell):
     return result
 
 
-def load_vgg_model(path=None, pooling="avg") -> VGG:
-    """Load a MatConvNet VGG file (VGG19/VGG16, current or older layout) as a callable ``VGG``.
+def _check_weights(layers, path, hint):
+    """Each kernel must be [k, k, in, n] (k odd, ``in`` the previous conv's n) with n biases, all finite."""
+    c_in = 3
+    for layer in (layer for layer in layers if layer.kind == "conv"):
+        shape, n_bias = list(layer.kernel.shape), int(layer.bias.shape[0])
+        if len(shape) != 4 or shape[0] != shape[1] or shape[0] % 2 == 0 or shape[2] != c_in or n_bias != shape[3]:
+            raise NSTError(f"{path}: layer {layer.name} has a {shape} kernel and {n_bias} biases, not [k, k, {c_in}, n] "
+                           f"(k odd) and n biases: the file is damaged; {hint}")
+        if not (np.isfinite(layer.kernel.numpy()).all() and np.isfinite(layer.bias.numpy()).all()):
+            raise NSTError(f"{path}: layer {layer.name} has NaN or infinite weights: the file is damaged; {hint}")
+        c_in = shape[3]
 
-    ``path``: the file; default ``$NST_VGG_PATH``, else ``pretrained-model/imagenet-vgg-verydeep-19.mat``.
-    ``pooling``: ``"avg"`` (Gatys et al., the assignment) or ``"max"`` (as VGG was trained).
-    """
+
+def _read_mat(path, hint):
+    """``(layers, RGB mean)`` of a MatConvNet file."""
     import scipy.io
 
-    if pooling not in ("avg", "max"):
-        raise NSTError(f"pooling must be 'avg' or 'max', not {pooling!r}")
-    path = resolve_weights_path(path)
-    if not path.is_file():
-        raise NSTError(f"VGG weights not found at {path}; get them with: {DOWNLOAD_COMMAND}"
-                       + (f" --output {path}" if path != DEFAULT_WEIGHTS else ""))
-    hint = f"re-download it with: {DOWNLOAD_COMMAND}"
     try:
         data = scipy.io.loadmat(str(path))
     except Exception as exc:  # scipy raises many types for bad bytes
@@ -417,14 +420,39 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
     if "layers" not in data:
         raise NSTError(f"{path} has no 'layers' variable, so it is not a MatConvNet VGG file; {hint}")
     try:
-        layers = _read_layers(data["layers"])
+        return _read_layers(data["layers"]), _mean_pixel(data)
     except Exception as exc:
         raise NSTError(f"{path} is not a MatConvNet VGG file ({exc}); {hint}") from None
+
+
+def load_vgg_model(path=None, pooling="avg") -> VGG:
+    """Load a VGG19/VGG16 as a callable ``VGG``: a MatConvNet ``.mat`` (either layout) or Keras's ``.h5``.
+
+    ``path``: the file; default ``$NST_VGG_PATH``, else ``pretrained-model/`` (see ``resolve_weights_path``).
+    ``pooling``: ``"avg"`` (Gatys et al., the assignment) or ``"max"`` (as VGG was trained).
+    """
+    if pooling not in ("avg", "max"):
+        raise NSTError(f"pooling must be 'avg' or 'max', not {pooling!r}")
+    path = resolve_weights_path(path)
+    keras = path.suffix.lower() in (".h5", ".hdf5")
+    command = DOWNLOAD_COMMAND + (" --source keras" if keras else "")
+    if not path.is_file():
+        raise NSTError(f"VGG weights not found at {path}; get them with: {command}"
+                       + (f" --output {path}" if path not in (DEFAULT_WEIGHTS, KERAS_WEIGHTS) else ""))
+    hint = f"re-download it with: {command}"
+    if keras:
+        from nst_tools.keras_weights import read_keras_h5
+
+        try:
+            layers, mean = read_keras_h5(path)
+        except ValueError as exc:
+            raise NSTError(f"{path} is not a Keras VGG weights file ({exc}); {hint}") from None
+    else:
+        layers, mean = _read_mat(path, hint)
     if not any(layer.kind == "conv" for layer in layers):
         raise NSTError(f"{path} has no convolution layers, so it is not a VGG file; {hint}")
-    if int(layers[0].kernel.shape[2]) != 3:
-        raise NSTError(f"{path}: the first layer takes {layers[0].kernel.shape[2]} channels, not RGB; {hint}")
-    return VGG(layers, _mean_pixel(data), pooling=pooling, path=path)
+    _check_weights(layers, path, hint)
+    return VGG(layers, mean, pooling=pooling, path=path)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from nst_tools.bench import (
     format_benchmark,
     plot_benchmark,
 )
-from nst_tools.download import WEIGHTS_MD5, WEIGHTS_SIZE, WEIGHTS_URL, download_weights
+from nst_tools.download import SOURCES, download_weights
 from nst_tools.fast import PRECISIONS, check_memory, content_size, scale_plan
 from nst_tools.further import (
     PRESERVE_COLORS,
@@ -29,6 +29,7 @@ from nst_tools.further import (
 )
 from nst_utils import (
     DEFAULT_WEIGHTS,
+    KERAS_WEIGHTS,
     NSTError,
     TooLargeError,
     image_format,
@@ -107,7 +108,7 @@ def build_parser():
     st.add_argument("content", help="content image (any format Pillow reads)")
     st.add_argument("style", nargs="+", help="style image(s); several are blended (see --style-weights)")
     st.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
-    st.add_argument("--weights", help="MatConvNet VGG .mat (default: $NST_VGG_PATH or pretrained-model/)")
+    st.add_argument("--weights", help="VGG weights: MatConvNet .mat or Keras .h5 (default: $NST_VGG_PATH or pretrained-model/)")
     size = st.add_mutually_exclusive_group()
     size.add_argument("--size", type=_size, help="exact output size HxW (default 300x400)")
     size.add_argument("--max-size", type=_int_at_least(1), help="longest side in pixels, keeping the aspect")
@@ -142,8 +143,8 @@ def build_parser():
                     help="one animation frame every N iterations (default 10)")
 
     bn = sub.add_parser("bench", help="speed benchmark: step against its floor, time to quality, memory")
-    bn.add_argument("--weights", help="VGG .mat for the step and memory timings (default as for stylize)")
-    bn.add_argument("--quality-weights", help="VGG .mat for the time-to-quality runs (default --weights)")
+    bn.add_argument("--weights", help="VGG .mat/.h5 for the step and memory timings (default as for stylize)")
+    bn.add_argument("--quality-weights", help="VGG .mat/.h5 for the time-to-quality runs (default --weights)")
     bn.add_argument("--size", type=_size, default=(300, 400), help="HxW (default 300x400)")
     bn.add_argument("--iterations", type=_int_at_least(1), default=200,
                     help="iterations of the deeplearning.ai run that sets the target (default 200)")
@@ -161,11 +162,14 @@ def build_parser():
     bn.add_argument("--seed", type=int, default=0)
     bn.add_argument("--json", action="store_true", help="print the result as one JSON line at the end")
 
-    dl = sub.add_parser("download-weights", help="fetch imagenet-vgg-verydeep-19.mat (resumable, MD5-checked)")
-    dl.add_argument("--output", default=str(DEFAULT_WEIGHTS), help="where to put the file")
-    dl.add_argument("--url", default=WEIGHTS_URL)
-    dl.add_argument("--md5", default=WEIGHTS_MD5, help="expected MD5 ('' to skip the check)")
-    dl.add_argument("--size", type=int, default=WEIGHTS_SIZE, help="expected size in bytes (0: unknown)")
+    dl = sub.add_parser("download-weights", help="fetch imagenet-vgg-verydeep-19.mat, or Keras's VGG19 .h5 with "
+                        "--source keras (resumable, MD5-checked)")
+    dl.add_argument("--source", choices=sorted(SOURCES), default="matconvnet",
+                    help=f"matconvnet: {DEFAULT_WEIGHTS.name} (535 MB); keras: {KERAS_WEIGHTS.name} (80 MB)")
+    dl.add_argument("--output", help="where to put the file (default: pretrained-model/, the source's file name)")
+    dl.add_argument("--url", help="where to fetch it (default: the source's)")
+    dl.add_argument("--md5", help="expected MD5 ('' to skip the check; default: the source's)")
+    dl.add_argument("--size", type=int, help="expected size in bytes (0: unknown; default: the source's)")
     dl.add_argument("--quiet", action="store_true")
     return parser
 
@@ -266,7 +270,8 @@ def main(argv=None):
         elif args.command == "bench":
             _cmd_bench(args)
         elif args.command == "download-weights":
-            path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet)
+            path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet,
+                                    source=args.source)
             print(f"saved {path}")
     except NSTError as exc:
         hint = f" (--max-size {exc.max_size})" if isinstance(exc, TooLargeError) and exc.max_size else ""

@@ -10,13 +10,22 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from nst_utils import DEFAULT_WEIGHTS, NSTError
+from nst_utils import DEFAULT_WEIGHTS, KERAS_WEIGHTS, NSTError
 
 WEIGHTS_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
 
 WEIGHTS_MD5 = "106118b7cf60435e6d8e04f6a6dc3657"
 
 WEIGHTS_SIZE = 534_904_783
+
+# The weights one can download: source -> URL, MD5, size in bytes, default output. Keras's file (VGG19 without
+# its classifier, the same Caffe-trained weights in HDF5): URL and MD5 (`file_hash`) as in Keras's vgg19.py.
+SOURCES = {
+    "matconvnet": {"url": WEIGHTS_URL, "md5": WEIGHTS_MD5, "size": WEIGHTS_SIZE, "output": DEFAULT_WEIGHTS},
+    "keras": {"url": "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+                     "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+              "md5": "253f8cb515780f3b799900260a226db6", "size": 80_134_624, "output": KERAS_WEIGHTS},
+}
 
 
 def file_md5(path, chunk=1 << 20) -> str:
@@ -28,15 +37,20 @@ def file_md5(path, chunk=1 << 20) -> str:
     return digest.hexdigest()
 
 
-def download_weights(output=DEFAULT_WEIGHTS, url=WEIGHTS_URL, md5=WEIGHTS_MD5, size=WEIGHTS_SIZE,
-                     progress=True, timeout=60) -> Path:
+def download_weights(output=None, url=None, md5=None, size=None, progress=True, timeout=60,
+                     source="matconvnet") -> Path:
     """Download the VGG weights to ``output``: resumable (``output.part``), MD5-checked, then moved.
 
+    ``source``: a key of ``SOURCES``, which gives each of ``output``, ``url``, ``md5``, ``size`` left as None.
     A partial download is kept as ``<output>.part`` and resumed with an HTTP Range request next time.
     The file appears at ``output`` only once its size and MD5 match.
     """
     from tqdm import tqdm
 
+    if source not in SOURCES:
+        raise NSTError(f"source must be one of {', '.join(sorted(SOURCES))}, not {source!r}")
+    given = {"output": output, "url": url, "md5": md5, "size": size}
+    output, url, md5, size = (SOURCES[source][k] if v is None else v for k, v in given.items())
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.is_file() and (not md5 or file_md5(output) == md5):

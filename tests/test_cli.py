@@ -1,5 +1,6 @@
 """The command line: the JSON summary and every error path (one line on stderr, no output file)."""
 import json
+import os
 import subprocess
 import sys
 
@@ -95,3 +96,11 @@ def test_nan_cost_writes_nothing(files, tiny_vgg_path, capsys, monkeypatch):
     assert code == 1
     assert "the cost became nan" in capsys.readouterr().err
     assert not (files / "o.png").exists()
+
+
+def test_import_is_silent_but_tensorflow_errors_stay_visible():
+    """Log level 2 hides TensorFlow's C++ info and warnings; 3 would hide its errors too."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = "import os, nst_utils; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env, cwd=nst.ROOT)
+    assert (p.returncode, p.stdout, p.stderr) == (0, "2\n", "")

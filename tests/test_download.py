@@ -125,3 +125,38 @@ def test_cli_download_weights(server, tmp_path, capsys):
 def test_defaults_are_the_real_file():
     assert download.WEIGHTS_MD5 == "106118b7cf60435e6d8e04f6a6dc3657" and download.WEIGHTS_SIZE == 534_904_783
     assert download.WEIGHTS_URL.endswith("/imagenet-vgg-verydeep-19.mat")
+
+
+def test_keras_source_downloads_its_file_and_checks_its_md5(server, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "k.h5"
+    monkeypatch.setitem(download.SOURCES, "keras", {"url": server, "md5": MD5, "size": len(PAYLOAD), "output": out})
+    assert cli.main(["download-weights", "--source", "keras", "--quiet"]) == 0
+    assert out.read_bytes() == PAYLOAD and capsys.readouterr().out.strip() == f"saved {out}"
+    monkeypatch.setitem(download.SOURCES, "keras", dict(download.SOURCES["keras"], md5="e" * 32))
+    out.unlink()
+    assert cli.main(["download-weights", "--source", "keras", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"MD5 mismatch ({MD5}, expected {'e' * 32})" in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_keras_source_defaults_are_kerass_file(server, tmp_path, capsys):
+    keras = download.SOURCES["keras"]
+    assert keras["url"] == ("https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+                            "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    assert keras["md5"] == "253f8cb515780f3b799900260a226db6" and keras["size"] == 80_134_624  # Keras's vgg19.py
+    assert keras["output"] == nst.KERAS_WEIGHTS == nst.ROOT / "pretrained-model" / keras["url"].rsplit("/", 1)[1]
+    assert download.SOURCES["matconvnet"] == {"url": download.WEIGHTS_URL, "md5": download.WEIGHTS_MD5,
+                                              "size": download.WEIGHTS_SIZE, "output": nst.DEFAULT_WEIGHTS}
+    # Only the URL replaced (size unknown): the payload is checked against Keras's MD5, and rejected.
+    code = cli.main(["download-weights", "--source", "keras", "--url", server, "--output", str(tmp_path / "k.h5"),
+                     "--size", "0", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err == [f"nst_utils.py download-weights: error: MD5 mismatch ({MD5}, expected "
+                                 "253f8cb515780f3b799900260a226db6); the corrupt download was deleted, run the "
+                                 "same command again"]
+
+
+def test_unknown_source_is_a_library_error(tmp_path):
+    with pytest.raises(nst.NSTError, match=r"^source must be one of keras, matconvnet, not 'caffe'$"):
+        download.download_weights(tmp_path / "x", source="caffe")

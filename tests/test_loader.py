@@ -1,4 +1,6 @@
 """load_vgg_model on small MatConvNet-layout files written here with scipy.io.savemat."""
+import re
+
 import numpy as np
 import pytest
 import scipy.io
@@ -149,3 +151,47 @@ def test_unknown_layer_lists_the_names(tiny_model):
 def test_bad_pooling(tiny_vgg_path):
     with pytest.raises(nst.NSTError, match="pooling must be 'avg' or 'max'"):
         nst.load_vgg_model(tiny_vgg_path, pooling="median")
+
+
+def _nan_at_corner(k, b):
+    k[0, 0, 0, 0] = np.nan
+    return k, b
+
+
+def _inf_bias(k, b):
+    b[-1] = np.inf
+    return k, b
+
+
+DAMAGE = {  # layer -> (how its weights are broken, what the message says about them)
+    "half_inputs": ("conv2_1", lambda k, b: (k[:, :, : k.shape[2] // 2], b), r"a \[3, 3, 2, 8\] kernel and 8 biases, "
+                    r"not \[k, k, 4, n\] \(k odd\)"),  # silently a grouped convolution before
+    "odd_inputs": ("conv3_2", lambda k, b: (k[:, :, :-1], b), r"a \[3, 3, 15, 16\] kernel"),  # a TF traceback
+    "even_size": ("conv1_2", lambda k, b: (k[:2, :2], b), r"a \[2, 2, 4, 4\] kernel"),
+    "not_square": ("conv4_1", lambda k, b: (k[:, 1:2], b), r"a \[3, 1, 16, 32\] kernel"),
+    "short_bias": ("conv2_2", lambda k, b: (k, b[:-1]), r"a \[3, 3, 8, 8\] kernel and 7 biases"),
+    "nan_kernel": ("conv4_1", _nan_at_corner, "NaN or infinite weights"),
+    "inf_bias": ("conv1_1", _inf_bias, "NaN or infinite weights"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_damaged_weights_are_one_error_at_load_time(tmp_path, case):
+    layer, damage, what = DAMAGE[case]
+    path = write_vgg_mat(tmp_path / "damaged.mat", corrupt={layer: damage})
+    with pytest.raises(nst.NSTError) as info:
+        nst.load_vgg_model(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert re.fullmatch(rf"{re.escape(str(path))}: layer {layer} has {what}.*: the file is damaged; "
+                        r"re-download it with: python nst_utils\.py download-weights", message), message
+
+
+def test_damaged_weights_in_the_cli_are_one_line(tmp_path, run_main):
+    for name in ("c.png", "s.png"):
+        nst.save_image(tmp_path / name, np.full((16, 16, 3), 128, np.uint8))
+    path = write_vgg_mat(tmp_path / "damaged.mat", corrupt={"conv2_1": DAMAGE["half_inputs"][1]})
+    code, err = run_main(["stylize", tmp_path / "c.png", tmp_path / "s.png", "-o", tmp_path / "o.png",
+                          "--weights", path])
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith(f"nst_utils.py stylize: error: {path}: layer conv2_1 has a [3, 3, 2, 8] kernel")

@@ -32,10 +32,13 @@ def _simple(name, kind, old, **extra):
     return layer
 
 
-def vgg_layers(arch="vgg19", width=4, seed=0, kernels=None, head=True, old=False):
-    """The list of layer dicts; ``kernels`` may override {name: (kernel, bias)}."""
-    rng = np.random.default_rng(seed)
-    layers, c_in = [], 3
+def conv_weights(rng, arch="vgg19", width=4, kernels=None, corrupt=None):
+    """[(block, index, kernel, bias)] of the conv layers, drawn from ``rng`` in layer order.
+
+    ``kernels`` may override {name: (kernel, bias)}; ``corrupt`` {name: f} replaces a layer's weights by
+    ``f(kernel, bias) -> (kernel, bias)`` after drawing them (the other layers keep their values).
+    """
+    convs, c_in = [], 3
     for b, n in enumerate(BLOCKS[arch], 1):
         c_out = width * min(2 ** (b - 1), 8)
         for i in range(1, n + 1):
@@ -47,11 +50,25 @@ def vgg_layers(arch="vgg19", width=4, seed=0, kernels=None, head=True, old=False
                 if b == 1 and i == 1:
                     k = k / 60.0  # raw pixels are in +-128: keep conv1_1 in a sane range
                 bias = rng.normal(0, 0.05, c_out)
-            layers.append(_conv(name, np.asarray(k), np.asarray(bias), old))
-            layers.append(_simple(f"relu{b}_{i}", "relu", old))
+            if corrupt and name in corrupt:
+                k, bias = corrupt[name](np.array(k, dtype=np.float64), np.array(bias, dtype=np.float64))
+            convs.append((b, i, np.asarray(k), np.asarray(bias)))
             c_in = c_out
-        layers.append(_simple(f"pool{b}", "pool", old, method="max", pool=np.array([[2.0, 2]]),
-                              stride=np.array([[2.0, 2]]), pad=np.array([[0.0, 0, 0, 0]])))
+    return convs
+
+
+def vgg_layers(arch="vgg19", width=4, seed=0, kernels=None, head=True, old=False, corrupt=None):
+    """The list of layer dicts; ``kernels`` and ``corrupt`` as for ``conv_weights``."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    convs = conv_weights(rng, arch, width, kernels, corrupt)
+    for b, i, k, bias in convs:
+        layers.append(_conv(f"conv{b}_{i}", k, bias, old))
+        layers.append(_simple(f"relu{b}_{i}", "relu", old))
+        if i == BLOCKS[arch][b - 1]:
+            layers.append(_simple(f"pool{b}", "pool", old, method="max", pool=np.array([[2.0, 2]]),
+                                  stride=np.array([[2.0, 2]]), pad=np.array([[0.0, 0, 0, 0]])))
+    c_in = width * min(2 ** (len(BLOCKS[arch]) - 1), 8)
     if head:  # a small classifier head, as in the real file (the loader must stop before it)
         fc = [("fc6", (1, 1, c_in, 8)), ("fc7", (1, 1, 8, 8)), ("fc8", (1, 1, 8, 5))]
         for j, (name, shape) in enumerate(fc):
@@ -63,10 +80,10 @@ def vgg_layers(arch="vgg19", width=4, seed=0, kernels=None, head=True, old=False
 
 
 def write_vgg_mat(path, layout="new", arch="vgg19", width=4, seed=0, kernels=None, mean=MEAN_RGB,
-                  head=True):
-    """Write a MatConvNet-layout VGG file to ``path``; returns ``path``."""
+                  head=True, corrupt=None):
+    """Write a MatConvNet-layout VGG file to ``path``; returns ``path``. ``corrupt``: see ``conv_weights``."""
     old = layout == "old"
-    layers = vgg_layers(arch, width, seed, kernels, head, old)
+    layers = vgg_layers(arch, width, seed, kernels, head, old, corrupt)
     cell = np.empty((1, len(layers)), dtype=object)
     for j, layer in enumerate(layers):
         cell[0, j] = layer
@@ -81,6 +98,48 @@ def write_vgg_mat(path, layout="new", arch="vgg19", width=4, seed=0, kernels=Non
                          "normalization": {"imageSize": np.array([[224.0, 224, 3, 10]]), "keepAspect": 1,
                                            "averageImage": np.asarray(mean, float).reshape(1, 1, 3)}}}
     scipy.io.savemat(str(path), data, do_compression=False, oned_as="column")
+    return path
+
+
+def write_vgg_h5(path, arch="vgg19", width=4, seed=0, kernels=None, naming="scoped", head=False, corrupt=None):
+    """Write the Keras twin of ``write_vgg_mat(path, arch=arch, width=width, seed=seed, ...)``: same weights, in
+    the legacy Keras HDF5 layout, conv1_1's input channels in Caffe's BGR order. Returns ``path``.
+
+    ``naming``: "scoped" (Keras 2/3: ``block1_conv1/kernel:0`` in a subgroup, names as str) or "flat" (the
+    2016 files: ``block1_conv1_W_1:0`` beside ``..._b_1:0``, names as bytes). ``head``: add flatten/fc1.
+    """
+    import h5py
+
+    convs = conv_weights(np.random.default_rng(seed), arch, width, kernels, corrupt)
+    def text(names):  # a list-of-names attribute as Keras writes it (an empty one as an empty float array)
+        if not names:
+            return np.zeros(0)
+        return np.array(names, dtype=h5py.string_dtype()) if naming == "scoped" else np.array([n.encode() for n in names])
+
+    with h5py.File(path, "w") as f:
+        f.attrs["backend"], f.attrs["keras_version"] = "tensorflow", "2.1.6"
+        layers = ["input_1"]
+        f.create_group("input_1").attrs["weight_names"] = text([])
+        for b, i, k, bias in convs:
+            name = f"block{b}_conv{i}"
+            if b == 1 and i == 1:
+                k = np.asarray(k)[:, :, ::-1]  # RGB -> Caffe's BGR
+            suffixes = ("/kernel:0", "/bias:0") if naming == "scoped" else ("_W_1:0", "_b_1:0")
+            group = f.create_group(name)
+            group.attrs["weight_names"] = text([name + s for s in suffixes])
+            for s, value in zip(suffixes, (k, bias)):
+                group[name + s] = np.asarray(value, dtype=np.float32)
+            layers.append(name)
+            if i == BLOCKS[arch][b - 1]:
+                layers.append(f"block{b}_pool")
+                f.create_group(f"block{b}_pool").attrs["weight_names"] = text([])
+        if head:
+            f.create_group("flatten").attrs["weight_names"] = text([])
+            group = f.create_group("fc1")
+            group.attrs["weight_names"] = text(["fc1/kernel:0", "fc1/bias:0"])
+            group["fc1/kernel:0"], group["fc1/bias:0"] = np.ones((4, 8), np.float32), np.zeros(8, np.float32)
+            layers += ["flatten", "fc1"]
+        f.attrs["layer_names"] = text(layers)
     return path
 
 
