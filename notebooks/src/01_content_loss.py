@@ -92,7 +92,7 @@ compute_content_cost = course.keep(compute_content_cost, passed, nst.compute_con
 
 # %% [markdown]
 # What `FAILED` looks like, with a deliberate mistake: the same cost without the factor $\frac14$. The check
-# says what it got and what it expected (4 times less).
+# says what it got and what it expected (4 times smaller).
 
 # %%
 def content_cost_without_the_4(a_C, a_G):   # a deliberate mistake, to see what FAILED looks like
@@ -231,12 +231,13 @@ plt.show()
 # %% [markdown]
 # **What you see.** From `conv1_2` the photo comes back almost exactly: a shallow layer has a few pixels
 # of receptive field and keeps nearly all the information. From `conv2_2` and `conv3_2` the cat is still
-# there, sharp, with its colours drifting. From `conv4_2` the *layout* survives (eyes, nose, the outline
-# of the head at the right places) but the exact pixels, colours and fine texture are gone; from `conv5_2`
-# only a faint trace of the eyes and head is left. Yet the curve below shows `conv5_2`'s cost fell further
-# than `conv4_2`'s: many different images give almost the same deep activation, and the optimiser found
-# one of them. That freedom is what style transfer uses: the content cost at `conv4_2` pins down *what is
-# where* and leaves the textures free for the style cost.
+# there, its outlines sharp, but the colours drift and a fine, colourful texture covers it. From `conv4_2`
+# the *layout* survives, faintly (the eyes and the nose at their places), while the pixels, the colours
+# and the fur are gone; from `conv5_2` little more than a trace of an eye is left in a swirl of texture.
+# Yet the curve below shows `conv5_2`'s cost fell further than `conv4_2`'s: many different images give
+# almost the same deep activation, and the optimiser found one of them. That freedom is what style
+# transfer uses: the content cost at `conv4_2` pins down *what is where* and leaves the textures free for
+# the style cost.
 #
 # How fast each reconstruction went (the cost relative to its start):
 
@@ -253,6 +254,14 @@ ax.set_title("Content reconstructions: cost against iteration")
 ax.grid(True, which="both", alpha=0.3)
 ax.legend()
 plt.show()
+
+# %% [markdown]
+# > **What you should remember**
+# >
+# > - Matching one layer's activation from noise shows what that layer keeps: shallow layers keep the
+# >   pixels, deep layers keep *what is where* and let the exact pixels, colours and textures go.
+# > - A low content cost at a deep layer does not mean a faithful copy: many images share a deep
+# >   activation. Style transfer picks, among them, one with the style's textures.
 
 # %% [markdown]
 # ## Summary
