@@ -159,8 +159,8 @@ passed_transposed = course.check_gram_matrix(lambda A: tf.matmul(tf.transpose(A)
 # %% [markdown]
 # > **What you should remember**
 # >
-# > - `gram_matrix(A)` is one line, `tf.matmul(A, tf.transpose(A))`; $A^T A$ is the classic slip (its
-# >   shape, $(n_H n_W, n_H n_W)$, gives it away).
+# > - `gram_matrix(A)` multiplies $A$ by its own transpose, $A A^T$: a sum over the positions. $A^T A$ is
+# >   the classic slip, a sum over the channels; its shape, $(n_H n_W, n_H n_W)$, gives it away.
 #
 # ## 3. Reading a Gram matrix
 #
