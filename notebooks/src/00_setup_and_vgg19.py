@@ -114,8 +114,9 @@ print("layers:", " ".join(model.names))
 # height shrinks with the size of the map (each pool halves it). Orange is the **content layer**
 # `conv4_2`; purple are the five **style layers** `conv1_1` ... `conv5_1`, one at the start of each block.
 #
-# **What you should see** (VGG19, 300 x 400 input): 16 convolution boxes in 5 blocks of 2, 2, 4, 4 and 4,
-# with 64, 128, 256, 512 and 512 channels, each block lower than the one before.
+# **What you should see**, with VGG19 and a 300 x 400 input: 16 convolution boxes in 5 blocks of 2, 2, 4, 4
+# and 4, with 64, 128, 256, 512 and 512 channels, each block lower than the one before. The picture below
+# was drawn from VGG16, which has blocks of 2, 2, 3, 3 and 3 convolutions and the same channels.
 #
 # ![The layers of VGG19, the content layer and the style layers](../docs/course/00_network.png)
 #
@@ -244,5 +245,5 @@ plt.show()
 # 2. What is the receptive field of `conv4_2`? Draw its square on the photo at 300 x 400 and at
 #    600 x 800: how much of the cat does it cover in each?
 # 3. Replace `chelsea.jpg` by `rocket.jpg` or `astronaut.jpg`: which `conv5_1` channels light up now?
-# 4. A 3 x 3 convolution in block 1 grows the receptive field by 2 pixels. Why by 4 after the first pool,
-#    and by 8 after the second?
+# 4. Work out the receptive field of `conv3_1` by hand with the two rules of section 5 (start at
+#    $r = j = 1$), then check it in the table.
