@@ -87,3 +87,68 @@ def test_build_replaces_solutions_with_stubs():
     bare = "x = 1\n### BEGIN SOLUTION\ny = x + 1\n### END SOLUTION"
     assert build.learner_version(bare) == "x = 1\n# YOUR CODE HERE\nraise NotImplementedError()"
     assert build.solution_version(bare) == "x = 1\ny = x + 1"
+
+
+# --- Notebooks 00-02: every exercise is a real one (stubs in the learner's notebook, answers in the
+# --- solutions), and each check says so: NOT IMPLEMENTED for a stub, PASSED for a solution.
+
+def _executed_text(path, monkeypatch, vgg_path, out_dir):
+    """Run the notebook at ``path`` in smoke mode on the weights at ``vgg_path``.
+
+    Returns one ``(source, text)`` per code cell: ``text`` is what the cell printed (stdout, stderr,
+    plain-text results) and, for an error, a line ``ERROR <name>: <value>``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("NST_SMOKE", "1")
+    monkeypatch.setenv("NST_VGG_PATH", str(vgg_path))
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(out_dir))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        text = ""
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream":
+                text += o.get("text", "")
+            elif o.get("output_type") == "error":
+                text += f"ERROR {o.get('ename')}: {o.get('evalue')}\n"
+            else:
+                text += o.get("data", {}).get("text/plain", "") + "\n"
+        cells.append((cell.source, text))
+    return cells
+
+
+CONCEPT_EXERCISES = {"00_setup_and_vgg19": 0, "01_content_loss": 1, "02_gram_matrix": 1}
+
+
+@pytest.mark.parametrize("version", ["learner", "solution"])
+@pytest.mark.parametrize("stem", sorted(CONCEPT_EXERCISES))
+def test_concept_notebook_checks_say_not_implemented_or_passed(stem, version, tiny_vgg_path, tmp_path,
+                                                                monkeypatch):
+    """Learner: one NOT IMPLEMENTED line per exercise. Solution: one PASSED line per check call. Both: a
+    check marked "a deliberate mistake" prints FAILED, no other check does, and no cell raises."""
+    import re
+
+    path = HERE / f"{stem}.ipynb" if version == "learner" else HERE / "solutions" / f"{stem}.ipynb"
+    expected = "NOT IMPLEMENTED:" if version == "learner" else "PASSED:"
+    exercises = 0
+    for source, text in _executed_text(path, monkeypatch, tiny_vgg_path, tmp_path):
+        assert "ERROR " not in text and "Traceback" not in text, f"{path.name}: {source[:80]!r} -> {text[:500]}"
+        lines = text.splitlines()
+        calls = len(re.findall(r"\bcourse\.check_\w+\(", source))
+        failed = sum(line.startswith("FAILED") for line in lines)
+        if "deliberate mistake" in source:
+            assert failed == calls, f"{path.name}: a deliberate mistake should print FAILED: {text[:300]}"
+            continue
+        assert failed == 0, f"{path.name}: {text[:300]}"
+        assert sum(line.startswith(expected) for line in lines) == calls, f"{path.name}: {text[:300]}"
+        if version == "learner":
+            assert not any(line.startswith("PASSED") for line in lines), f"{path.name}: a stub passed: {text[:300]}"
+        exercises += calls
+    assert exercises == CONCEPT_EXERCISES[stem]

@@ -7,8 +7,9 @@
 #
 # ## What you will learn
 #
-# 1. The content cost $J_{content}(C, G)$ and what it is sensitive to (noise, shifts, another photo).
-# 2. To write it yourself, and check your version against the library.
+# 1. The content cost $J_{content}(C, G)$: you write it, and a check compares it with the library's.
+# 2. What it is sensitive to (noise, shifts, colours, a mirror image, another photo), at a shallow layer
+#    and at the content layer.
 # 3. What a layer remembers: **content reconstructions**, images found from noise whose activation at
 #    one layer matches the photo's, from `conv1_2` to `conv5_2`. Deeper layers keep the layout and lose
 #    the pixels.
@@ -21,8 +22,10 @@
 
 # %%
 import sys
+from pathlib import Path
 
-sys.path.insert(0, "..")
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "nst_utils.py").is_file())  # the repository
+sys.path.insert(0, str(ROOT))
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
 from nst_tools import course
 
@@ -31,14 +34,14 @@ import numpy as np
 import tensorflow as tf
 
 SMOKE = course.smoke_mode()                                  # NST_SMOKE=1: tiny images, 3 iterations
-SIZE = (32, 48) if SMOKE else (200, 300)                  # (H, W) of the images in section 1
+SIZE = (32, 48) if SMOKE else (200, 300)                  # (H, W) of the images in section 2
 RECON_SIZE = (32, 48) if SMOKE else (100, 150)            # (H, W) of the reconstructions in section 3
 RECON_ITERATIONS = 3 if SMOKE else 100                    # L-BFGS iterations per reconstruction
 tf.get_logger().setLevel("ERROR")                         # no retracing notes: each layer compiles its own cost
 
 model = nst.load_vgg_model(nst.resolve_weights_path())
-content = nst.load_image("../images/chelsea.jpg", size=SIZE)
-other_photo = nst.load_image("../images/coffee.jpg", size=SIZE)
+content = nst.load_image(ROOT / "images" / "chelsea.jpg", size=SIZE)
+other_photo = nst.load_image(ROOT / "images" / "coffee.jpg", size=SIZE)
 print(model, "| content", content.shape, "| smoke mode:", SMOKE)
 
 # %% [markdown]
@@ -51,8 +54,65 @@ print(model, "| content", content.shape, "| smoke mode:", SMOKE)
 # $$J_{content}(C,G) = \frac{1}{4 \times n_H \times n_W \times n_C}
 # \sum_{h=1}^{n_H}\sum_{w=1}^{n_W}\sum_{c=1}^{n_C}\left(a^{(C)}_{h,w,c} - a^{(G)}_{h,w,c}\right)^2$$
 #
-# In the library this is `nst.compute_content_cost(a_C, a_G)`. Let us measure it between the photo and
-# a few other images, at a shallow layer and at the content layer.
+# ### Exercise: write `compute_content_cost`
+#
+# Following the formula:
+#
+# 1. $n_H, n_W, n_C$ are read for you from the shape of `a_G`;
+# 2. take the squared differences (`tf.square` of `a_C - a_G`, or `tf.subtract`);
+# 3. sum them all (`tf.reduce_sum`) and divide by $4 n_H n_W n_C$.
+#
+# Replace each `None` by your code and run the cell, then the check below it. The check calls your
+# function on random tensors of three shapes and compares it with the library's `nst.compute_content_cost`.
+
+# %%
+def compute_content_cost(a_C, a_G):
+    """J_content(C, G) for activations a_C, a_G of shape (1, n_H, n_W, n_C); returns a scalar tensor."""
+    _, n_H, n_W, n_C = a_G.shape
+    ### BEGIN SOLUTION
+    squared_differences = tf.square(tf.subtract(a_C, a_G))
+    J_content = tf.reduce_sum(squared_differences) / (4 * n_H * n_W * n_C)
+    ### END SOLUTION
+    ### BEGIN STUB
+    # squared_differences = None  # ≈ 1 line: (a_C - a_G) squared, element by element
+    # J_content = None            # ≈ 1 line: their sum divided by 4 n_H n_W n_C
+    ### END STUB
+    return J_content
+
+
+# %% [markdown]
+# The check prints `PASSED`, `FAILED` (with what it got and what it expected) or, while the function still
+# returns `None`, `NOT IMPLEMENTED`. Then `course.keep` decides which function the rest of the course uses:
+# yours once it passes (it is also saved, so that notebook 05 paints with it), the library's until then.
+
+# %%
+passed = course.check_content_cost(compute_content_cost)
+compute_content_cost = course.keep(compute_content_cost, passed, nst.compute_content_cost)
+
+
+# %% [markdown]
+# What `FAILED` looks like, with a deliberate mistake: the same cost without the factor $\frac14$. The check
+# says what it got and what it expected (4 times smaller).
+
+# %%
+def content_cost_without_the_4(a_C, a_G):   # a deliberate mistake, to see what FAILED looks like
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.square(a_C - a_G)) / (n_H * n_W * n_C)
+
+
+passed_without_the_4 = course.check_content_cost(content_cost_without_the_4)
+
+# %% [markdown]
+# > **What you should remember**
+# >
+# > - The content cost compares the activations of $C$ and $G$ at **one** layer, position by position and
+# >   channel by channel: $J_{content}(C,G) = \frac{1}{4 n_H n_W n_C}\sum (a^{(C)} - a^{(G)})^2$.
+# > - It is 0 when the two activations are equal, and it does not depend on any other layer.
+#
+# ## 2. What the content cost is sensitive to
+#
+# Now measure it (your `compute_content_cost` if it passed, else the library's) between the photo and a
+# few other images, at a shallow layer, `conv1_2`, and at the content layer, `conv4_2`.
 
 # %%
 rng = np.random.default_rng(0)
@@ -70,7 +130,7 @@ costs = {name: [] for name in layers}
 for image in candidates.values():
     a_G = model(nst.preprocess(image, model.mean), layers)
     for name in layers:
-        costs[name].append(float(nst.compute_content_cost(a_C[name], a_G[name])))
+        costs[name].append(float(compute_content_cost(a_C[name], a_G[name])))
 
 fig, axes = plt.subplots(1, len(candidates), figsize=(2.3 * len(candidates), 2.0), layout="constrained")
 for ax, (label, image) in zip(axes, candidates.items()):
@@ -78,65 +138,42 @@ for ax, (label, image) in zip(axes, candidates.items()):
 fig.suptitle("The images G compared with the photo C")
 plt.show()
 
+relative = {name: np.array(costs[name]) / costs[name][list(candidates).index("another photo")]
+            for name in layers}
 fig, axes = plt.subplots(1, len(layers), figsize=(12, 3.2), layout="constrained")
 for ax, name in zip(axes, layers):
-    relative = np.array(costs[name]) / costs[name][list(candidates).index("another photo")]
-    ax.barh(list(candidates), relative, color="tab:blue")
-    for y, value in enumerate(relative):
+    ax.barh(list(candidates), relative[name], color="tab:blue")
+    for y, value in enumerate(relative[name]):
         ax.text(value, y, f" {value:.2f}", va="center", fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1.25 * max(relative))
+    ax.set_xlim(0, 1.25 * max(relative[name]))
     ax.set_xlabel("J_content(C, G) / J_content(C, another photo)")
     ax.set_title(f"content cost at {name}")
 plt.show()
+print(f"{'G':24s}" + "".join(f"{name:>22s}" for name in layers))
+for i, label in enumerate(candidates):
+    print(f"{label:24s}" + "".join(f"{costs[n][i]:12.4g} ({relative[n][i]:4.2f})" for n in layers))
 
 
 # %% [markdown]
-# Each bar is divided by the cost of "another photo", so the two layers can be compared. At `conv1_2`,
-# a shallow layer, a shift of 2 pixels already costs a tenth of a different photo, and swapping the colour
-# channels costs *more* than a different photo: it compares pixels and colours. At `conv4_2` the shift
-# and the colours matter several times less, while mirroring (the same things in other places) costs about
-# as much as noise does: a deep layer compares *what is where*, not the exact pixels.
+# Each bar is divided by the cost of "another photo" (the numbers in brackets above), so that the two
+# layers can be compared. At `conv1_2`, a shallow layer, a shift of 2 pixels already costs about a tenth of
+# a different photo, and swapping the colour channels costs *more* than a different photo: this layer
+# compares pixels and colours. At `conv4_2` the shift and the swapped colours cost several times less: a
+# deep layer compares *what is where*, not the exact pixels.
 #
-# ## 2. Exercise: write the content cost
+# Now compare the mirrored photo with the noisy one. At `conv1_2` the mirrored photo costs clearly less
+# than the noise; at `conv4_2` it costs about as much or more (with the VGG16 stand-in weights these notes
+# were checked with: 0.22 against 0.42 at `conv1_2`, then 0.30 against 0.26 at `conv4_2`; your numbers
+# are printed above). Going deeper, the noise counts for less and the moved parts for more.
 #
-# Write `compute_content_cost` in the marked cell, following the formula above:
+# > **What you should remember**
+# >
+# > - At a shallow layer the content cost is a pixel comparison: small shifts and colour changes cost a
+# >   lot. At `conv4_2` it mostly asks whether the same parts are in the same places.
+# > - That is why the course takes the content from a deep layer: the generated image may change colours
+# >   and textures as long as the scene stays where it is.
 #
-# 1. read $n_H, n_W, n_C$ from the shape of `a_G` (`_, n_H, n_W, n_C = a_G.shape`);
-# 2. take the squared differences (`tf.square`, `tf.subtract` or `-`);
-# 3. sum them all (`tf.reduce_sum`) and divide by $4 n_H n_W n_C$.
-#
-# The cell comes filled in with one answer so that the notebook runs from top to bottom: delete the lines
-# between `START CODE HERE` and `END CODE HERE`, write your own, and run the check. The check calls your
-# function on random tensors of three shapes and compares it with the library's version.
-
-# %%
-# EXERCISE: your content cost. Inputs a_C, a_G of shape (1, n_H, n_W, n_C); returns a scalar.
-def my_compute_content_cost(a_C, a_G):
-    ### START CODE HERE ###
-    _, n_H, n_W, n_C = a_G.shape
-    squared_differences = tf.square(tf.subtract(a_C, a_G))
-    J_content = tf.reduce_sum(squared_differences) / (4 * n_H * n_W * n_C)
-    ### END CODE HERE ###
-    return J_content
-
-
-# %%
-passed = course.check_content_cost(my_compute_content_cost)
-
-
-# %% [markdown]
-# What a mistake looks like: the same cost without the factor $\frac14$ fails, and the check says what it
-# got and what it expected.
-
-# %%
-def content_cost_without_the_4(a_C, a_G):
-    _, n_H, n_W, n_C = a_G.shape
-    return tf.reduce_sum(tf.square(a_C - a_G)) / (n_H * n_W * n_C)
-
-
-passed_without_the_4 = course.check_content_cost(content_cost_without_the_4)
-
 # %% [markdown]
 # ## 3. What a layer remembers: content reconstructions
 #
@@ -146,17 +183,30 @@ passed_without_the_4 = course.check_content_cost(content_cost_without_the_4)
 #
 # $$G^{*} = \arg\min_{G} \; J^{[l]}_{content}(C, G), \qquad G_0 = \text{grey} + \text{noise}$$
 #
-# `course.reconstruct_content(model, C, layer)` does this with L-BFGS (sharper and faster than Adam for
-# this problem), through `nst.run_style_transfer` with $\beta = 0$ and no style layers. This is Figure 1
-# of Gatys et al. We do it for the second convolution of each block.
+# `course.reconstruct_content(model, C, layer)` does this with L-BFGS, through `nst.run_style_transfer`
+# with $\beta = 0$ and no style layers. We do it for the second convolution of each block, as Figure 1 of
+# Gatys, Ecker and Bethge, *Image Style Transfer Using Convolutional Neural Networks* (CVPR 2016), does
+# (their earlier preprint, *A Neural Algorithm of Artistic Style*, 2015, reconstructs from `conv1_1` ...
+# `conv5_1` instead).
+#
+# > **L-BFGS in two lines.** A quasi-Newton method: from the gradients of its last few steps it builds an
+# > estimate of the cost's curvature, so each step can go much further than a plain gradient step.
+# > Notebook 05 explains it and compares it with Adam, the assignment's optimiser.
 #
 # This cell takes **1 to 3 minutes** at real settings (100 iterations per layer at 100 x 150 pixels,
 # deeper layers cost more per iteration; about 1 minute with VGG16 on an idle 2-core CPU); it prints each
 # layer as it finishes.
+#
+# **What you should see:**
+#
+# ![Content reconstructions from conv1_2 to conv5_2](../docs/course/01_content_reconstructions.jpg)
+#
+# *Rendered by docs/course/render.py at this notebook's real settings with VGG16 stand-in weights (the VGG19
+# file cannot be downloaded where it was made); sizes and iterations: docs/course/README.md.*
 
 # %%
 recon_layers = ["conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
-photo = nst.load_image("../images/chelsea.jpg", size=RECON_SIZE)
+photo = nst.load_image(ROOT / "images" / "chelsea.jpg", size=RECON_SIZE)
 rf = {row["name"]: row["receptive_field"] for row in course.layer_table(model, RECON_SIZE)}
 reconstructions = {}
 for layer in recon_layers:
@@ -181,12 +231,13 @@ plt.show()
 # %% [markdown]
 # **What you see.** From `conv1_2` the photo comes back almost exactly: a shallow layer has a few pixels
 # of receptive field and keeps nearly all the information. From `conv2_2` and `conv3_2` the cat is still
-# there, sharp, with its colours drifting. From `conv4_2` the *layout* survives (eyes, nose, the outline
-# of the head at the right places) but the exact pixels, colours and fine texture are gone; from `conv5_2`
-# only a faint trace of the eyes and head is left. Yet the curve below shows `conv5_2`'s cost fell further
-# than `conv4_2`'s: many different images give almost the same deep activation, and the optimiser found
-# one of them. That freedom is what style transfer uses: the content cost at `conv4_2` pins down *what is
-# where* and leaves the textures free for the style cost.
+# there, its outlines sharp, but the colours drift and a fine, colourful texture covers it. From `conv4_2`
+# the *layout* survives, faintly (the eyes and the nose at their places), while the pixels, the colours
+# and the fur are gone; from `conv5_2` little more than a trace of an eye is left in a swirl of texture.
+# Yet the curve below shows `conv5_2`'s cost fell further than `conv4_2`'s: many different images give
+# almost the same deep activation, and the optimiser found one of them. That freedom is what style
+# transfer uses: the content cost at `conv4_2` pins down *what is where* and leaves the textures free for
+# the style cost.
 #
 # How fast each reconstruction went (the cost relative to its start):
 
@@ -205,6 +256,14 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
+# > **What you should remember**
+# >
+# > - Matching one layer's activation from noise shows what that layer keeps: shallow layers keep the
+# >   pixels, deep layers keep *what is where* and let the exact pixels, colours and textures go.
+# > - A low content cost at a deep layer does not mean a faithful copy: many images share a deep
+# >   activation. Style transfer picks, among them, one with the style's textures.
+
+# %% [markdown]
 # ## Summary
 #
 # - $J_{content}(C,G) = \frac{1}{4 n_H n_W n_C}\sum (a^{(C)} - a^{(G)})^2$ at one layer, `conv4_2` in the
@@ -219,4 +278,6 @@ plt.show()
 #    `nst.run_style_transfer(model, photo, photo, alpha=1, beta=0, content_layer="conv4_2", style_layers=[], optimizer="lbfgs", init_image=photo)`).
 #    What is $J_{content}$ at the start, and why does the image not change?
 # 3. Load the model with `pooling="max"` and reconstruct from `conv4_2` again. What changes?
-# 4. In section 1, why does mirroring the photo cost more at `conv4_2` than adding noise?
+# 4. In section 2, the mirrored photo costs less than the noisy one at `conv1_2` and about as much or more
+#    at `conv4_2`. Why? (Hints: the cat's face is nearly symmetric; what does a deep layer, each position of
+#    which averages over dozens of pixels, do with pixel noise?)
