@@ -164,7 +164,7 @@ def build_parser():
     dl.add_argument("--output", default=str(DEFAULT_WEIGHTS), help="where to put the file")
     dl.add_argument("--url", default=WEIGHTS_URL)
     dl.add_argument("--md5", default=WEIGHTS_MD5, help="expected MD5 ('' to skip the check)")
-    dl.add_argument("--size", type=int, default=WEIGHTS_SIZE, help="expected size in bytes (0: unknown)")
+    dl.add_argument("--size", type=_int_at_least(0), default=WEIGHTS_SIZE, help="expected size in bytes (0: unknown)")
     dl.add_argument("--quiet", action="store_true")
     return parser
 
