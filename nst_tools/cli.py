@@ -399,6 +399,7 @@ def main(argv=None):
             print(f"nst_utils.py {args.command}: error: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
-            print(f"nst_utils.py {args.command}: interrupted; nothing was saved", file=sys.stderr)
+            then = {"stylize": "; nothing was saved", "download-weights": "; run it again to resume"}
+            print(f"nst_utils.py {args.command}: interrupted{then.get(args.command, '')}", file=sys.stderr)
             return 130
 
