@@ -59,7 +59,7 @@ def _quiet_stderr():
             os.close(saved)
 
 
-if __name__ == "__main__":  # Ctrl-C while TensorFlow loads: one line, not a long traceback
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # Ctrl-C while TF loads: one line
     _fd = os.dup(2)
     signal.signal(signal.SIGINT, lambda *_: (os.write(_fd, b"nst_utils.py: interrupted\n"), os._exit(130)))
 
@@ -521,8 +521,6 @@ def atomic_write(path, write):
     path = Path(path)
     if not path.parent.is_dir():
         raise NSTError(f"output folder does not exist: {path.parent}")
-    if path.is_dir():
-        raise NSTError(f"{path} is a directory: give a file name")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -718,7 +716,6 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
     callback(iteration, costs, image): called every ``callback_every`` iterations and at the end, with
     costs = {"J", "J_content", "J_style", "seconds"} and the current uint8 image.
     stop_event: a ``threading.Event``; when set (or on Ctrl-C) the run ends and returns the best image.
-    content, style, init_image: checked (NSTError naming the argument); so are lr, seed and alpha, beta.
     scales: coarse to fine (see scale_plan), e.g. "auto", 3 or [0.5, 1]: the run starts at a fraction of
     the size (content and styles resized alike), each later scale starts from the previous result
     upsampled, ``iterations`` is split between the scales. Iterations and seconds count from the start

@@ -186,8 +186,8 @@ class _Signals:
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-                if hasattr(signal, name):
+            for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # one ignored (nohup, a background job) stays so
+                if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) is not signal.SIG_IGN:
                     self.old[name] = signal.signal(getattr(signal, name), self._handle)
         return self
 

@@ -203,6 +203,22 @@ def test_signal_during_the_run_saves_the_best_image(files, tiny_vgg_path, sig):
     assert nst.load_image(out).shape == (24, 32, 3)
 
 
+def test_an_ignored_hangup_stays_ignored(files, tiny_vgg_path):
+    """nohup: SIGHUP ignored by the parent must not stop the run."""
+    out = files / "o.png"
+    proc = subprocess.Popen([sys.executable, str(nst.ROOT / "nst_utils.py"), "stylize", str(files / "c.png"),
+                             str(files / "s.jpg"), "-o", str(out), "--weights", str(tiny_vgg_path), "--size",
+                             "24x32", "--iterations", "100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    buf = _wait_for(proc, r"\b[1-9]\d*/100000")
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(2)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    code, _, stderr = _finish(proc, buf)
+    assert code == 130 and _last_line(stderr).startswith("nst_utils.py stylize: interrupted"), stderr
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.5, 1.2])
 def test_ctrl_c_at_any_moment_of_a_coarse_to_fine_run(files, tiny_vgg_path, delay):
     out = files / "o.png"
