@@ -19,7 +19,9 @@ Nothing runs at import time except importing TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -57,6 +59,10 @@ def _quiet_stderr():
             os.dup2(saved, fd)
             os.close(saved)
 
+
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # Ctrl-C while TF loads: one line
+    _fd = os.dup(2)
+    signal.signal(signal.SIGINT, lambda *_: (os.write(_fd, b"nst_utils.py: interrupted\n"), os._exit(130)))
 
 with _quiet_stderr():
     import tensorflow as tf
@@ -493,17 +499,22 @@ def _to_rgb(img):
     return img.convert("RGB")
 
 
-def open_rgb(source, name, verb):
+def open_rgb(source, name, verb, load=True):
     """Pillow image of ``source`` (a path or a file object) as RGB, EXIF rotation applied.
 
-    An unreadable image is an NSTError: "cannot read <name> as an image (...); <verb> a PNG, JPEG ...".
+    An unreadable or too big image is an NSTError ("cannot read <name> as an image (...); <verb> a PNG,
+    JPEG ..."). ``load=False``: only read the header (and return None).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(source) as img:
-            img.load()
-            return _to_rgb(ImageOps.exif_transpose(img))
+            if load:
+                img.load()
+                return _to_rgb(ImageOps.exif_transpose(img))
+    except Image.DecompressionBombError as exc:
+        raise NSTError(f"{name} is too big to open safely ({str(exc).split(', could')[0]}, Pillow's "
+                       "PIL.Image.MAX_IMAGE_PIXELS): shrink it first, e.g. to 4000 px on its longest side") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise NSTError(f"cannot read {name} as an image ({exc.__class__.__name__}); "
                        f"{verb} a PNG, JPEG or another format Pillow reads") from None
@@ -517,8 +528,11 @@ def load_image(path, size=None, max_size=None) -> np.ndarray:
     from PIL import Image
 
     path = Path(path)
-    if not path.is_file():
-        raise NSTError(f"image not found: {path}")
+    if not path.is_file():  # a FIFO or a device would hang the reader
+        raise NSTError(f"{path} is not a regular file: give an image file" if path.exists() else
+                       f"image not found: {path}")
+    if size is not None and (len(size) != 2 or min(size) < 1) or max_size is not None and max_size < 1:
+        raise NSTError(f"size (height, width) and max_size must be at least 1, got size={size}, max_size={max_size}")
     img = open_rgb(path, path, "use")
     if size is None and max_size is not None:
         size = fit_size(img.height, img.width, int(max_size))
@@ -578,8 +592,10 @@ def image_format(path) -> str:
     from PIL import Image
 
     fmt = Image.registered_extensions().get(Path(path).suffix.lower())
-    if fmt is None or fmt not in Image.SAVE:
-        raise NSTError(f"cannot write {Path(path).name!r}: use an image extension such as .png or .jpg")
+    try:  # a real tiny save: some formats register but cannot write RGB (.xbm, .msp, .h5, ...)
+        Image.new("RGB", (2, 2)).save(io.BytesIO(), format=fmt)
+    except Exception:
+        raise NSTError(f"cannot write {Path(path).name!r}: use an image extension such as .png or .jpg") from None
     return fmt
 
 
@@ -763,7 +779,10 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
     precision: "float32", "bfloat16" or "auto" (see resolve_precision and feature_extractor).
     A NaN or infinite cost raises NonFiniteLossError; a size that would not fit in memory, NSTError.
     """
+    import dataclasses
+
     from nst_tools.fast import check_memory, resolve_precision, scale_plan, scaled_size
+    from nst_tools.interrupts import ctrl_c_stops
     from nst_tools.lbfgs import run_lbfgs
 
     if optimizer not in ("adam", "lbfgs"):
@@ -772,41 +791,67 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
         raise NSTError(f"init must be 'noise' or 'content', not {init!r}")
     if int(iterations) < 0:
         raise NSTError("iterations must be 0 or more")
+    if not np.isfinite(float(lr)) or float(lr) < 0:
+        raise NSTError(f"lr must be a finite number >= 0, got {lr!r}")
+    if not float(alpha) and not float(beta):
+        raise NSTError("alpha and beta are both 0: nothing to optimise; give one of them a positive weight")
+    if seed is not None and not (isinstance(seed, (int, np.integer)) and seed >= 0):
+        raise NSTError(f"seed must be a whole number >= 0 (or None), got {seed!r}")
     precision = resolve_precision(precision)
-    content = np.asarray(content, np.float32)
+    content = _rgb("content", content)
     size = content.shape[:2]
+    init_image = None if init_image is None else _rgb("init_image", init_image, size)
     plan = scale_plan(scales, int(iterations), size)
     check_memory(model, size, optimizer, precision)
-    styles = [np.asarray(im, np.float32) for im in styles_list(style)]
+    styles = [_rgb("style", im) for im in styles_list(style)]
     run = run_lbfgs if optimizer == "lbfgs" else _run_adam
-    start, history, x_prev, done = time.perf_counter(), [], None, 0
-    for k, (fraction, n) in enumerate(plan):
-        final = k == len(plan) - 1
-        shape = size if final else scaled_size(size, fraction)
-        c, s, x0 = _scale_inputs(model.mean, content, styles, shape, fraction, x_prev, init, init_image, seed)
-        track = Tracker(model.mean, callback, max(1, int(callback_every)), stop_event, start=start,
-                         offset=done, final=final, extra={"scale": fraction} if len(plan) > 1 else None)
+    start, history, result, done = time.perf_counter(), [], None, 0
+    with ctrl_c_stops() as interrupt:
         try:
-            cost = make_cost_function(model, c, s if isinstance(style, (list, tuple)) else s[0],
-                                      content_layer, style_layers, alpha, beta, tv_weight,
-                                      style_weights=style_weights, precision=precision)
-            result = run(cost, x0, model.mean, n, float(lr), callback, track.every, stop_event, track=track)
-        except tf.errors.ResourceExhaustedError:
-            raise NSTError(f"out of memory at {shape[0]}x{shape[1]}: use a smaller image size") from None
-        history += result.history
-        done += result.iterations
-        if final or result.stopped != "finished":
-            break
-        x_prev = result.x
+            for k, (fraction, n) in enumerate(plan):
+                final = k == len(plan) - 1
+                shape = size if final else scaled_size(size, fraction)
+                track = Tracker(model.mean, callback, max(1, int(callback_every)), stop_event, start=start,
+                                offset=done, final=final, extra={"scale": fraction} if len(plan) > 1 else None,
+                                interrupt=interrupt)
+                if result is not None and track.should_stop():  # between two scales
+                    result = dataclasses.replace(result, stopped=track.stopped)
+                    break
+                c, s, x0 = _scale_inputs(model.mean, content, styles, shape, fraction,
+                                         None if result is None else result.x, init, init_image, seed)
+                try:
+                    cost = make_cost_function(model, c, s if isinstance(style, (list, tuple)) else s[0],
+                                              content_layer, style_layers, alpha, beta, tv_weight,
+                                              style_weights=style_weights, precision=precision)
+                    out = run(cost, x0, model.mean, n, float(lr), callback, track.every, stop_event, track=track)
+                except tf.errors.ResourceExhaustedError:
+                    raise NSTError(f"out of memory at {shape[0]}x{shape[1]}: use a smaller image size") from None
+                history += out.history
+                done += out.iterations
+                # a scale stopped before its first iteration keeps the last scale's best
+                result = out if out.history or result is None else dataclasses.replace(result, stopped=out.stopped)
+                if final or out.stopped != "finished":
+                    break
+        except KeyboardInterrupt:  # a second Ctrl-C, or a callback's, between two iterations
+            if result is None:
+                raise
+            result = dataclasses.replace(result, stopped="interrupted")
     if len(plan) == 1:
         return result
-    import dataclasses
-
-    if not final:  # stopped at a coarse scale: its best image at the full size
+    if result.x.shape[1:3] != tuple(size):  # stopped at a coarse scale: its best image at the full size
         x = preprocess(resize_image(result.x[0] + model.mean, size), model.mean)
         result = dataclasses.replace(result, image=deprocess(x, model.mean), x=x)
     return dataclasses.replace(result, iterations=done, history=history,
                                seconds=time.perf_counter() - start)
+
+
+def _rgb(name, image, size=None) -> np.ndarray:
+    """``image`` as float32 (H, W, 3), H, W >= 1 (and (H, W) == ``size`` if given), else NSTError."""
+    a = np.asarray(image, np.float32)
+    if a.ndim != 3 or a.shape[2] != 3 or min(a.shape) < 1 or size is not None and a.shape[:2] != tuple(size):
+        want = "(H, W, 3)" if size is None else f"({size[0]}, {size[1]}, 3)"
+        raise NSTError(f"{name} must be an RGB image of shape {want}, got {a.shape}")
+    return a
 
 
 def _scale_inputs(mean, content, styles, shape, fraction, x_prev, init, init_image, seed):
@@ -837,8 +882,10 @@ class Tracker:
     end (a last callback then); ``extra``: keys added to each history entry.
     """
 
-    def __init__(self, mean, callback, every, stop_event, start=None, offset=0, final=True, extra=None):
+    def __init__(self, mean, callback, every, stop_event, start=None, offset=0, final=True, extra=None,
+                 interrupt=None):
         self.mean, self.callback, self.every, self.stop_event = mean, callback, every, stop_event
+        self.interrupt = interrupt  # an Event set by Ctrl-C (see nst_tools.interrupts)
         self.start = time.perf_counter() if start is None else start
         self.offset, self.final, self.extra = offset, final, dict(extra or {})
         self.history, self.best, self.best_x, self.last = [], None, None, None
@@ -864,9 +911,10 @@ class Tracker:
             self.callback(number, costs, deprocess(x() if callable(x) else x, self.mean))
 
     def should_stop(self):
-        if self.stop_event is not None and self.stop_event.is_set():
-            self.stopped = "stop requested"
-            return True
+        for event, why in ((self.interrupt, "interrupted"), (self.stop_event, "stop requested")):
+            if event is not None and event.is_set():
+                self.stopped = why
+                return True
         return False
 
     def result(self, x_final):

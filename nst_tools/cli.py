@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
+import os
+import signal
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +32,7 @@ from nst_tools.further import (
     check_animation_path,
     style_target_size,
     stylize,
+    timestamped_path,
 )
 from nst_utils import (
     DEFAULT_WEIGHTS,
@@ -36,6 +43,7 @@ from nst_utils import (
     load_image,
     load_vgg_model,
     normalize_style_weights,
+    open_rgb,
     parse_size,
     save_image,
 )
@@ -66,7 +74,7 @@ def _float(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value < 0:
+    if not np.isfinite(value) or value < 0 or value > float(np.finfo(np.float32).max):  # the run is in float32
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
 
@@ -120,7 +128,7 @@ def build_parser():
     st.add_argument("--lr", type=_float, default=2.0, help="Adam learning rate (default 2.0)")
     st.add_argument("--init", choices=["noise", "content"], default="noise")
     st.add_argument("--pooling", choices=["avg", "max"], default="avg")
-    st.add_argument("--seed", type=int, default=None)
+    st.add_argument("--seed", type=_int_at_least(0), default=None)
     st.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")
     st.add_argument("--quiet", action="store_true", help="no progress bar")
     st.add_argument("--scales", type=_scales, metavar="N|F,F,...",
@@ -159,7 +167,7 @@ def build_parser():
     bn.add_argument("--memory-sizes", default="512,1024", help="longest sides for the memory part")
     bn.add_argument("--repeats", type=_int_at_least(1), default=5, help="timing repeats (best is kept)")
     bn.add_argument("--quick", action="store_true", help="2 repeats and no memory part (for tests)")
-    bn.add_argument("--seed", type=int, default=0)
+    bn.add_argument("--seed", type=_int_at_least(0), default=0)
     bn.add_argument("--json", action="store_true", help="print the result as one JSON line at the end")
 
     dl = sub.add_parser("download-weights", help="fetch imagenet-vgg-verydeep-19.mat, or Keras's VGG19 .h5 with "
@@ -169,9 +177,106 @@ def build_parser():
     dl.add_argument("--output", help="where to put the file (default: pretrained-model/, the source's file name)")
     dl.add_argument("--url", help="where to fetch it (default: the source's)")
     dl.add_argument("--md5", help="expected MD5 ('' to skip the check; default: the source's)")
-    dl.add_argument("--size", type=int, help="expected size in bytes (0: unknown; default: the source's)")
+    dl.add_argument("--size", type=_int_at_least(0), help="expected size in bytes (0: unknown; default: the source's)")
     dl.add_argument("--quiet", action="store_true")
     return parser
+
+
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP alike: before the run they raise KeyboardInterrupt (nothing to save yet);
+    once ``running`` they only set ``stop``, so the run ends after its step and its best image is saved."""
+
+    def __init__(self):
+        self.stop, self.running, self.old = threading.Event(), False, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # one ignored (nohup, a background job) stays so
+                if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) is not signal.SIG_IGN:
+                    self.old[name] = signal.signal(getattr(signal, name), self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for name, handler in self.old.items():
+            signal.signal(getattr(signal, name), signal.SIG_DFL if handler is None else handler)
+
+    def _handle(self, signum, frame):
+        self.stop.set()
+        if not self.running:
+            raise KeyboardInterrupt
+
+
+def _same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (links, ``./``, ``..``, case on case-insensitive disks)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def _check_output(path, flag, inputs=()):
+    """NSTError naming ``flag`` unless a file can be written at ``path`` without destroying an input."""
+    path = Path(path)
+    for source in inputs:
+        if _same_file(path, source):
+            raise NSTError(f"{flag} {path} is the input {source}: it would be overwritten; give another name")
+    if path.is_dir():
+        raise NSTError(f"{flag} {path} is a directory: give a file name")
+    if not path.parent.is_dir():
+        raise NSTError(f"output folder does not exist: {path.parent}")
+    try:  # can a file be made there?
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=".nst-probe-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise NSTError(f"cannot write {flag} {path}: {exc.strerror or exc} in {path.parent}") from None
+    return path
+
+
+def _check_figure(path, flag):
+    """NSTError naming ``flag`` unless matplotlib can save a figure as ``path``'s format (a tiny real save)."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    try:
+        Figure(figsize=(0.2, 0.2)).savefig(io.BytesIO(), format=image_format(path))
+    except (ValueError, NSTError):
+        raise NSTError(f"cannot write {flag} {Path(path).name!r}: use .png, .jpg or .pdf") from None
+    return _check_output(path, flag)
+
+
+def _save(write, path, problems):
+    """``write(path)``; if that fails, ``write`` a copy in the temp folder and add a line to ``problems``."""
+    try:
+        return write(path)
+    except (OSError, ValueError, NSTError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        try:
+            kept = write(timestamped_path(tempfile.gettempdir(), f"{Path(path).stem}-unsaved", Path(path).suffix))
+            problems.append(f"could not save {path} ({why}); kept it as {kept} instead")
+            return kept
+        except (OSError, ValueError, NSTError) as again:
+            problems.append(f"could not save {path} ({why}), nor a copy in {tempfile.gettempdir()} ({again})")
+
+
+def _json(value):
+    """``value`` with non-finite floats as None, so that it is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _check_inputs(args):
+    """The images: regular files whose header Pillow reads within its pixel limit (before any work)."""
+    for path in [args.content, *args.style]:
+        path = Path(path)
+        if path.exists() and not path.is_file():
+            raise NSTError(f"{path} is not a regular file: give an image file")
+        if path.is_file():
+            open_rgb(path, path, "use", load=False)
 
 
 def _check_further_args(args, out):
@@ -183,8 +288,9 @@ def _check_further_args(args, out):
             raise NSTError("--animation-every needs --animation PATH (a .gif or .mp4 to write)")
         return None
     path = check_animation_path(args.animation)
-    if path.resolve() == out.resolve():
+    if _same_file(path, out):
         raise NSTError("--animation and --output name the same file: give the animation another name")
+    _check_output(path, "--animation", [args.content, *args.style])
     every = args.animation_every or 10
     if args.iterations < every:
         raise NSTError(f"--animation-every {every} is more than --iterations {args.iterations}: "
@@ -192,14 +298,16 @@ def _check_further_args(args, out):
     return AnimationRecorder(every)
 
 
-def _cmd_stylize(args):
+def _cmd_stylize(args, signals):
     from tqdm import tqdm
 
     out = Path(args.output)
     image_format(out)
-    if not out.parent.is_dir():
-        raise NSTError(f"output folder does not exist: {out.parent}")
+    _check_output(out, "--output", [args.content, *args.style])
+    _check_inputs(args)
     recorder = _check_further_args(args, out)
+    if not args.alpha and not args.beta:
+        raise NSTError("--alpha and --beta are both 0: nothing to optimise; give one of them a positive weight")
     if args.size is None and args.max_size is None:
         args.size = (300, 400)
     model = load_vgg_model(args.weights, pooling=args.pooling)
@@ -213,23 +321,38 @@ def _cmd_stylize(args):
         bar.update(i - bar.n)
         bar.set_postfix(J=f"{costs['J']:.4g}")
 
-    result = stylize(model, content, styles, style_weights=args.style_weights,
-                     preserve_colors=args.preserve_colors, recorder=recorder,
-                     iterations=args.iterations, optimizer=args.optimizer,
-                     alpha=args.alpha, beta=args.beta, lr=args.lr, init=args.init,
-                     seed=args.seed, tv_weight=args.tv_weight, callback=progress,
-                     callback_every=1, scales=args.scales, precision=args.precision)
-    bar.close()
-    save_image(out, result.image)
+    signals.running = True
+    try:
+        result = stylize(model, content, styles, style_weights=args.style_weights,
+                         preserve_colors=args.preserve_colors, recorder=recorder,
+                         iterations=args.iterations, optimizer=args.optimizer,
+                         alpha=args.alpha, beta=args.beta, lr=args.lr, init=args.init,
+                         seed=args.seed, tv_weight=args.tv_weight, callback=progress,
+                         callback_every=1, scales=args.scales, precision=args.precision,
+                         stop_event=signals.stop)
+    finally:
+        bar.close()  # a message after this starts its own line
+    interrupted = result.stopped != "finished" or signals.stop.is_set()
+    if signals.stop.is_set():  # the run saw our stop request: it came from a signal
+        result = dataclasses.replace(result, stopped="interrupted")
+    if interrupted and not result.iterations:
+        raise KeyboardInterrupt  # before the first iteration: nothing worth saving
+    problems = []
+    saved = _save(lambda p: save_image(p, result.image), out, problems)
     extra = {}
-    if recorder is not None:
-        extra = {"animation": str(recorder.save(args.animation)), "animation_frames": len(recorder)}
-    if result.stopped != "finished":
-        print(f"{result.stopped}: saved the best image so far", file=sys.stderr)
+    if recorder is not None and len(recorder):
+        extra = {"animation": str(_save(recorder.save, args.animation, problems)), "animation_frames": len(recorder)}
     if args.json:
-        print(json.dumps({"output": str(out), **result.summary(), **extra}))
-    else:
+        print(json.dumps(_json({"output": str(saved), **result.summary(), **extra}), allow_nan=False))
+    elif not problems:
         print(f"saved {out} ({result.iterations} iterations, {result.seconds:.1f} s, J = {result.J:.6g})")
+    if problems:
+        raise NSTError("; ".join(problems))
+    if interrupted:
+        print(f"nst_utils.py stylize: interrupted: saved the best image so far to {out} "
+              f"({result.iterations} iterations, J = {result.J:.6g})", file=sys.stderr)
+        return 130
+    return 0
 
 
 def _cmd_bench(args):
@@ -239,9 +362,9 @@ def _cmd_bench(args):
     if bad:
         raise NSTError(f"unknown method or part: {', '.join(bad)}; methods: {', '.join(BENCH_METHODS)}; "
                        "parts: step, quality, memory")
-    for path in (args.plot, args.pictures):
+    for flag, path in (("--plot", args.plot), ("--pictures", args.pictures)):
         if path is not None:
-            image_format(path)
+            _check_figure(path, flag)
     if args.quick:
         parts = [p for p in parts if p != "memory"]
     tf.get_logger().setLevel("ERROR")  # the runs build many tf.functions: no retracing warnings
@@ -249,36 +372,41 @@ def _cmd_bench(args):
     result = benchmark(args.weights, args.quality_weights, args.size, args.iterations, methods, parts,
                        args.content, args.style, 2 if args.quick else args.repeats, args.seed, sizes,
                        log=lambda *a: print(*a, file=sys.stderr, flush=True))
+    problems = []
     if result["quality"] is not None:
         if args.plot:
-            result["plot"] = str(plot_benchmark(result, args.plot))
+            result["plot"] = str(_save(lambda p: plot_benchmark(result, p), args.plot, problems))
         if args.pictures:
-            result["pictures"] = str(bench_pictures(result, args.pictures))
+            result["pictures"] = str(_save(lambda p: bench_pictures(result, p), args.pictures, problems))
     print(format_benchmark(result))
     if args.json:
         for r in (result["quality"] or {}).get("methods", []):
             r.pop("image")
-        print(json.dumps(result))
+        print(json.dumps(_json(result), allow_nan=False))
+    if problems:
+        raise NSTError("; ".join(problems))
+    return 0
 
 
 def main(argv=None):
     """Entry point of ``python nst_utils.py``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "stylize":
-            _cmd_stylize(args)
-        elif args.command == "bench":
-            _cmd_bench(args)
-        elif args.command == "download-weights":
+    with _Signals() as signals:
+        try:
+            if args.command == "stylize":
+                return _cmd_stylize(args, signals)
+            if args.command == "bench":
+                return _cmd_bench(args)
             path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet,
                                     source=args.source)
             print(f"saved {path}")
-    except NSTError as exc:
-        hint = f" (--max-size {exc.max_size})" if isinstance(exc, TooLargeError) and exc.max_size else ""
-        print(f"nst_utils.py {args.command}: error: {exc}{hint}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"nst_utils.py {args.command}: interrupted", file=sys.stderr)
-        return 130
-    return 0
+            return 0
+        except NSTError as exc:
+            hint = f" (--max-size {exc.max_size})" if isinstance(exc, TooLargeError) and exc.max_size else ""
+            print(f"nst_utils.py {args.command}: error: {exc}{hint}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            then = {"stylize": "; nothing was saved", "download-weights": "; run it again to resume"}
+            print(f"nst_utils.py {args.command}: interrupted{then.get(args.command, '')}", file=sys.stderr)
+            return 130
 

@@ -2,11 +2,14 @@
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import os
 import sys
+import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -51,11 +54,12 @@ def download_weights(output=None, url=None, md5=None, size=None, progress=True, 
         raise NSTError(f"source must be one of {', '.join(sorted(SOURCES))}, not {source!r}")
     given = {"output": output, "url": url, "md5": md5, "size": size}
     output, url, md5, size = (SOURCES[source][k] if v is None else v for k, v in given.items())
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if output.is_file() and (not md5 or file_md5(output) == md5):
-        print(f"{output} is already there and its MD5 matches", file=sys.stderr)
-        return output
+    output = _check_download(output, url, size)
+    if output.is_file():
+        if not md5 or file_md5(output) == md5:
+            print(f"{output} is already there" + (" and its MD5 matches" if md5 else ""), file=sys.stderr)
+            return output
+        print(f"{output} is there but its MD5 does not match: downloading it again", file=sys.stderr)
     part = output.with_name(output.name + ".part")
     have = part.stat().st_size if part.is_file() else 0
     if size and have > size:
@@ -65,30 +69,32 @@ def download_weights(output=None, url=None, md5=None, size=None, progress=True, 
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
-        if exc.code == 416 and size and have == size:  # already complete
+        if exc.code == 416 and have and (not size or have == size):  # the .part is complete (MD5 below)
             response = None
+        elif exc.code == 416 and have:  # the .part does not match the server's file
+            part.unlink()
+            raise NSTError(f"download failed: HTTP 416 from {url}; the partial download did not match the "
+                           "server's file and was deleted, run the same command again") from None
         else:
             raise NSTError(f"download failed: HTTP {exc.code} from {url}") from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
-        raise NSTError(f"download failed: cannot reach {url} ({reason}); partial data kept in {part}, "
-                       f"run the same command again to resume") from None
+        then = (f"partial data kept in {part}, run the same command again to resume" if have else
+                "check the URL and the connection, then run the same command again")
+        raise NSTError(f"download failed: cannot reach {url} ({reason}); {then}") from None
     if response is not None:
         with response:
             if have and response.status != 206:  # server ignored the Range: start again
                 have = 0
             total = size or (have + int(response.headers.get("Content-Length") or 0)) or None
-            with open(part, "ab" if have else "wb") as f, tqdm(
-                    total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                    desc=output.name, disable=not progress, file=sys.stderr) as bar:
-                try:
-                    for block in iter(lambda: response.read(1 << 16), b""):
-                        f.write(block)
-                        bar.update(len(block))
-                except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
-                    raise NSTError(f"download interrupted ({exc}); run the same command again to resume") \
-                        from None
+            _receive(response, part, have, size, tqdm(
+                total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=output.name, disable=not progress, file=sys.stderr))
     got = part.stat().st_size
+    if size and got > size:
+        part.unlink()
+        raise NSTError(f"the server sent more than the expected {size} bytes: check the URL and the size "
+                       "(0: unknown); nothing was kept")
     if size and got != size:
         raise NSTError(f"download incomplete: {got} of {size} bytes in {part}; run the same command again "
                        "to resume")
@@ -101,3 +107,44 @@ def download_weights(output=None, url=None, md5=None, size=None, progress=True, 
     os.replace(part, output)
     return output
 
+
+def _check_download(output, url, size) -> Path:
+    """``output`` as a Path once the arguments make sense and its folder takes a new file, else NSTError."""
+    parts = urllib.parse.urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise NSTError(f"url must start with http:// or https:// and name a server, got {url!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise NSTError(f"size must be a whole number of bytes >= 0 (0: unknown), got {size!r}")
+    output = Path(output)
+    if output.is_dir():
+        raise NSTError(f"output {output} is a directory: give a file path, e.g. {output / DEFAULT_WEIGHTS.name}")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=output.parent, prefix=".probe-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise NSTError(f"cannot write in {output.parent} ({exc.strerror or exc}): give another output path") \
+            from None
+    return output
+
+
+def _receive(response, part, have, size, bar):
+    """Append the response's body to ``part`` (or write it afresh if ``have`` is 0), never far past ``size``."""
+    try:
+        with bar, open(part, "ab" if have else "wb") as f:
+            for block in iter(lambda: response.read(1 << 16), b""):
+                f.write(block)
+                bar.update(len(block))
+                have += len(block)
+                if size and have > size:
+                    break  # more than expected: the caller says so
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise NSTError(f"the disk is full ({exc.strerror}) while writing {part}: free some space, then "
+                           "run the same command again to resume") from None
+        if not isinstance(exc, urllib.error.URLError) and exc.filename is not None:
+            raise NSTError(f"cannot write {part} ({exc.strerror or exc})") from None
+        raise NSTError(f"download interrupted ({exc}); run the same command again to resume") from None
+    except (urllib.error.URLError, http.client.HTTPException) as exc:
+        raise NSTError(f"download interrupted ({exc}); run the same command again to resume") from None

@@ -1,4 +1,5 @@
 """download-weights against a small file served on 127.0.0.1 by the test: resume, MD5, no half files."""
+import errno
 import hashlib
 import http.server
 import re
@@ -17,13 +18,19 @@ MD5 = hashlib.md5(PAYLOAD).hexdigest()
 class Handler(http.server.BaseHTTPRequestHandler):
     ranges = True  # honour Range requests
     cut_at = None  # close the connection after this many bytes
+    extra = b""  # bytes sent after the payload (a server whose file is bigger than expected)
     seen = []
 
     def do_GET(self):
         rng = self.headers.get("Range")
         type(self).seen.append(rng)
         start = int(re.match(r"bytes=(\d+)-", rng).group(1)) if rng and self.ranges else 0
-        body = PAYLOAD[start:]
+        if start >= len(PAYLOAD):  # as real servers do
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(PAYLOAD)}")
+            self.end_headers()
+            return
+        body = PAYLOAD[start:] + self.extra
         self.send_response(206 if start else 200)
         self.send_header("Content-Length", str(len(body)))
         if start:
@@ -42,7 +49,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    Handler.ranges, Handler.cut_at, Handler.seen = True, None, []
+    Handler.ranges, Handler.cut_at, Handler.extra, Handler.seen = True, None, b"", []
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -160,3 +167,77 @@ def test_keras_source_defaults_are_kerass_file(server, tmp_path, capsys):
 def test_unknown_source_is_a_library_error(tmp_path):
     with pytest.raises(nst.NSTError, match=r"^source must be one of keras, matconvnet, not 'caffe'$"):
         download.download_weights(tmp_path / "x", source="caffe")
+
+
+def test_existing_corrupt_file_is_downloaded_again(server, tmp_path):
+    out = tmp_path / "w.mat"
+    out.write_bytes(PAYLOAD[:-1] + b"x")  # right size, wrong bytes: only the MD5 tells
+    fetch(server, out)
+    assert out.read_bytes() == PAYLOAD and Handler.seen == [None]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--output", "{d}"], "is a directory"),
+    (["--output", "/sys/w.mat"], "cannot write"),
+    (["--url", "notaurl"], "http:// or https://"),
+    (["--url", "http://"], "http:// or https://"),
+    (["--size", "-5"], "must be at least 0"),
+])
+def test_bad_arguments_are_one_line_before_any_transfer(server, tmp_path, run_main, argv, message):
+    if "/sys/" in argv[-1] and not __import__("os").path.isdir("/sys"):
+        pytest.skip("no /sys")
+    argv = [a.format(d=tmp_path) for a in argv]
+    base = {"--output": str(tmp_path / "w.mat"), "--url": server, "--size": str(len(PAYLOAD))}
+    base.update(dict(zip(argv[::2], argv[1::2])))
+    code, err = run_main(["download-weights", "--quiet", "--md5", MD5, *[x for kv in base.items() for x in kv]])
+    assert code in (1, 2) and len(err) == 1 and message in err[0], err
+    assert Handler.seen == [] and list(tmp_path.iterdir()) == []
+
+
+def test_more_bytes_than_expected_is_not_resumable(server, tmp_path):
+    Handler.extra = b"0" * 5000
+    for _ in range(2):  # the same answer each time, never "run again to resume"
+        with pytest.raises(nst.NSTError, match="more than the expected") as info:
+            fetch(server, tmp_path / "w.mat")
+        assert "resume" not in str(info.value)
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_size_with_a_complete_part(server, tmp_path):
+    out = tmp_path / "w.mat"
+    (tmp_path / "w.mat.part").write_bytes(PAYLOAD)
+    assert fetch(server, out, size=0) == out  # the server answers 416: the .part is complete
+    assert out.read_bytes() == PAYLOAD and not (tmp_path / "w.mat.part").exists()
+    (tmp_path / "v.mat.part").write_bytes(PAYLOAD[:-1] + b"x")
+    with pytest.raises(nst.NSTError, match="MD5 mismatch"):
+        fetch(server, tmp_path / "v.mat", size=0)
+    assert not (tmp_path / "v.mat.part").exists()
+
+
+def test_unreachable_server_claims_partial_data_only_if_there_is_some(tmp_path):
+    with pytest.raises(nst.NSTError) as info:
+        fetch("http://127.0.0.1:9/none.mat", tmp_path / "w.mat")
+    assert "partial data" not in str(info.value)
+    (tmp_path / "w.mat.part").write_bytes(PAYLOAD[:10])
+    with pytest.raises(nst.NSTError, match="partial data kept"):
+        fetch("http://127.0.0.1:9/none.mat", tmp_path / "w.mat")
+
+
+def test_full_disk_says_so(server, tmp_path, monkeypatch):
+    class Full:
+        def __init__(self, *a):
+            self.f = open(*a)
+
+        def write(self, block):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(download, "open", Full, raising=False)
+    with pytest.raises(nst.NSTError, match="disk is full") as info:
+        fetch(server, tmp_path / "w.mat")
+    assert "No space left on device" in str(info.value)
