@@ -55,12 +55,17 @@ def test_unknown_figure_is_one_error_line(tmp_path):
 
 
 def readme_items():
-    """{file name: its list item's text} from docs/course/README.md's list of figures."""
-    items = {}
+    """{file name: its list item's text, continuation lines joined} from docs/course/README.md's list."""
+    items, current = {}, None
     for line in (COURSE / "README.md").read_text().splitlines():
         m = re.match(r"- \[`?([0-9]{2}_[a-z_]+\.(?:png|jpg))`?\]\(\1\)(.*)", line)
         if m:
-            items[m.group(1)] = m.group(2)
+            current = m.group(1)
+            items[current] = m.group(2)
+        elif current and line.startswith("  "):
+            items[current] += " " + line.strip()
+        else:
+            current = None
     return items
 
 

@@ -128,10 +128,18 @@ def save(fig, path, footer, width_in=None):
 
 def fig_network(model, s, label):
     fig = course.draw_network(model, s["size"], nst.CONTENT_LAYER, nst.STYLE_LAYERS)
+    rows = course.layer_table(model, s["size"])
+    per_block, count = [], 0
+    for row in rows:
+        count += row["kind"] == "conv"
+        if row["kind"] == "pool":
+            per_block, count = per_block + [count], 0
     n = len(model.conv_names)
-    note = ("the course's VGG19 has 16 convs: 2, 2, 4, 4, 4 per block (4 in blocks 3-5)" if n != 16 else
-            "VGG19: 16 convs, 2, 2, 4, 4, 4 per block")
-    return fig, f"Drawn from the file, input {hw(s['size'])}: {n} conv layers; {note}.\nWeights: {label}"
+    arch = {16: "VGG19", 13: "VGG16"}.get(n, "this network")
+    note = "" if n == 16 else "; the course's VGG19 has 16 convs, 4 per block in blocks 3-5 (2, 2, 4, 4, 4)"
+    footer = (f"Drawn from the weights file at input {hw(s['size'])}: {arch}'s layout, {n} convs "
+              f"({', '.join(map(str, per_block))} per block){note}.\nWeights: {label}")
+    return fig, footer
 
 
 def fig_content(model, s, label):
