@@ -249,7 +249,7 @@ def fig_style(model, s, label):
         results.append(course.reconstruct_style(model, style, layers, iterations=s["iterations"], seed=SEED))
         print(f"  {layers[-1]}: J_style {results[-1].J_style:.3g} ({time.perf_counter() - t:.0f} s)", flush=True)
     n = len(layer_sets) + 1
-    fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.15), layout="constrained")
+    fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.55), layout="constrained")
     show(axes[0], style, f"style image S\n({s['style']})")
     for ax, layers, result in zip(axes[1:], layer_sets, results):
         show(ax, result.image, "from " + (layers[0] if len(layers) == 1 else f"{layers[0]} ... {layers[-1]}"))
@@ -338,13 +338,11 @@ def fig_extras(model, s, label):
                                       iterations=s["row_iterations"], **settings).image)
         titles.append(f"mosaic at style_scale {scale:g} (style {hw(further.style_target_size(row, scale))})")
         print(f"  style_scale {scale:g} ({time.perf_counter() - t:.0f} s)", flush=True)
-    pair = np.full((*row, 3), 255, np.float32)                      # the two styles, side by side
-    half = (row[0] // 2, row[1] // 2)
-    top = (row[0] - half[0]) // 2
-    pair[top:top + half[0], : half[1]] = nst.resize_image(row_a, half)
-    pair[top:top + half[0], row[1] - half[1]:] = nst.resize_image(row_b, half)
+    left = (row[1] - row[1] // 2) // 2                        # the two styles side by side: centre crops,
+    pair = np.concatenate([row_a[:, left:left + row[1] // 2],   # at the scale the blend sees them
+                           row_b[:, left:left + row[1] - row[1] // 2]], axis=1)
     images.insert(4, pair)
-    titles.insert(4, "styles: swirls | mosaic")
+    titles.insert(4, "styles: swirls | mosaic (centre crops)")
     fig, axes = plt.subplots(2, 4, figsize=(12.5, 5.2), layout="constrained")
     for ax, image, title in zip(axes.flat, images, titles):
         show(ax, image, title, fontsize=9.5)
