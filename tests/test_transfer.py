@@ -102,3 +102,51 @@ def test_bad_arguments(tiny_model, images):
         nst.run_style_transfer(tiny_model, *images, init="zeros")
     with pytest.raises(nst.NSTError, match="conv9_1 not in"):
         nst.run_style_transfer(tiny_model, *images, content_layer="conv9_1")
+
+
+def _costs(result):
+    return np.array([[h["J"], h["J_content"], h["J_style"]] for h in result.history])
+
+
+def test_passing_the_library_losses_gives_the_default_run(tiny_model, images):
+    """The library's functions, passed as such or wrapped (the slow path: a_S, not Gram matrices), paint the same."""
+    run = dict(iterations=4, seed=0)
+    default = nst.run_style_transfer(tiny_model, *images, **run)
+    same = nst.run_style_transfer(tiny_model, *images, content_cost=nst.compute_content_cost,
+                                  layer_style_cost=nst.compute_layer_style_cost, total_cost=nst.total_cost, **run)
+    np.testing.assert_array_equal(_costs(same), _costs(default))
+    wrapped = nst.run_style_transfer(tiny_model, *images, content_cost=lambda a, b: nst.compute_content_cost(a, b),
+                                     layer_style_cost=lambda a, b: nst.compute_layer_style_cost(a, b),
+                                     total_cost=lambda c, s, a, b: nst.total_cost(c, s, a, b), **run)
+    np.testing.assert_allclose(_costs(wrapped), _costs(default), rtol=1e-4)
+    # a style of another size: its activations are scaled like the default's Gram matrices
+    content, style = images
+    big = np.concatenate([style, style])
+    default = nst.run_style_transfer(tiny_model, content, big, **run)
+    wrapped = nst.run_style_transfer(tiny_model, content, big, layer_style_cost=lambda a, b:
+                                     nst.compute_layer_style_cost(a, b), **run)
+    np.testing.assert_allclose(_costs(wrapped), _costs(default), rtol=1e-4)
+
+
+def test_the_losses_passed_are_the_losses_the_run_reports(tiny_model, images):
+    run = dict(iterations=1, seed=0, alpha=2.0, beta=3.0)
+    base = nst.run_style_transfer(tiny_model, *images, **run).history[0]
+    h = nst.run_style_transfer(tiny_model, *images, content_cost=lambda a, b: 2 * nst.compute_content_cost(a, b),
+                               **run).history[0]
+    assert h["J_content"] == pytest.approx(2 * base["J_content"], rel=1e-5)
+    assert h["J_style"] == pytest.approx(base["J_style"], rel=1e-5)
+    assert h["J"] == pytest.approx(2 * 2 * base["J_content"] + 3 * base["J_style"], rel=1e-5)
+    h = nst.run_style_transfer(tiny_model, *images, layer_style_cost=lambda a, b:
+                               3 * nst.compute_layer_style_cost(a, b), **run).history[0]
+    assert h["J_style"] == pytest.approx(3 * base["J_style"], rel=1e-4)
+    assert h["J_content"] == pytest.approx(base["J_content"], rel=1e-5)
+    h = nst.run_style_transfer(tiny_model, *images, total_cost=lambda c, s, a, b: a * c, **run).history[0]
+    assert h["J"] == pytest.approx(2 * base["J_content"], rel=1e-5)
+
+
+def test_a_layer_style_cost_of_ones_own_takes_one_style(tiny_model, images):
+    content, style = images
+    with pytest.raises(nst.NSTError) as err:
+        nst.run_style_transfer(tiny_model, content, [style, style[::-1]], iterations=1,
+                               layer_style_cost=lambda a, b: nst.compute_layer_style_cost(a, b))
+    assert str(err.value) == "a layer_style_cost of your own takes one style image: blend several with the default one"
