@@ -217,6 +217,7 @@ def check_train_step(fn, cost, x0, mean=VGG_MEAN, steps=3, lr=2.0, beta1=0.9, be
     ``x0``: a preprocessed (1, H, W, 3) start, its top row set to black and its bottom row to white here
     so that clipping matters. ``fn`` gets ``state = adam_state(x0)`` and must return J at G before the
     step and leave G at clip(G - lr m_hat / (sqrt(v_hat) + eps)) (as _run_adam), ``steps`` times.
+    A stub (it raises NotImplementedError, or returns None at the first step) gets one NOT IMPLEMENTED line.
     """
     lo, hi = pixel_bounds(mean)
     x = np.array(x0, np.float32)
@@ -233,7 +234,12 @@ def check_train_step(fn, cost, x0, mean=VGG_MEAN, steps=3, lr=2.0, beta1=0.9, be
         before = G.numpy()
         try:
             got = fn(G, state)
+            if got is None and t == 1:  # the stub returns None
+                raise NotImplementedError
             J = None if got is None else np.asarray(got, dtype=np.float64)
+        except NotImplementedError:
+            print(not_implemented_line("train_step"))
+            return False
         except Exception as exc:  # the learner's code: report it, no traceback
             message = (str(exc).strip().splitlines() or [""])[0][:200]
             print(f"FAILED: train_step at step {t} raised {type(exc).__name__}: {message}")

@@ -3,6 +3,7 @@ import threading
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import nst_utils as nst
 
@@ -150,3 +151,21 @@ def test_a_layer_style_cost_of_ones_own_takes_one_style(tiny_model, images):
         nst.run_style_transfer(tiny_model, content, [style, style[::-1]], iterations=1,
                                layer_style_cost=lambda a, b: nst.compute_layer_style_cost(a, b))
     assert str(err.value) == "a layer_style_cost of your own takes one style image: blend several with the default one"
+
+
+@pytest.mark.parametrize("stub", ["raises", "returns None"])
+def test_train_step_check_says_not_implemented_for_a_stub(tiny_model, images, capsys, stub):
+    from nst_tools import course
+
+    def step(G, state):
+        if stub == "raises":
+            raise NotImplementedError()
+        with tf.GradientTape():  # the notebook's stub: a_G = None, J = None, ... and G left alone
+            J = None
+        return J
+
+    x_C, x_S = (nst.preprocess(im, tiny_model.mean) for im in images)
+    cost = nst.make_cost_function(tiny_model, x_C, x_S)
+    assert course.check_train_step(step, cost, nst.generate_noise_image(x_C, 0.6, seed=0), tiny_model.mean) is False
+    out = capsys.readouterr()
+    assert out.out.splitlines() == [course.not_implemented_line("train_step")] and out.err == ""
