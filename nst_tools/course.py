@@ -351,3 +351,23 @@ def reconstruct_content(model, image, layer, *, iterations=100, optimizer="lbfgs
                               style_layers=[], init_image=start, callback=callback,
                               callback_every=callback_every)
 
+
+
+def check_restore_chroma(fn) -> bool:
+    """Check ``fn(stylised, content)`` against further.restore_chroma on random RGB images; prints PASSED/FAILED.
+
+    stylised: uint8 (H, W, 3), content: float32 (H, W, 3) in [0, 255], as notebook 07 passes them; the
+    last case has black and white stylised pixels, where the result must be clipped to [0, 255].
+    """
+    from nst_tools.further import restore_chroma
+
+    rng = np.random.default_rng(3)
+
+    def pair(h, w, stylised=None):
+        stylised = rng.integers(0, 256, (h, w, 3)) if stylised is None else stylised
+        return np.asarray(stylised, np.uint8), rng.uniform(0, 255, (h, w, 3)).astype(np.float32)
+
+    cases = [(f"for random images of size {h}x{w}", pair(h, w)) for h, w in [(4, 6), (9, 7)]]
+    cases.append(("for a black-and-white stylised image (the result needs clipping)",
+                  pair(5, 5, rng.choice([0, 255], (5, 5, 1)).repeat(3, axis=-1))))
+    return _run_check("restore_chroma", fn, restore_chroma, cases)

@@ -169,3 +169,21 @@ def test_train_step_check_says_not_implemented_for_a_stub(tiny_model, images, ca
     assert course.check_train_step(step, cost, nst.generate_noise_image(x_C, 0.6, seed=0), tiny_model.mean) is False
     out = capsys.readouterr()
     assert out.out.splitlines() == [course.not_implemented_line("train_step")] and out.err == ""
+
+
+def test_restore_chroma_check(capsys):
+    """Notebook 07's exercise: PASSED for the library's function, NOT IMPLEMENTED for a stub, FAILED without the clip."""
+    from nst_tools import course, further
+
+    def unclipped(stylised, content):
+        yiq = further.rgb_to_yiq(content)
+        yiq[..., 0] = further.rgb_to_yiq(stylised)[..., 0]
+        return further.yiq_to_rgb(yiq).round()
+
+    assert course.check_restore_chroma(further.restore_chroma) is True
+    assert course.check_restore_chroma(lambda stylised, content: None) is False
+    assert course.check_restore_chroma(unclipped) is False
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("PASSED: restore_chroma = ") and "3 test cases" in lines[0]
+    assert lines[1] == course.not_implemented_line("restore_chroma")
+    assert lines[2].startswith("FAILED: restore_chroma for random images of size 4x6: got ")
