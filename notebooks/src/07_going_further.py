@@ -20,8 +20,9 @@
 # ## Setup
 #
 # Every picture here is painted with **L-BFGS** (notebook 05, section 4; README, "Speed"): from the same
-# noisy start, 40 L-BFGS iterations reach a far lower cost than the assignment's 200 Adam iterations, in
-# less time. At real settings (VGG
+# noisy start and in the time of the assignment's 200 Adam iterations, L-BFGS reaches a cost hundreds of
+# times lower (with VGG16 at 170 x 256: J = 404 after 282 L-BFGS iterations, 2.4e5 after Adam's 200); the
+# 40 iterations per picture here reach J = 1.2e3 at 266 x 400. At real settings (VGG
 # weights, 266 x 400 pixels) a picture takes 40 to 70 s on a 2-core CPU with VGG16, and the whole
 # notebook about 6 minutes (6 min 7 s measured with VGG16 on 2 cores shared with other jobs); VGG19 takes
 # about 1.2-1.3 times longer. Section 4 paints a 512 px picture; set `BIG = True` below for the 1024 px
