@@ -706,7 +706,9 @@ def styles_list(style):
 
 
 def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS,
-                       alpha=ALPHA, beta=BETA, tv_weight=0.0, style_weights=None, precision="float32"):
+                       alpha=ALPHA, beta=BETA, tv_weight=0.0, style_weights=None, precision="float32",
+                       content_cost=compute_content_cost, layer_style_cost=compute_layer_style_cost,
+                       total_cost=total_cost):
     """Compile ``cost(x) -> (J, J_content, J_style, dJ/dx)`` for images of ``content``'s size.
 
     ``content`` and ``style`` are preprocessed (1, H, W, 3) arrays (``style`` may be a list of them,
@@ -716,6 +718,9 @@ def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style
     is 0 reads 0 unless its layers come for free (see cost_layers).
     precision: "float32", "bfloat16" (convolutions after conv1_1 in bfloat16, Gram matrices and costs
     in float32; see feature_extractor) or "auto" (see resolve_precision).
+    content_cost(a_C, a_G), layer_style_cost(a_S, a_G), total_cost(J_content, J_style, alpha, beta): the
+    losses to use (yours, say). With the library's layer_style_cost the style Gram matrices are computed
+    once (fast_layer_style_cost); another one gets the style activations a_S (one style image only).
     """
     alpha, beta, tv_weight = float(alpha), float(beta), float(tv_weight)
     style_layers = [(n, float(w)) for n, w in style_layers]
@@ -730,16 +735,28 @@ def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style
 
         forward = feature_extractor(model, resolve_precision(precision), cast=False)
     a_C = tf.constant(model(content, [content_layer])[content_layer]) if content_layer in needed else None
-    grams = blend_style_grams(model, style, style_weights, active, content.shape)
+    if layer_style_cost is compute_layer_style_cost:
+        grams = blend_style_grams(model, style, style_weights, active, content.shape)
+        style_term = lambda n, a: fast_layer_style_cost(grams[n], a)  # noqa: E731
+    else:
+        s = styles_list(style)
+        if len(s) > 1:
+            raise NSTError("a layer_style_cost of your own takes one style image: blend several with the default one")
+        names = [n for n, _ in active]
+        a_S, gen = model(s[0], names), model(np.zeros(content.shape, np.float32), names)
+        # a style of another size: scale a_S so its Gram matrix is per position of G (as style_grams)
+        a_S = {n: tf.constant(a * np.sqrt(np.prod(gen[n].shape[1:3]) / np.prod(a.shape[1:3])))
+               for n, a in a_S.items()}
+        style_term = lambda n, a: layer_style_cost(a_S[n], tf.cast(a, tf.float32))  # noqa: E731
 
     @tf.function(reduce_retracing=True, autograph=False)
     def cost(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
             feats = forward(x, needed)
-            J_content = (compute_content_cost(a_C, tf.cast(feats[content_layer], tf.float32))
+            J_content = (content_cost(a_C, tf.cast(feats[content_layer], tf.float32))
                          if a_C is not None else tf.constant(0.0))
-            J_style = tf.add_n([w * fast_layer_style_cost(grams[n], feats[n]) for n, w in active] or [0.0])
+            J_style = tf.add_n([w * style_term(n, feats[n]) for n, w in active] or [0.0])
             J = total_cost(J_content, J_style, alpha, beta)
             if tv_weight:
                 J += tv_weight * total_variation_cost(x)
@@ -759,7 +776,8 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
                        lr=2.0, init="noise", seed=None, content_layer=CONTENT_LAYER,
                        style_layers=STYLE_LAYERS, tv_weight=0.0, callback=None, callback_every=10,
                        stop_event=None, init_image=None, style_weights=None, scales=None,
-                       precision="float32") -> TransferResult:
+                       precision="float32", content_cost=compute_content_cost,
+                       layer_style_cost=compute_layer_style_cost, total_cost=total_cost) -> TransferResult:
     """Neural style transfer: find G minimising J(G) = alpha J_content + beta J_style (+ tv_weight J_TV).
 
     content, style: RGB images (H, W, 3) in [0, 255] (the style may have another size). ``style`` may
@@ -777,6 +795,7 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
     of the run, callbacks get images of the current scale's size, history entries carry their "scale";
     the result is the best image of the last scale (of the scale reached, upsampled, if stopped early).
     precision: "float32", "bfloat16" or "auto" (see resolve_precision and feature_extractor).
+    content_cost, layer_style_cost, total_cost: the losses to use (see make_cost_function).
     A NaN or infinite cost raises NonFiniteLossError; a size that would not fit in memory, NSTError.
     """
     import dataclasses
@@ -822,7 +841,9 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
                 try:
                     cost = make_cost_function(model, c, s if isinstance(style, (list, tuple)) else s[0],
                                               content_layer, style_layers, alpha, beta, tv_weight,
-                                              style_weights=style_weights, precision=precision)
+                                              style_weights=style_weights, precision=precision,
+                                              content_cost=content_cost, layer_style_cost=layer_style_cost,
+                                              total_cost=total_cost)
                     out = run(cost, x0, model.mean, n, float(lr), callback, track.every, stop_event, track=track)
                 except tf.errors.ResourceExhaustedError:
                     raise NSTError(f"out of memory at {shape[0]}x{shape[1]}: use a smaller image size") from None

@@ -218,6 +218,7 @@ def check_train_step(fn, cost, x0, mean=VGG_MEAN, steps=3, lr=2.0, beta1=0.9, be
     ``x0``: a preprocessed (1, H, W, 3) start, its top row set to black and its bottom row to white here
     so that clipping matters. ``fn`` gets ``state = adam_state(x0)`` and must return J at G before the
     step and leave G at clip(G - lr m_hat / (sqrt(v_hat) + eps)) (as _run_adam), ``steps`` times.
+    A stub (it raises NotImplementedError, or returns None at the first step) gets one NOT IMPLEMENTED line.
     """
     lo, hi = pixel_bounds(mean)
     x = np.array(x0, np.float32)
@@ -234,7 +235,12 @@ def check_train_step(fn, cost, x0, mean=VGG_MEAN, steps=3, lr=2.0, beta1=0.9, be
         before = G.numpy()
         try:
             got = fn(G, state)
+            if got is None and t == 1:  # the stub returns None
+                raise NotImplementedError
             J = None if got is None else np.asarray(got, dtype=np.float64)
+        except NotImplementedError:
+            print(not_implemented_line("train_step"))
+            return False
         except Exception as exc:  # the learner's code: report it, no traceback
             message = (str(exc).strip().splitlines() or [""])[0][:200]
             print(f"FAILED: train_step at step {t} raised {type(exc).__name__}: {message}")
@@ -341,3 +347,23 @@ def reconstruct_content(model, image, layer, *, iterations=100, optimizer="lbfgs
                               style_layers=[], init_image=start, callback=callback,
                               callback_every=callback_every)
 
+
+
+def check_restore_chroma(fn) -> bool:
+    """Check ``fn(stylised, content)`` against further.restore_chroma on random RGB images; prints PASSED/FAILED.
+
+    stylised: uint8 (H, W, 3), content: float32 (H, W, 3) in [0, 255], as notebook 07 passes them; the
+    last case has black and white stylised pixels, where the result must be clipped to [0, 255].
+    """
+    from nst_tools.further import restore_chroma
+
+    rng = np.random.default_rng(3)
+
+    def pair(h, w, stylised=None):
+        stylised = rng.integers(0, 256, (h, w, 3)) if stylised is None else stylised
+        return np.asarray(stylised, np.uint8), rng.uniform(0, 255, (h, w, 3)).astype(np.float32)
+
+    cases = [(f"for random images of size {h}x{w}", pair(h, w)) for h, w in [(4, 6), (9, 7)]]
+    cases.append(("for a black-and-white stylised image (the result needs clipping)",
+                  pair(5, 5, rng.choice([0, 255], (5, 5, 1)).repeat(3, axis=-1))))
+    return _run_check("restore_chroma", fn, restore_chroma, cases)

@@ -112,7 +112,7 @@ def lab_run_kwargs(settings, *, callback=None, stop_event=None, init_image=None,
 
 
 def lab_ratio_text(alpha, beta) -> str:
-    """The panel's line about alpha / beta, e.g. ``"α/β = 0.25 (β/α = 4)"``."""
+    """The panel's line about the weights, as the course quotes them (beta/alpha), e.g. ``"β/α = 4"``."""
     alpha, beta = float(alpha), float(beta)
     if alpha == 0 and beta == 0:
         return "α = β = 0: nothing to optimise, raise one of them"
@@ -120,7 +120,7 @@ def lab_ratio_text(alpha, beta) -> str:
         return "β = 0: content only, no style"
     if alpha == 0:
         return "α = 0: style only, no content"
-    return f"α/β = {alpha / beta:.3g} (β/α = {beta / alpha:.3g})"
+    return f"β/α = {beta / alpha:.3g}"
 
 
 def lab_changes(old, new):

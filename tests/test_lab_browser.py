@@ -121,7 +121,7 @@ def test_lab_in_chromium(voila_server):
             for _ in range(5):
                 page.keyboard.press("ArrowRight")
             wait_until(lambda: text(".nst-ratio") != ratio0, 10, "the ratio text to follow the alpha slider")
-            assert "α/β" in text(".nst-ratio")
+            assert "β/α" in text(".nst-ratio")
 
             # A long run at 128 px, so that there is time to watch it and to stop it.
             page.select_option(".nst-size select", label="128 px")

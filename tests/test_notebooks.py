@@ -152,3 +152,83 @@ def test_concept_notebook_checks_say_not_implemented_or_passed(stem, version, ti
             assert not any(line.startswith("PASSED") for line in lines), f"{path.name}: a stub passed: {text[:300]}"
         exercises += calls
     assert exercises == CONCEPT_EXERCISES[stem]
+
+
+# Notebooks 05 and 07 (the transfer): what their checks print, and 05 painting with the functions saved before.
+TRANSFER_EXERCISES = {"05_style_transfer": ["train_step"], "07_going_further": ["restore_chroma"]}
+
+# A learner's functions as notebooks 01-04 save them (course.keep writes the source of each function that
+# passed): written in the assignment's style, not copies of the library's code.
+LEARNER_SOURCES = {
+    "compute_content_cost": '''def compute_content_cost(a_C, a_G):
+    m, n_H, n_W, n_C = a_G.get_shape().as_list()
+    a_C_unrolled = tf.reshape(a_C, shape=[m, -1, n_C])
+    a_G_unrolled = tf.reshape(a_G, shape=[m, -1, n_C])
+    return tf.reduce_sum(tf.square(a_C_unrolled - a_G_unrolled)) / (4 * n_H * n_W * n_C)
+''',
+    "gram_matrix": '''def gram_matrix(A):
+    return tf.matmul(A, tf.transpose(A))
+''',
+    "compute_layer_style_cost": '''def compute_layer_style_cost(a_S, a_G):
+    m, n_H, n_W, n_C = a_G.get_shape().as_list()
+    a_S = tf.transpose(tf.reshape(a_S, shape=[-1, n_C]))
+    a_G = tf.transpose(tf.reshape(a_G, shape=[-1, n_C]))
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C**2 * (n_H * n_W)**2)
+''',
+    "compute_style_cost": '''def compute_style_cost(a_S, a_G, style_layers=None):
+    J_style = 0
+    for layer_name, coeff in style_layers or [(f"conv{i}_1", 0.2) for i in range(1, 6)]:
+        J_style += coeff * compute_layer_style_cost(a_S[layer_name], a_G[layer_name])
+    return J_style
+''',
+    "total_cost": '''def total_cost(J_content, J_style, alpha=10, beta=40):
+    return alpha * J_content + beta * J_style
+''',
+}
+
+
+def _smoke_stdout(path, tiny_vgg_path, output_dir, monkeypatch):
+    """Run one notebook in smoke mode (any error fails the test); the text it printed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    for name, value in [("NST_SMOKE", "1"), ("NST_VGG_PATH", str(tiny_vgg_path)),
+                        ("NST_OUTPUT_DIR", str(output_dir)), ("MPLBACKEND", "Agg")]:
+        monkeypatch.setenv(name, value)
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    return "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem in TRANSFER_EXERCISES], ids=_id)
+def test_transfer_notebooks_checks_say_not_implemented_or_passed(path, tiny_vgg_path, tmp_path, monkeypatch):
+    """Learner: one NOT IMPLEMENTED line per exercise, nothing FAILED. Solution: every check PASSED."""
+    lines = _smoke_stdout(path, tiny_vgg_path, tmp_path, monkeypatch).splitlines()
+    verdicts = [line for line in lines if line.startswith(("PASSED", "FAILED", "NOT IMPLEMENTED"))]
+    missing = [line.split()[2] for line in verdicts if line.startswith("NOT IMPLEMENTED:")]
+    assert not [line for line in verdicts if line.startswith("FAILED")], verdicts
+    if path.parent.name == "solutions":
+        assert missing == [] and verdicts and all(line.startswith("PASSED: ") for line in verdicts)
+        assert all(any(line.startswith(f"PASSED: {name} ") for line in verdicts)
+                   for name in TRANSFER_EXERCISES[path.stem])
+    else:
+        assert missing == TRANSFER_EXERCISES[path.stem]
+
+
+def test_notebook_05_paints_with_the_functions_notebooks_01_to_04_saved(tiny_vgg_path, tmp_path, monkeypatch):
+    """Solutions 01-04 that keep their functions run first in one NST_OUTPUT_DIR; the functions they do not
+    save (yet) are written there as a learner's would be. 05 then says "yours" for each and runs with them."""
+    saved = tmp_path / "my_functions"
+    for path in sorted((HERE / "solutions").glob("0[1-4]_*.ipynb")):
+        if "course.keep(" in path.read_text():
+            _smoke_stdout(path, tiny_vgg_path, tmp_path, monkeypatch)
+    saved.mkdir(exist_ok=True)
+    for name, source in LEARNER_SOURCES.items():
+        if not (saved / f"{name}.py").is_file():
+            (saved / f"{name}.py").write_text(source)
+    out = _smoke_stdout(HERE / "solutions" / "05_style_transfer.ipynb", tiny_vgg_path, tmp_path, monkeypatch)
+    for name in LEARNER_SOURCES:
+        assert f"{name}: yours, from {saved / name}.py" in out.splitlines()
+    assert "PASSED: train_step" in out

@@ -3,6 +3,7 @@ import threading
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import nst_utils as nst
 
@@ -102,3 +103,87 @@ def test_bad_arguments(tiny_model, images):
         nst.run_style_transfer(tiny_model, *images, init="zeros")
     with pytest.raises(nst.NSTError, match="conv9_1 not in"):
         nst.run_style_transfer(tiny_model, *images, content_layer="conv9_1")
+
+
+def _costs(result):
+    return np.array([[h["J"], h["J_content"], h["J_style"]] for h in result.history])
+
+
+def test_passing_the_library_losses_gives_the_default_run(tiny_model, images):
+    """The library's functions, passed as such or wrapped (the slow path: a_S, not Gram matrices), paint the same."""
+    run = dict(iterations=4, seed=0)
+    default = nst.run_style_transfer(tiny_model, *images, **run)
+    same = nst.run_style_transfer(tiny_model, *images, content_cost=nst.compute_content_cost,
+                                  layer_style_cost=nst.compute_layer_style_cost, total_cost=nst.total_cost, **run)
+    np.testing.assert_array_equal(_costs(same), _costs(default))
+    wrapped = nst.run_style_transfer(tiny_model, *images, content_cost=lambda a, b: nst.compute_content_cost(a, b),
+                                     layer_style_cost=lambda a, b: nst.compute_layer_style_cost(a, b),
+                                     total_cost=lambda c, s, a, b: nst.total_cost(c, s, a, b), **run)
+    np.testing.assert_allclose(_costs(wrapped), _costs(default), rtol=1e-4)
+    # a style of another size: its activations are scaled like the default's Gram matrices
+    content, style = images
+    big = np.concatenate([style, style])
+    default = nst.run_style_transfer(tiny_model, content, big, **run)
+    wrapped = nst.run_style_transfer(tiny_model, content, big, layer_style_cost=lambda a, b:
+                                     nst.compute_layer_style_cost(a, b), **run)
+    np.testing.assert_allclose(_costs(wrapped), _costs(default), rtol=1e-4)
+
+
+def test_the_losses_passed_are_the_losses_the_run_reports(tiny_model, images):
+    run = dict(iterations=1, seed=0, alpha=2.0, beta=3.0)
+    base = nst.run_style_transfer(tiny_model, *images, **run).history[0]
+    h = nst.run_style_transfer(tiny_model, *images, content_cost=lambda a, b: 2 * nst.compute_content_cost(a, b),
+                               **run).history[0]
+    assert h["J_content"] == pytest.approx(2 * base["J_content"], rel=1e-5)
+    assert h["J_style"] == pytest.approx(base["J_style"], rel=1e-5)
+    assert h["J"] == pytest.approx(2 * 2 * base["J_content"] + 3 * base["J_style"], rel=1e-5)
+    h = nst.run_style_transfer(tiny_model, *images, layer_style_cost=lambda a, b:
+                               3 * nst.compute_layer_style_cost(a, b), **run).history[0]
+    assert h["J_style"] == pytest.approx(3 * base["J_style"], rel=1e-4)
+    assert h["J_content"] == pytest.approx(base["J_content"], rel=1e-5)
+    h = nst.run_style_transfer(tiny_model, *images, total_cost=lambda c, s, a, b: a * c, **run).history[0]
+    assert h["J"] == pytest.approx(2 * base["J_content"], rel=1e-5)
+
+
+def test_a_layer_style_cost_of_ones_own_takes_one_style(tiny_model, images):
+    content, style = images
+    with pytest.raises(nst.NSTError) as err:
+        nst.run_style_transfer(tiny_model, content, [style, style[::-1]], iterations=1,
+                               layer_style_cost=lambda a, b: nst.compute_layer_style_cost(a, b))
+    assert str(err.value) == "a layer_style_cost of your own takes one style image: blend several with the default one"
+
+
+@pytest.mark.parametrize("stub", ["raises", "returns None"])
+def test_train_step_check_says_not_implemented_for_a_stub(tiny_model, images, capsys, stub):
+    from nst_tools import course
+
+    def step(G, state):
+        if stub == "raises":
+            raise NotImplementedError()
+        with tf.GradientTape():  # the notebook's stub: a_G = None, J = None, ... and G left alone
+            J = None
+        return J
+
+    x_C, x_S = (nst.preprocess(im, tiny_model.mean) for im in images)
+    cost = nst.make_cost_function(tiny_model, x_C, x_S)
+    assert course.check_train_step(step, cost, nst.generate_noise_image(x_C, 0.6, seed=0), tiny_model.mean) is False
+    out = capsys.readouterr()
+    assert out.out.splitlines() == [course.not_implemented_line("train_step")] and out.err == ""
+
+
+def test_restore_chroma_check(capsys):
+    """Notebook 07's exercise: PASSED for the library's function, NOT IMPLEMENTED for a stub, FAILED without the clip."""
+    from nst_tools import course, further
+
+    def unclipped(stylised, content):
+        yiq = further.rgb_to_yiq(content)
+        yiq[..., 0] = further.rgb_to_yiq(stylised)[..., 0]
+        return further.yiq_to_rgb(yiq).round()
+
+    assert course.check_restore_chroma(further.restore_chroma) is True
+    assert course.check_restore_chroma(lambda stylised, content: None) is False
+    assert course.check_restore_chroma(unclipped) is False
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("PASSED: restore_chroma = ") and "3 test cases" in lines[0]
+    assert lines[1] == course.not_implemented_line("restore_chroma")
+    assert lines[2].startswith("FAILED: restore_chroma for random images of size 4x6: got ")

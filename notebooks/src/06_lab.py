@@ -6,7 +6,7 @@
 #
 # ## What you will learn
 #
-# - how the ratio $\alpha/\beta$ trades the photo's content against the painting's style;
+# - how the ratio $\beta/\alpha$ trades the painting's style against the photo's content;
 # - what each style layer contributes (shallow layers: colours and fine texture; deep layers: larger motifs);
 # - how the content layer, the start image, total variation and the optimiser (Adam or L-BFGS) change the result;
 # - to read the cost curves: $\alpha J_{content}$ and $\beta J_{style}$ pulling against each other.
@@ -29,11 +29,12 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, "..")
-import nst_utils
-from nst_tools import lab_panel
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "nst_utils.py").is_file())  # the repository
+sys.path.insert(0, str(ROOT))
+import nst_utils  # first: it quietens TensorFlow's start-up messages
+from nst_tools import course, lab_panel
 
-SMOKE = os.environ.get("NST_SMOKE") == "1"
+SMOKE = course.smoke_mode()                          # NST_SMOKE=1 (the automatic tests): tiny and short
 WEIGHTS = nst_utils.resolve_weights_path()          # $NST_VGG_PATH, else pretrained-model/...-19.mat
 OUTPUT_DIR = Path(os.environ.get("NST_OUTPUT_DIR", "outputs"))
 SIZE, ITERATIONS = (64, 20) if SMOKE else (128, 200)
@@ -56,10 +57,14 @@ panel = lab_panel.lab("chelsea.jpg", None, weights=WEIGHTS, size=SIZE, iteration
 panel
 
 # %% [markdown]
+# > **What you should remember.** Change one setting at a time and watch both terms: $\beta/\alpha$ sets
+# > the balance, the style layers the size of the texture, the content layer how literally the photo is
+# > kept, and the optimiser and the number of iterations how far towards the minimum the run gets.
+#
 # ## Things to try
 #
-# 1. Keep everything at its default and press Run. Then set $\beta$ to 4 (ratio 2.5) and to 4000 (ratio
-#    0.0025): where does the photo disappear?
+# 1. Keep everything at its default ($\alpha = 10$, $\beta = 40$: $\beta/\alpha = 4$) and press Run. Then set
+#    $\beta$ to 4 ($\beta/\alpha = 0.4$) and to 4000 ($\beta/\alpha = 400$): where does the photo disappear?
 # 2. Set every style weight to 0 except conv1_1, then only conv5_1. What does each layer keep of the painting?
 # 3. Choose content layer conv1_2, then conv5_2, with start *noise*: which keeps the exact pixels, which only
 #    the layout?
@@ -70,8 +75,9 @@ panel
 #
 # ## Summary
 #
-# - One number, $\alpha/\beta$, sets the balance; its good value depends on the normalisation of the costs,
-#   which is why papers and code bases quote such different ratios.
+# - One number, $\beta/\alpha$, sets the balance; its good value depends on the normalisation of the costs
+#   and on the optimiser (see notebooks 04 and 05), which is why papers and code bases quote such different
+#   ratios.
 # - Style layers set the scale of the texture, the content layer how literally the photo is kept.
 # - The cost curves show the two terms competing: $J$ falls, but one term may rise while the other falls.
 #

@@ -13,28 +13,32 @@
 # 4. **High resolution**: coarse-to-fine optimisation, from a small picture up to a large one.
 # 5. **The optimisation as a film**: keep every Nth image of the run and write an animated GIF.
 #
-# Each section gives the formula or the idea, a figure and a check that prints PASSED or FAILED.
+# Each section gives the formula or the idea, a figure and a check that prints PASSED or FAILED. One
+# exercise: write `restore_chroma`, the last step of colour preservation.
 
 # %% [markdown]
 # ## Setup
 #
 # Every picture here is painted with **L-BFGS** (notebook 05, section 4; README, "Speed"): from the same
-# noisy start, 40 L-BFGS iterations reach a cost about 60 times lower than the assignment's 150 Adam
-# iterations (with VGG16, J = 1.2e3 against 7.1e4) in about half the time. At real settings (VGG
+# noisy start and in the time of the assignment's 200 Adam iterations, L-BFGS reaches a cost hundreds of
+# times lower (with VGG16 at 170 x 256: J = 404 after 282 L-BFGS iterations, 2.4e5 after Adam's 200); the
+# 40 iterations per picture here reach J = 1.2e3 at 266 x 400. At real settings (VGG
 # weights, 266 x 400 pixels) a picture takes 40 to 70 s on a 2-core CPU with VGG16, and the whole
 # notebook about 6 minutes (6 min 7 s measured with VGG16 on 2 cores shared with other jobs); VGG19 takes
 # about 1.2-1.3 times longer. Section 4 paints a 512 px picture; set `BIG = True` below for the 1024 px
 # one (about 5 more minutes). In smoke mode (`NST_SMOKE=1`) everything is tiny and it runs in seconds.
 
 # %%
+import dataclasses
 import os
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, "..")
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "nst_utils.py").is_file())  # the repository
+sys.path.insert(0, str(ROOT))
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
-from nst_tools import further
+from nst_tools import course, further
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -43,7 +47,7 @@ from IPython.display import Image, display
 from PIL import Image as PILImage, ImageSequence
 
 tf.get_logger().setLevel("ERROR")  # no retracing warnings: each run builds its own step on purpose
-SMOKE = os.environ.get("NST_SMOKE") == "1"
+SMOKE = course.smoke_mode()        # NST_SMOKE=1 (the automatic tests): tiny images, 3 iterations
 OUT = Path(os.environ.get("NST_OUTPUT_DIR", "outputs"))
 OUT.mkdir(parents=True, exist_ok=True)
 
@@ -57,9 +61,9 @@ SETTINGS = dict(iterations=ITER, optimizer="lbfgs", alpha=10, beta=40, seed=0)
 ROW_SETTINGS = {**SETTINGS, "iterations": ROW_ITER}
 
 model = nst.load_vgg_model(nst.resolve_weights_path())
-content = nst.load_image("../images/chelsea.jpg", size=SIZE)
-style_a = nst.load_image("../images/style_swirls.jpg", size=SIZE)
-style_b = nst.load_image("../images/style_mosaic.jpg", size=SIZE)
+content = nst.load_image(ROOT / "images" / "chelsea.jpg", size=SIZE)
+style_a = nst.load_image(ROOT / "images" / "style_swirls.jpg", size=SIZE)
+style_b = nst.load_image(ROOT / "images" / "style_mosaic.jpg", size=SIZE)
 print(model)
 print("content", content.shape, "styles", style_a.shape, style_b.shape, "| smoke mode:", SMOKE)
 
@@ -128,8 +132,40 @@ report("yiq_to_rgb inverts rgb_to_yiq", np.abs(back - content).max() < 1e-6,
 #
 # Then keep only the luminance $Y_G$ of the result and put the content's chroma back:
 # $\text{output} = \text{YIQ}^{-1}(Y_G, I_C, Q_C)$. `further.match_luminance(style, content)` is the first
-# formula, `further.restore_chroma(stylised, content)` the second.
+# formula; the second is your exercise.
 #
+# ### Exercise: restore the chroma
+#
+# Write `restore_chroma(stylised, content)`: both are RGB images $(H, W, 3)$ of one size, in $[0, 255]$.
+# Convert the content to YIQ (`further.rgb_to_yiq`), replace its $Y$ channel (index 0 of the last axis)
+# by the stylised image's $Y$, convert back (`further.yiq_to_rgb`), and return the result clipped to
+# $[0, 255]$, rounded and as `np.uint8`: a new luminance can push a pixel out of the RGB cube.
+
+# %%
+def restore_chroma(stylised, content):
+    """Luminance Y of ``stylised`` with the chroma (I, Q) of ``content`` -> uint8 RGB (H, W, 3)."""
+    ### BEGIN SOLUTION
+    yiq = further.rgb_to_yiq(content)                       # (H, W, 3): Y, I, Q of the content
+    yiq[..., 0] = further.rgb_to_yiq(stylised)[..., 0]      # its Y replaced by the stylised image's
+    rgb = np.clip(further.yiq_to_rgb(yiq), 0, 255).round().astype(np.uint8)
+    ### END SOLUTION
+    ### BEGIN STUB
+    # yiq = None   # ≈ 2 lines: the content in YIQ, then its Y channel set to the stylised image's Y
+    # rgb = None   # ≈ 1 line: back to RGB, clipped to [0, 255], rounded, as np.uint8
+    ### END STUB
+    return rgb
+
+
+# %% [markdown]
+# The check compares your function with the library's `further.restore_chroma` on random images, one of
+# them black and white (so the clip matters). If it does not pass, `course.keep` hands the rest of the
+# notebook the library's version.
+
+# %%
+passed = course.check_restore_chroma(restore_chroma)
+restore_chroma = course.keep(restore_chroma, passed, further.restore_chroma)
+
+# %% [markdown]
 # ### Colour histogram matching
 #
 # Recolour the style *before* the transfer so that its pixels have the content's mean $\mu_C$ and
@@ -158,8 +194,10 @@ report("the recoloured style has the content's mean and covariance",
 
 # %% [markdown]
 # Now the three transfers with the same settings. `further.stylize` is `run_style_transfer` plus the extras of
-# this notebook (`preserve_colors=`, `style_weights=`, `style_scale=`, `recorder=`). The first run also
-# records a film of itself (section 5). *40 to 70 s per picture at real settings.*
+# this notebook (`preserve_colors=`, `style_weights=`, `style_scale=`, `recorder=`). The luminance-only
+# transfer is written out here with your `restore_chroma` (`preserve_colors="luminance"` does the same
+# inside `further.stylize`): the grey transfer of $L_C$ with $L_S'$, then the content's chroma put back.
+# The first run also records a film of itself (section 5). *40 to 70 s per picture at real settings.*
 
 # %%
 EVERY = 1 if SMOKE else 2          # keep one frame every EVERY iterations
@@ -167,8 +205,12 @@ recorder = further.AnimationRecorder(every=EVERY)
 results = {}
 for mode in [None, "luminance", "histogram"]:
     t = time.perf_counter()
-    results[mode] = further.stylize(model, content, style_a, preserve_colors=mode,
-                                recorder=recorder if mode is None else None, **SETTINGS)
+    if mode == "luminance":        # the grey transfer, then your restore_chroma
+        grey = nst.run_style_transfer(model, further.luminance_image(content), L_S, **SETTINGS)
+        results[mode] = dataclasses.replace(grey, image=restore_chroma(grey.image, content))
+    else:
+        results[mode] = further.stylize(model, content, style_a, preserve_colors=mode,
+                                        recorder=recorder if mode is None else None, **SETTINGS)
     print(f"preserve_colors={mode}: {time.perf_counter() - t:.1f} s, J = {results[mode].J:.4g}")
 show_row([content] + [results[m].image for m in results],
          ["content", "normal transfer", "luminance only", "histogram matching"],
@@ -201,6 +243,11 @@ ax.set_title("How far the colours moved from the photo's")
 plt.show()
 
 # %% [markdown]
+# > **What you should remember.** Colour lives in the Gram matrices too. To keep the photo's colours, either
+# > stylise the luminance only and put the content's chroma back (the output's I, Q are the content's,
+# > except where a pixel had to be clipped), or recolour the style to the photo's colour mean and covariance
+# > before the transfer.
+#
 # ## 2. Several styles
 #
 # With $K$ style images and blend weights $w_k \ge 0$ (normalised so $\sum_k w_k = 1$), the style target
@@ -269,10 +316,14 @@ report("more weight on A brings the picture closer to A and further from B",
        f"J(A): {to_a[0]:.3g} at w_A=1, {to_a[-1]:.3g} at w_A=0")
 
 # %% [markdown]
+# > **What you should remember.** Several styles blend at the level of the targets: $\sum_k w_k G_S^{(k)}$,
+# > one transfer, no extra cost per step.
+#
 # ## 3. Style scale
 #
-# The network's filters have a fixed size in pixels (conv1_1 sees 3 x 3 pixels, conv5_1 about 200 x 200).
-# Resize the style image and the same brush stroke covers more or fewer pixels, so different layers see
+# The network's filters have a fixed size in pixels: conv1_1 sees 3 x 3 pixels of the input, conv5_1
+# 156 x 156 in VGG19 (132 x 132 in VGG16; `course.layer_table(model)` gives these receptive fields, the
+# cell below prints the loaded network's). Resize the style image and the same brush stroke covers more or fewer pixels, so different layers see
 # it: a style enlarged by $s = 2$ gives strokes twice as big in the output, $s = 0.5$ finer ones. The style
 # image becomes $(\text{round}(s H), \text{round}(s W))$ for a content of $H \times W$.
 #
@@ -285,7 +336,9 @@ report("more weight on A brings the picture closer to A and further from B",
 # *Three pictures of 200 x 300, about 15 s each at real settings.*
 
 # %%
-style_raw = nst.load_image("../images/style_mosaic.jpg")   # its cells make the scale easy to see
+fields = {row["name"]: row["receptive_field"] for row in course.layer_table(model)}
+print("receptive fields (pixels):", {name: fields[name] for name in names_l})
+style_raw = nst.load_image(ROOT / "images" / "style_mosaic.jpg")   # its cells make the scale easy to see
 scales = [0.5, 1.0, 2.0]
 t = time.perf_counter()
 scaled = [further.stylize(model, row_content, style_raw, style_scale=s, **ROW_SETTINGS).image for s in scales]
@@ -337,6 +390,10 @@ plt.show()
 print("mean frequency per scale:", {s: round(f, 4) for s, f in zip(scales, freqs)})
 
 # %% [markdown]
+# > **What you should remember.** The network measures strokes in pixels: resizing the style image changes
+# > the size of the strokes in the output; the Gram targets are rescaled by the ratio of positions so their
+# > size still matches.
+#
 # ## 4. High resolution: coarse to fine
 #
 # A step costs time in proportion to the number of pixels, and at 1024 pixels the optimisation from noise
@@ -372,7 +429,7 @@ elif BIG:
     HIGH, PLAN, HIGH_ITER = 1024, [(0.25, 60), (0.5, 40), 1], 150   # HIGH_ITER in total: the last
 else:                                                               # scale gets the rest
     HIGH, PLAN, HIGH_ITER = 512, [(0.5, 40), 1], 70
-big_content = nst.load_image("../images/chelsea.jpg", max_size=HIGH)
+big_content = nst.load_image(ROOT / "images" / "chelsea.jpg", max_size=HIGH)
 big_style = nst.resize_image(style_a, big_content.shape[:2])
 film = further.AnimationRecorder(every=1 if SMOKE else 5)                # a film across the scales
 t0 = time.perf_counter()
@@ -399,6 +456,9 @@ report("coarse to fine: right size, and a better start than noise",
 
 
 # %% [markdown]
+# > **What you should remember.** Paint big pictures coarse to fine: the hard part (the layout of the
+# > textures) at a low resolution, then few iterations per larger scale, each from the upsampled result.
+#
 # ## 5. The optimisation as a film
 #
 # `further.AnimationRecorder(every=N)` is a callback: it keeps the image of every N-th iteration (a run of
@@ -439,6 +499,9 @@ print(f"coarse-to-fine film: {len(film)} frames at {film.frames[-1].shape[1]} px
       f"{film_mp4.stat().st_size / 1e6:.2f} MB at {film_mp4}")
 
 # %% [markdown]
+# > **What you should remember.** A callback sees every image of the run: keep every N-th and write a GIF
+# > (small pictures) or an MP4 (big ones).
+#
 # ## Summary
 #
 # - **Colour**: luminance-only transfer stylises $Y$ and keeps the content's $I, Q$ exactly; histogram
