@@ -345,3 +345,40 @@ def reconstruct_content(model, image, layer, *, iterations=100, optimizer="lbfgs
                               style_layers=[], init_image=start, callback=callback,
                               callback_every=callback_every)
 
+
+
+def figure_slider(draw, options, value=None, description="", width="500px"):
+    """Show ``draw(value)``'s figure, with a slider over ``options`` above it that redraws it in place.
+
+    ``draw(option)`` returns a matplotlib Figure. The figure is an ordinary PNG output, shown with a
+    display id (so it is there in a saved notebook and in a headless run), and moving the slider replaces
+    it through ``handle.update``. No Output widget is involved (``ipywidgets.interact`` puts its figure in
+    one): under ``jupyter nbconvert --execute``, nbclient answers an Output widget's messages on the
+    kernel's shell channel while it waits there for the cell's reply, and a run can then wait forever.
+    Returns the slider (``None`` when ipywidgets is not installed: then only the figure is shown).
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    from nst_tools.preview import figure_png
+
+    options = list(options)
+    value = options[0] if value is None else value
+
+    def frame(option):
+        fig = draw(option)
+        png = figure_png(fig)
+        plt.close(fig)  # a pyplot figure would be shown a second time at the end of the cell
+        return Image(data=png, format="png")
+
+    try:
+        import ipywidgets as widgets
+    except ImportError:
+        display(frame(value))
+        return None
+    slider = widgets.SelectionSlider(options=options, value=value, description=description,
+                                     continuous_update=False, layout=widgets.Layout(width=width))
+    display(slider)
+    handle = display(frame(value), display_id=True)
+    slider.observe(lambda change: handle.update(frame(change["new"])), names="value")
+    return slider

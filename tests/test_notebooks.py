@@ -87,3 +87,46 @@ def test_build_replaces_solutions_with_stubs():
     bare = "x = 1\n### BEGIN SOLUTION\ny = x + 1\n### END SOLUTION"
     assert build.learner_version(bare) == "x = 1\n# YOUR CODE HERE\nraise NotImplementedError()"
     assert build.solution_version(bare) == "x = 1\ny = x + 1"
+
+
+# Notebooks 03 and 04: their exercises are real (stubs in the learner's copy, answers in the solutions).
+STYLE_EXERCISES = {"03_style_loss": ["compute_layer_style_cost", "compute_style_cost"],
+                   "04_total_loss": ["total_cost"]}
+
+
+@pytest.mark.parametrize("path", [HERE / f"{n}.ipynb" for n in STYLE_EXERCISES]
+                         + [HERE / "solutions" / f"{n}.ipynb" for n in STYLE_EXERCISES], ids=_id)
+def test_style_and_total_cost_exercises(path, tiny_vgg_path, tmp_path, monkeypatch):
+    """The learner's 03/04 run with their stubs and say NOT IMPLEMENTED once per exercise (no FAILED from an
+    exercise, no error); the solutions print PASSED at every exercise's check. A check on another function
+    is a deliberate-mistake demo: it must say FAILED in both."""
+    import re
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("NST_SMOKE", "1")
+    monkeypatch.setenv("NST_VGG_PATH", str(tiny_vgg_path))
+    monkeypatch.setenv("NST_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    exercises = STYLE_EXERCISES[path.stem]
+    solution = path.parent.name == "solutions"
+    checked = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        assert not [o for o in cell.outputs if o.get("output_type") == "error"], cell.source[:200]
+        lines = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout").splitlines()
+        for fn in re.findall(r"course\.check_\w+\((\w+)", cell.source):
+            verdicts = [line.split(":")[0] for line in lines if re.match(r"(PASSED|FAILED|NOT IMPLEMENTED):", line)]
+            if fn in exercises:
+                checked.append(fn)
+                assert verdicts == ["PASSED" if solution else "NOT IMPLEMENTED"], (fn, lines)
+            else:
+                assert verdicts == ["FAILED"], (fn, lines)  # a labelled deliberate mistake
+    assert checked == exercises
+    saved = sorted(p.stem for p in (tmp_path / "my_functions").glob("*.py"))
+    assert saved == (sorted(exercises) if solution else [])

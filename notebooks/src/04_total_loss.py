@@ -7,7 +7,7 @@
 #
 # ## What you will learn
 #
-# 1. The total cost $J(G) = \alpha J_{content} + \beta J_{style}$ and how to write it (with a check).
+# 1. The total cost $J(G) = \alpha J_{content} + \beta J_{style}$: you write `total_cost` (with a check).
 # 2. Why only the ratio $\beta / \alpha$ matters, and what it does: a grid of results from "all photo"
 #    to "all painting", a trade-off curve, and the same results behind a slider.
 # 3. Total variation, an optional third term: what it measures and what it does to the picture
@@ -26,11 +26,11 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, "..")
+ROOT = Path("..") if Path("../nst_utils.py").is_file() else Path("../..")  # notebooks/ or notebooks/solutions/
+sys.path.insert(0, str(ROOT))
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
 from nst_tools import course
 
-import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
@@ -43,7 +43,7 @@ ITERATIONS = 3 if SMOKE else 100                          # L-BFGS iterations pe
 ALPHA = 10.0                                              # the content weight stays put; beta = ratio * ALPHA
 tf.get_logger().setLevel("ERROR")                         # no retracing notes: each run compiles its own cost
 
-CONTENT_PATH, STYLE_PATH = Path("../images/chelsea.jpg"), Path("../images/style_swirls.jpg")
+CONTENT_PATH, STYLE_PATH = ROOT / "images" / "chelsea.jpg", ROOT / "images" / "style_swirls.jpg"
 model = nst.load_vgg_model(nst.resolve_weights_path())
 content = nst.load_image(CONTENT_PATH, max_size=GRID_SIZE)
 style = nst.load_image(STYLE_PATH, size=content.shape[:2])
@@ -60,21 +60,27 @@ print(model, "| content", content.shape, "| smoke mode:", SMOKE)
 #
 # ### Exercise: write the total cost
 #
-# The cell comes filled in with one answer so that the notebook runs from top to bottom: delete the line
-# between `START CODE HERE` and `END CODE HERE`, write your own, and run the check (three cases, one of
-# them with TensorFlow scalars).
+# Write `total_cost` between the marked lines, then run the check below it (three cases, one of them with
+# TensorFlow scalars): it prints `PASSED`, `FAILED` (with what it got and expected) or `NOT IMPLEMENTED`.
 
 # %%
-# EXERCISE: your total cost. J_content, J_style: scalars; alpha, beta: their weights.
-def my_total_cost(J_content, J_style, alpha=10, beta=40):
-    ### START CODE HERE ###
+def total_cost(J_content, J_style, alpha=10, beta=40):
+    """The total cost J = alpha J_content + beta J_style.
+
+    J_content, J_style: the two costs (numbers or scalar tensors); alpha, beta: their weights.
+    """
+    ### BEGIN SOLUTION
     J = alpha * J_content + beta * J_style
-    ### END CODE HERE ###
+    ### END SOLUTION
+    ### BEGIN STUB
+    # J = None  # ≈ 1 line: the weighted sum of the two costs
+    ### END STUB
     return J
 
 
 # %%
-passed = course.check_total_cost(my_total_cost)
+passed = course.check_total_cost(total_cost)
+total_cost = course.keep(total_cost, passed, nst.total_cost)
 
 # %% [markdown]
 # ### Only the ratio $\beta / \alpha$ matters
@@ -168,15 +174,18 @@ plt.show()
 # %% [markdown]
 # ### The same idea as a slider
 #
-# Move the slider to pick a ratio. Nothing is optimised while you slide: it shows the grid's result for
-# that ratio (the runs above), and where it lies on the trade-off curve. The lab (notebook 06) runs the
-# optimisation live for any setting.
+# Move the slider to pick a ratio. Nothing is optimised while you slide: the picture below it changes to
+# the grid's result for that ratio (the runs above) and marks where it lies on the trade-off curve. The lab
+# (notebook 06) runs the optimisation live for any setting. (`course.figure_slider` shows the figure as an
+# ordinary output, so a saved or headless-run notebook shows the first ratio's picture; the slider needs a
+# running Jupyter.)
 
 # %%
 labels = [ratio_label(r) for r in RATIOS]
 
 
 def show_ratio(beta_over_alpha):
+    # The figure for one ratio of the grid: its result, and its place on the trade-off curve.
     k = labels.index(beta_over_alpha)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained", width_ratios=[1, 1.2])
     axes[0].imshow(grid[k].image)
@@ -184,12 +193,10 @@ def show_ratio(beta_over_alpha):
                       fontsize=10)
     axes[0].axis("off")
     trade_off(axes[1], highlight=k)
-    plt.show()
+    return fig
 
 
-widgets.interact(show_ratio, beta_over_alpha=widgets.SelectionSlider(
-    options=labels, value=labels[3], description="beta/alpha", continuous_update=True,
-    layout=widgets.Layout(width="500px")));
+course.figure_slider(show_ratio, labels, value=labels[3], description="beta/alpha");
 
 # %% [markdown]
 # ## 3. Total variation: a smoothness term
@@ -202,15 +209,22 @@ widgets.interact(show_ratio, beta_over_alpha=widgets.SelectionSlider(
 # $$J_{TV}(G) = \frac{1}{n_H n_W} \sum_{h, w, c} \left( (x_{h+1,w,c} - x_{h,w,c})^2 + (x_{h,w+1,c} - x_{h,w,c})^2 \right)$$
 #
 # where $x$ is the preprocessed image $G$, of shape $(1, n_H, n_W, 3)$ (`nst.total_variation_cost(x)`).
-# Smooth images have a small $J_{TV}$, noisy ones a large one:
+# At the same contrast, smooth images have a small $J_{TV}$ and noisy ones a large one. But $J_{TV}$ adds
+# up *squared* differences, so it also grows with the square of the contrast: an image at 40 % of the
+# photo's contrast has $0.4^2 = 0.16$ times its $J_{TV}$. The start image of the runs above has both
+# effects: it is $0.4 \times$ the photo $+ \, 0.6 \times$ noise (`nst.generate_noise_image`, around the
+# mean colour). Compare:
 
 # %%
 x_photo = nst.preprocess(content, model.mean)
+noise = np.random.default_rng(0).uniform(-20, 20, size=content.shape)        # as in the start image
 examples = {"the photo C": x_photo,
-            "the start image (C + noise)": nst.generate_noise_image(x_photo, 0.6, seed=0),
+            "C + noise U(-20, 20)": nst.preprocess(np.clip(content + noise, 0, 255), model.mean),
+            "0.4 C (40 % contrast)": 0.4 * x_photo,
+            "the start image, 0.4 C + 0.6 noise": nst.generate_noise_image(x_photo, 0.6, seed=0),
             f"grid result, beta/alpha = {labels[3]}": nst.preprocess(grid[3].image, model.mean)}
 for label, x in examples.items():
-    print(f"J_TV({label}) = {float(nst.total_variation_cost(tf.constant(x))):.4g}")
+    print(f"J_TV({label}) = {float(nst.total_variation_cost(tf.constant(x, tf.float32))):8.4g}")
 
 # %% [markdown]
 # Adding it to the total cost with a weight $w_{TV}$ (`tv_weight=` in `nst.run_style_transfer`, 0 by
