@@ -155,11 +155,12 @@ for name in style_names:
     print(f"{name:8s} {n_H * n_W:8d} {n_C:5d} {rms:11.3g} {J_layer:22.3g}")
 
 # %% [markdown]
-# Look at the last two columns together: the layers whose activations are larger have far larger costs,
-# by orders of magnitude (how much depends on the network's weights and on the images; with this
-# course's VGG files the typical activations shrink from `conv1_1` to `conv5_1`, and the costs with
-# them). The normalisation makes the *formula* independent of the layer's size; it does not make the
-# layers' *values* comparable. That is why the per-layer weights $\lambda^{[l]}$ (section 2), and the
+# Look at the last two columns together: the layers with larger activations have far larger costs, by
+# orders of magnitude. How much depends on the network's weights and on the images: with the VGG16
+# stand-in weights this course was written with, the RMS falls about 40-fold from `conv1_1` to `conv5_1`
+# and the cost about a million-fold, roughly the fourth power ($40^4 \approx 2.6$ million). The
+# normalisation makes the *formula* independent of the layer's size; it does not make the layers'
+# *values* comparable. That is why the per-layer weights $\lambda^{[l]}$ (section 2), and the
 # balance $\beta$ against the content cost (notebook 04), have to be chosen for a given network and
 # normalisation rather than copied from a paper.
 #
@@ -390,28 +391,40 @@ fig.suptitle("Style reconstructions from grey noise: matching the Gram matrices 
 plt.show()
 
 # %% [markdown]
-# From `conv1_1` alone you get the painting's colours as blotches and specks (that layer sees
-# $3 \times 3$ pixels). Adding `conv2_1` turns them into strokes; each deeper layer makes the strokes
-# longer and more orderly, curving along their neighbours. The painting's big swirls do not come back
-# here: at this size and with 100 iterations the shallow layers, whose terms are largest (section 2),
-# drive the result. And the *layout* never comes back: a yellow dot may appear anywhere. That is what we
-# want from a style.
+# What to look for: from `conv1_1` alone, the painting's colours as blotches and specks (that layer sees
+# $3 \times 3$ pixels). Adding `conv2_1` turns them into short curved strokes. Adding `conv3_1`, `conv4_1`
+# and `conv5_1` then changes little, if anything you can see (with the VGG16 stand-in weights the last
+# four pictures are almost the same): with equal $\lambda^{[l]}$ the deep layers' terms are orders of
+# magnitude smaller than the shallow ones' (section 1), so the shallow layers drive the result, and the
+# painting's big swirls do not come back. To give the deep layers a say, raise their $\lambda^{[l]}$
+# (question 2 below). And the *layout* never comes back: a yellow dot may appear anywhere. That is what
+# we want from a style.
+#
+# > **What you should remember**
+# >
+# > - Optimising the style cost alone from noise paints a texture with the style's colours and strokes,
+# >   and none of its layout (texture synthesis).
+# > - Which layers take part, and with which weights, decides the scale of what comes back; with equal
+# >   weights the layers with the largest costs dominate.
 #
 # ## Summary
 #
 # - $J^{[l]}_{style}(S, G) = \frac{1}{4 n_C^2 (n_H n_W)^2} \sum_{i,j} (G^{(S)}_{ij} - G^{(G)}_{ij})^2$
 #   compares the Gram matrices of one layer: `nst.compute_layer_style_cost(a_S, a_G)`.
+# - The normalisation removes the growth with the number of positions and channels, not the size of the
+#   activations: the layers' costs differ by orders of magnitude, so the per-layer weights (and $\beta$ in
+#   notebook 04) matter.
 # - $J_{style} = \sum_l \lambda^{[l]} J^{[l]}_{style}$ over `conv1_1 ... conv5_1` (0.2 each):
 #   `nst.compute_style_cost(a_S, a_G, nst.STYLE_LAYERS)`.
 # - Shuffling positions leaves the Gram matrices, and so the style cost, unchanged.
-# - Optimised alone from grey noise, the style cost paints textures: shallow layers give colours and
-#   small strokes, deeper ones larger motifs (`course.reconstruct_style`).
+# - Optimised alone from grey noise, the style cost paints textures (`course.reconstruct_style`):
+#   `conv1_1` gives colours, `conv2_1` strokes; with equal weights the deeper layers add little.
 #
 # ## Questions and things to try
 #
 # 1. Reconstruct from `conv5_1` **alone** (`layers=["conv5_1"]`). What is missing, and why?
-# 2. Give `conv1_1` all the weight and the others a little (`[("conv1_1", 0.8), ("conv5_1", 0.2)]`): how
-#    does the texture change?
+# 2. Give the deep layers a say: weigh each layer by the inverse of its cost in the table of section 1
+#    (e.g. `[("conv1_1", 1e-6), ("conv3_1", 1e-3), ("conv5_1", 1.0)]`). Do larger motifs come back?
 # 3. Try `course.reconstruct_style(..., optimizer="adam")` with the same number of iterations. Which is sharper?
 # 4. Paint a reconstruction twice as large as the style image (`size=(2 * H, 2 * W)` in
 #    `course.reconstruct_style`). Are the swirls twice as large too, or the same size in pixels? (Hint: the

@@ -100,20 +100,35 @@ print(f"largest pixel difference between the two images: {difference} (out of 25
 # %% [markdown]
 # So from now on we keep $\alpha = 10$ and vary only the ratio $\beta / \alpha$.
 #
+# > **What you should remember**
+# >
+# > - $J(G) = \alpha J_{content} + \beta J_{style}$: one number that weighs the photo's layout against the
+# >   painting's textures.
+# > - Multiplying $\alpha$ and $\beta$ by the same $k$ multiplies $J$ by $k$ and changes neither its
+# >   minimum nor the optimisers' steps: only the ratio $\beta / \alpha$ matters.
+#
 # ## 2. From photo to painting: a grid over $\beta / \alpha$
 #
 # Seven runs from the same start (the photo plus noise, `seed=0`), each 100 L-BFGS iterations, with
 # $\beta / \alpha$ from $10^{-6}$ to $10^{-1}$, and the assignment's 4. L-BFGS goes close to the minimum
 # of each $J$, so what you see is the balance itself, not how far the optimiser got.
 #
-# Why such small ratios? With the assignment's normalisations, $J_{style}$ of the start image is about
-# $10^5$ times larger than $J_{content}$ (the Gram entries are sums over all positions, the first layers
-# fire strongly). The interesting range of $\beta / \alpha$ depends on these normalisations and on the
+# Why such small ratios? With the assignment's normalisations, $J_{style}$ of the start image is several
+# hundred thousand times larger than $J_{content}$ (about $4 \times 10^5$ times with the VGG16 stand-in
+# weights: the shallow style layers' activations are large, and their costs grow like the fourth power
+# of them, notebook 03). The interesting range of $\beta / \alpha$ depends on these normalisations and on the
 # network's weights, which is why published ratios (Gatys et al.: $\alpha / \beta = 10^{-3}$ or
 # $10^{-4}$) do not carry over from one implementation to another.
 #
 # This cell takes **about 1 minute** at real settings (7 runs at 85 x 128 pixels, about 9 s each with VGG16
 # on an idle 2-core CPU).
+#
+# **What you should see** (the figure of the next cell but one, from the run it was made with):
+#
+# ![The grid over beta/alpha, from 1e-6 to the assignment's 4](../docs/course/04_beta_alpha_grid.jpg)
+#
+# *Rendered by docs/course/render.py at this notebook's real settings with VGG16 stand-in weights (the VGG19
+# file cannot be downloaded where it was made); sizes and iterations: docs/course/README.md.*
 
 # %%
 RATIOS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 4.0]        # beta / alpha; 4 = the assignment's 40 / 10
@@ -142,10 +157,14 @@ fig.suptitle(f"More weight on style from left to right ({ITERATIONS} L-BFGS iter
 plt.show()
 
 # %% [markdown]
-# On the left the optimiser only has to keep `conv4_2`'s activation: the cat survives, with the noisy
-# colours that layer does not care about. Around $10^{-4}$ to $10^{-3}$ both costs are in play: the cat's
-# eyes and outline in the painting's strokes and colours. On the right the painting takes over and the
-# cat fades away.
+# What to look for (the details depend on the network's weights; these are from the VGG16 stand-in): on
+# the left the optimiser mostly has to keep `conv4_2`'s activation, and the cat survives whole, covered in
+# coloured pixel speckles and grid-like patterns that this layer does not care about. At $10^{-5}$ the
+# painting's blue spreads over part of the picture. From $10^{-4}$ to $10^{-2}$ both costs are in play:
+# the whole picture is in the painting's strokes and colours, and the cat's eyes, nose and outline are
+# still there. From $10^{-1}$ on, the painting takes over the fur (blue and yellow strokes), and the eyes
+# and the outline of the head still show even at 4: each run starts from the noisy photo, and the style
+# cost, which ignores where things are, has nothing against them.
 #
 # The same story in numbers: each run ends at a point of a **trade-off curve**. Lower one cost and the
 # other goes up.
@@ -199,6 +218,14 @@ def show_ratio(beta_over_alpha):
 course.figure_slider(show_ratio, labels, value=labels[3], description="beta/alpha");
 
 # %% [markdown]
+# > **What you should remember**
+# >
+# > - $\beta / \alpha$ moves the result along a trade-off curve, from "all photo" to "all painting".
+# > - With this course's normalisations (and L-BFGS, 100 iterations, from the noisy photo), choose
+# >   **$\beta / \alpha$ between $10^{-4}$ and $10^{-2}$**; $10^{-3}$ is a good start.
+# > - That range belongs to these normalisations and this network: published ratios do not carry over.
+
+# %% [markdown]
 # ## 3. Total variation: a smoothness term
 #
 # Look closely at the results above: fine pixel noise and speckles of colour that no painter made.
@@ -227,6 +254,13 @@ for label, x in examples.items():
     print(f"J_TV({label}) = {float(nst.total_variation_cost(tf.constant(x, tf.float32))):8.4g}")
 
 # %% [markdown]
+# At real settings: noise at the photo's contrast more than doubles $J_{TV}$ (about 2700 against 1200 for
+# the photo); 40 % contrast divides it by six (0.16 times); and the start image lands in between, *below*
+# the photo (about 750): its faded photo gives about 190, and its noise, at 0.6 of the amplitude, adds
+# $0.6^2 \approx 0.36$ times what the full noise added (about 560). So a low $J_{TV}$ alone does not mean
+# "smooth": compare images of the same contrast. The grid's result, full of strokes and speckles at full
+# contrast, has the largest $J_{TV}$ of all.
+#
 # Adding it to the total cost with a weight $w_{TV}$ (`tv_weight=` in `nst.run_style_transfer`, 0 by
 # default) asks for smoother images:
 #
@@ -267,17 +301,28 @@ fig.suptitle(f"Total variation smooths the pixel noise away (beta/alpha = 1e-3, 
 plt.show()
 
 # %% [markdown]
-# Without total variation the zoom shows pixel-sized speckles and coloured fringes. With
-# $w_{TV} = 10^{-3}$ they are mostly gone while the strokes stay. With $10^{-2}$ the smoothness term
-# starts to win against the style: strokes blur and the picture darkens at the borders. Like
-# $\beta / \alpha$, a good $w_{TV}$ depends on the other weights and on the image size.
+# What to look for: without total variation the zoom shows pixel-sized speckles and coloured fringes
+# (green, cyan and pink pixels between the strokes). With $w_{TV} = 10^{-3}$ they are mostly gone while
+# the strokes stay, a little softer. $w_{TV} = 10^{-2}$ is here as a demonstration of **too much** total
+# variation: the smoothness term wins against the style, the strokes turn into smooth, even bands, the
+# zoom is blurred, artefacts appear at the borders (with the VGG16 stand-in: white blotches along the
+# edges and dark corners), and $J_{style}$ ends several times higher than without (compare the printed
+# costs). Like $\beta / \alpha$, a good $w_{TV}$ depends on the other weights and on the image size.
+#
+# > **What you should remember**
+# >
+# > - $J_{TV}$ adds up the squared differences of neighbouring pixels: noise raises it, and so does
+# >   contrast.
+# > - A small $w_{TV}$ (here $10^{-3}$) removes pixel speckles; too large a one blurs the strokes and
+# >   brings artefacts of its own.
 #
 # ## Summary
 #
 # - $J(G) = \alpha J_{content} + \beta J_{style}$ (`nst.total_cost`); only the ratio $\beta / \alpha$
 #   changes the result.
-# - Small $\beta / \alpha$ keeps the photo, large $\beta / \alpha$ paints the texture over it; the
-#   interesting range depends on the normalisations (here around $10^{-4}$ to $10^{-2}$).
+# - Small $\beta / \alpha$ keeps the photo, large $\beta / \alpha$ paints the texture over it. With this
+#   course's normalisations, choose $\beta / \alpha$ between $10^{-4}$ and $10^{-2}$ (L-BFGS, 100
+#   iterations; start at $10^{-3}$); the range depends on the normalisations and the network.
 # - Total variation $J_{TV}$ penalises differences between neighbouring pixels; a small $w_{TV}$
 #   (`tv_weight=`) removes pixel noise, a large one blurs.
 #
