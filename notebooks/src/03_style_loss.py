@@ -127,7 +127,7 @@ passed_without_transpose = course.check_layer_style_cost(layer_style_cost_withou
 # %% [markdown]
 # ### What the normalisation evens out, and what it does not
 #
-# Write $N = n_H n_W$ for the number of positions. Each entry $G_{ij} = \sum_{k=1}^{N} a_{ik} a_{jk}$ is a
+# Write $N = n_H n_W$ for the number of positions. Each entry $G_{ij} = \sum_{k=1}^{N} A_{ik} A_{jk}$ is a
 # sum of $N$ products, so it grows like $N$, and a squared difference of two entries like $N^2$; and there
 # are $n_C^2$ entries to add up. The factor $\frac{1}{4 n_C^2 N^2}$ removes exactly these two growths: with
 # $M_{ij} = G_{ij} / N$, the **average** product of channels $i$ and $j$ over the positions,
@@ -158,7 +158,7 @@ for name in style_names:
 # Look at the last two columns together: the layers with larger activations have far larger costs, by
 # orders of magnitude. How much depends on the network's weights and on the images: with the VGG16
 # stand-in weights this course was written with, the RMS falls about 40-fold from `conv1_1` to `conv5_1`
-# and the cost about a million-fold, roughly the fourth power ($40^4 \approx 2.6$ million). The
+# and the cost several million-fold: about the fourth power ($40^4 \approx 2.6$ million). The
 # normalisation makes the *formula* independent of the layer's size; it does not make the layers'
 # *values* comparable. That is why the per-layer weights $\lambda^{[l]}$ (section 2), and the
 # balance $\beta$ against the content cost (notebook 04), have to be chosen for a given network and

@@ -196,7 +196,7 @@ plt.show()
 # Move the slider to pick a ratio. Nothing is optimised while you slide: the picture below it changes to
 # the grid's result for that ratio (the runs above) and marks where it lies on the trade-off curve. The lab
 # (notebook 06) runs the optimisation live for any setting. (`course.figure_slider` shows the figure as an
-# ordinary output, so a saved or headless-run notebook shows the first ratio's picture; the slider needs a
+# ordinary output, so a saved or headless-run notebook shows the picture for 1e-03; the slider needs a
 # running Jupyter.)
 
 # %%
