@@ -130,3 +130,43 @@ def test_style_and_total_cost_exercises(path, tiny_vgg_path, tmp_path, monkeypat
     assert checked == exercises
     saved = sorted(p.stem for p in (tmp_path / "my_functions").glob("*.py"))
     assert saved == (sorted(exercises) if solution else [])
+
+
+SLIDER_CELL = """import sys; sys.path.insert(0, {root!r})
+import matplotlib.pyplot as plt
+from nst_tools import course
+
+def draw(k):
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, k])
+    return fig
+
+slider = course.figure_slider(draw, [1, 2, 3], value=2, description="k")"""
+
+
+def test_figure_slider_does_not_make_nbclient_talk_on_the_shell_channel(monkeypatch):
+    """Headless runs hung in notebook 04's ``interact`` cell: nbclient answers an Output widget's output with a
+    comm_msg sent on the shell channel while it waits there for the cell's reply, and the reply can then
+    go unseen. course.figure_slider shows its figure as a plain PNG output: nbclient must send nothing
+    but the execute_request while the cell runs, and the figure must be in the cell's outputs."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the inline backend, as in Jupyter
+    root = str(Path(__file__).resolve().parents[1])
+    nb = new_notebook(cells=[new_code_cell(SLIDER_CELL.format(root=root))])
+    client = NotebookClient(nb, timeout=300, kernel_name="python3")
+    sent = []
+    with client.setup_kernel():
+        send = client.kc.shell_channel.send
+
+        def recording_send(msg):
+            sent.append(msg["header"]["msg_type"])
+            return send(msg)
+
+        client.kc.shell_channel.send = recording_send
+        client.execute_cell(nb.cells[0], 0)
+    assert sent == ["execute_request"]
+    outputs = nb.cells[0].outputs
+    assert [o for o in outputs if "image/png" in o.get("data", {})], outputs
+    assert not [o for o in outputs if o.get("output_type") == "error"]
