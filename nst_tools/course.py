@@ -353,8 +353,9 @@ def figure_slider(draw, options, value=None, description="", width="500px"):
     ``draw(option)`` returns a matplotlib Figure. The figure is an ordinary PNG output, shown with a
     display id (so it is there in a saved notebook and in a headless run), and moving the slider replaces
     it through ``handle.update``. No Output widget is involved (``ipywidgets.interact`` puts its figure in
-    one): under ``jupyter nbconvert --execute``, nbclient answers an Output widget's messages on the
-    kernel's shell channel while it waits there for the cell's reply, and a run can then wait forever.
+    one): under ``jupyter nbconvert --execute``, nbclient answers an Output widget's output with a message
+    on the kernel's shell channel while it waits on that channel for the cell's reply, and now and then
+    the reply goes unseen: the kernel is idle and the run waits until the cell's timeout.
     Returns the slider (``None`` when ipywidgets is not installed: then only the figure is shown).
     """
     import matplotlib.pyplot as plt
