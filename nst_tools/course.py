@@ -367,3 +367,41 @@ def check_restore_chroma(fn) -> bool:
     cases.append(("for a black-and-white stylised image (the result needs clipping)",
                   pair(5, 5, rng.choice([0, 255], (5, 5, 1)).repeat(3, axis=-1))))
     return _run_check("restore_chroma", fn, restore_chroma, cases)
+
+
+def figure_slider(draw, options, value=None, description="", width="500px"):
+    """Show ``draw(value)``'s figure, with a slider over ``options`` above it that redraws it in place.
+
+    ``draw(option)`` returns a matplotlib Figure. The figure is an ordinary PNG output, shown with a
+    display id (so it is there in a saved notebook and in a headless run), and moving the slider replaces
+    it through ``handle.update``. No Output widget is involved (``ipywidgets.interact`` puts its figure in
+    one): under ``jupyter nbconvert --execute``, nbclient answers an Output widget's output with a message
+    on the kernel's shell channel while it waits on that channel for the cell's reply, and now and then
+    the reply goes unseen: the kernel is idle and the run waits until the cell's timeout.
+    Returns the slider (``None`` when ipywidgets is not installed: then only the figure is shown).
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    from nst_tools.preview import figure_png
+
+    options = list(options)
+    value = options[0] if value is None else value
+
+    def frame(option):
+        fig = draw(option)
+        png = figure_png(fig)
+        plt.close(fig)  # a pyplot figure would be shown a second time at the end of the cell
+        return Image(data=png, format="png")
+
+    try:
+        import ipywidgets as widgets
+    except ImportError:
+        display(frame(value))
+        return None
+    slider = widgets.SelectionSlider(options=options, value=value, description=description,
+                                     continuous_update=False, layout=widgets.Layout(width=width))
+    display(slider)
+    handle = display(frame(value), display_id=True)
+    slider.observe(lambda change: handle.update(frame(change["new"])), names="value")
+    return slider

@@ -8,9 +8,10 @@
 #
 # ## What you will learn
 #
-# 1. The style cost of one layer, $J^{[l]}_{style}$, and how to write it yourself (with a check).
-# 2. The style cost over several layers, $J_{style} = \sum_l \lambda^{[l]} J^{[l]}_{style}$ (with a check),
-#    and how much each layer adds.
+# 1. The style cost of one layer, $J^{[l]}_{style}$: you write `compute_layer_style_cost` (with a check),
+#    and what its normalisation does and does not even out.
+# 2. The style cost over several layers, $J_{style} = \sum_l \lambda^{[l]} J^{[l]}_{style}$: you write
+#    `compute_style_cost` (with a check), and see how much each layer adds.
 # 3. Why the style cost does not care where things are: shuffle the positions and nothing changes.
 # 4. What the style cost alone can paint: **style reconstructions** (texture synthesis) from
 #    `conv1_1`, then `conv1_1 ... conv2_1`, and so on up to `conv1_1 ... conv5_1`.
@@ -21,13 +22,15 @@
 # ## Setup
 #
 # All imports and settings. `SMOKE` (set by the automatic tests, `NST_SMOKE=1`) makes the images tiny and
-# the optimisations a few iterations long.
+# the optimisations a few iterations long. `course.mine` hands you your own `gram_matrix` if you passed its
+# check in notebook 02 (else the library's): your style cost below is built on it.
 
 # %%
 import sys
 from pathlib import Path
 
-sys.path.insert(0, "..")
+ROOT = Path("..") if Path("../nst_utils.py").is_file() else Path("../..")  # notebooks/ or notebooks/solutions/
+sys.path.insert(0, str(ROOT))
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
 from nst_tools import course
 
@@ -42,11 +45,12 @@ RECON_SIZE = (32, 40) if SMOKE else (144, 192)            # (H, W) of the style 
 RECON_ITERATIONS = 3 if SMOKE else 100                    # L-BFGS iterations per reconstruction
 tf.get_logger().setLevel("ERROR")                         # no retracing notes: each layer set compiles its own cost
 
-STYLE_PATH = Path("../images/style_swirls.jpg")
+STYLE_PATH = ROOT / "images" / "style_swirls.jpg"
 model = nst.load_vgg_model(nst.resolve_weights_path())
 style = nst.load_image(STYLE_PATH, size=SIZE)
-photo = nst.load_image("../images/chelsea.jpg", size=SIZE)
+photo = nst.load_image(ROOT / "images" / "chelsea.jpg", size=SIZE)
 print(model, "| style:", STYLE_PATH.name, style.shape, "| smoke mode:", SMOKE)
+gram_matrix = course.mine(nst.gram_matrix)["gram_matrix"]
 
 
 # %% [markdown]
@@ -61,48 +65,56 @@ print(model, "| style:", STYLE_PATH.name, style.shape, "| smoke mode:", SMOKE)
 # $$J^{[l]}_{style}(S, G) = \frac{1}{4 \, n_C^2 \, (n_H n_W)^2} \sum_{i=1}^{n_C} \sum_{j=1}^{n_C}
 #   \left(G^{(S)}_{ij} - G^{(G)}_{ij}\right)^2$$
 #
-# Each entry of $G$ is a sum over the $n_H n_W$ positions, so its square grows like $(n_H n_W)^2$: the
-# factor in front makes layers of different sizes comparable.
-#
 # ### Exercise: write the style cost of one layer
 #
-# Write `compute_layer_style_cost` in the marked cell, following the formula:
+# Write `compute_layer_style_cost` between the marked lines, following the formula:
 #
-# 1. read $n_H, n_W, n_C$ from the shape of `a_G`;
-# 2. unroll `a_S` and `a_G` to shape $(n_C, n_H n_W)$: `tf.reshape` to $(n_H n_W, n_C)$, then
+# 1. unroll `a_S` and `a_G` to shape $(n_C, n_H n_W)$: `tf.reshape` to $(n_H n_W, n_C)$, then
 #    `tf.transpose` (reshaping straight to $(n_C, n_H n_W)$ mixes the channels up);
-# 3. take both Gram matrices (`nst.gram_matrix`, or your own from notebook 02);
-# 4. sum the squared differences (`tf.reduce_sum`, `tf.square`) and divide by $4 n_C^2 (n_H n_W)^2$.
+# 2. take both Gram matrices with `gram_matrix` (yours from notebook 02 if you passed its check);
+# 3. sum the squared differences (`tf.reduce_sum`, `tf.square`) and divide by $4 n_C^2 (n_H n_W)^2$.
 #
-# The cell comes filled in with one answer so that the notebook runs from top to bottom: delete the lines
-# between `START CODE HERE` and `END CODE HERE`, write your own, and run the check, which compares your
-# function with the library's on random tensors of three shapes.
+# Then run the check below it: it compares your function with the library's on random tensors of three
+# shapes and prints `PASSED`, `FAILED` (with what it got and expected) or `NOT IMPLEMENTED`.
 
 # %%
-# EXERCISE: your style cost of one layer. Inputs a_S, a_G of shape (1, n_H, n_W, n_C); returns a scalar.
-def my_compute_layer_style_cost(a_S, a_G):
-    ### START CODE HERE ###
+def compute_layer_style_cost(a_S, a_G):
+    """The style cost of one layer.
+
+    a_S, a_G: the activations of S and of G at the layer, shape (1, n_H, n_W, n_C).
+    Returns J_style_layer, a scalar tensor.
+    """
     _, n_H, n_W, n_C = a_G.shape
+    ### BEGIN SOLUTION
     A_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))      # (n_C, n_H n_W)
     A_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
-    GS = nst.gram_matrix(A_S)                                  # (n_C, n_C)
-    GG = nst.gram_matrix(A_G)
+    GS = gram_matrix(A_S)                                      # (n_C, n_C)
+    GG = gram_matrix(A_G)
     J_style_layer = tf.reduce_sum(tf.square(GS - GG)) / (4 * n_C**2 * (n_H * n_W) ** 2)
-    ### END CODE HERE ###
+    ### END SOLUTION
+    ### BEGIN STUB
+    # A_S = None            # ≈ 1 line: a_S unrolled to (n_C, n_H * n_W): tf.reshape, then tf.transpose
+    # A_G = None            # ≈ 1 line: the same for a_G
+    # GS = None             # ≈ 1 line: the Gram matrix of A_S (gram_matrix)
+    # GG = None             # ≈ 1 line: the Gram matrix of A_G
+    # J_style_layer = None  # ≈ 1 line: sum of (GS - GG)^2, divided by 4 n_C^2 (n_H n_W)^2
+    ### END STUB
     return J_style_layer
 
 
 # %%
-passed = course.check_layer_style_cost(my_compute_layer_style_cost)
+passed = course.check_layer_style_cost(compute_layer_style_cost)
+compute_layer_style_cost = course.keep(compute_layer_style_cost, passed, nst.compute_layer_style_cost)
 
 
 # %% [markdown]
-# What a mistake looks like: unroll with a single `tf.reshape` to $(n_C, n_H n_W)$. The shapes are right,
-# but each "channel" row now holds values of several channels at several positions, so the Gram matrix
-# is wrong, and the check says what it got and what it expected.
+# **A deliberate mistake**, to see what the check says: unroll with a single `tf.reshape` to
+# $(n_C, n_H n_W)$. The shapes are right, but each "channel" row now holds values of several channels at
+# several positions, so the Gram matrix is wrong, and the check prints `FAILED` with what it got and what
+# it expected. (This function is only a demonstration: the notebook goes on with the one kept above.)
 
 # %%
-def layer_style_cost_without_transpose(a_S, a_G):
+def layer_style_cost_without_transpose(a_S, a_G):  # a deliberate mistake, to see what FAILED looks like
     _, n_H, n_W, n_C = a_G.shape
     GS = nst.gram_matrix(tf.reshape(a_S, (n_C, n_H * n_W)))
     GG = nst.gram_matrix(tf.reshape(a_G, (n_C, n_H * n_W)))
@@ -111,6 +123,54 @@ def layer_style_cost_without_transpose(a_S, a_G):
 
 passed_without_transpose = course.check_layer_style_cost(layer_style_cost_without_transpose)
 
+
+# %% [markdown]
+# ### What the normalisation evens out, and what it does not
+#
+# Write $N = n_H n_W$ for the number of positions. Each entry $G_{ij} = \sum_{k=1}^{N} A_{ik} A_{jk}$ is a
+# sum of $N$ products, so it grows like $N$, and a squared difference of two entries like $N^2$; and there
+# are $n_C^2$ entries to add up. The factor $\frac{1}{4 n_C^2 N^2}$ removes exactly these two growths: with
+# $M_{ij} = G_{ij} / N$, the **average** product of channels $i$ and $j$ over the positions,
+#
+# $$J^{[l]}_{style}(S, G) = \frac{1}{4} \cdot \frac{1}{n_C^2} \sum_{i,j} \left(M^{(S)}_{ij} - M^{(G)}_{ij}\right)^2,$$
+#
+# a quarter of the mean squared difference of the average products. So a layer does not weigh more because
+# its maps are larger or because it has more channels.
+#
+# What it does **not** remove is the size of the activations themselves. $M_{ij}$ is a product of two
+# activations, so $J^{[l]}_{style}$ grows like the fourth power of their typical size, and that size
+# differs a lot from layer to layer. Below, for the style image against the photo of a cat: the number of
+# positions and channels of each style layer, the RMS size of the style image's activations, and the
+# layer's cost.
+
+# %%
+style_names = [name for name, _ in nst.STYLE_LAYERS]
+a_S = model(nst.preprocess(style, model.mean), style_names)
+a_photo = model(nst.preprocess(photo, model.mean), style_names)
+print(f"{'layer':8s} {'n_H n_W':>8s} {'n_C':>5s} {'RMS of a_S':>11s} {'J_style^[l](S, photo)':>22s}")
+for name in style_names:
+    _, n_H, n_W, n_C = a_S[name].shape
+    rms = float(tf.sqrt(tf.reduce_mean(tf.square(a_S[name]))))
+    J_layer = float(compute_layer_style_cost(a_S[name], a_photo[name]))
+    print(f"{name:8s} {n_H * n_W:8d} {n_C:5d} {rms:11.3g} {J_layer:22.3g}")
+
+# %% [markdown]
+# Look at the last two columns together: the layers with larger activations have far larger costs, by
+# orders of magnitude. How much depends on the network's weights and on the images: with the VGG16
+# stand-in weights this course was written with, the RMS falls about 40-fold from `conv1_1` to `conv5_1`
+# and the cost several million-fold: about the fourth power ($40^4 \approx 2.6$ million). The
+# normalisation makes the *formula* independent of the layer's size; it does not make the layers'
+# *values* comparable. That is why the per-layer weights $\lambda^{[l]}$ (section 2), and the
+# balance $\beta$ against the content cost (notebook 04), have to be chosen for a given network and
+# normalisation rather than copied from a paper.
+#
+# > **What you should remember**
+# >
+# > - $J^{[l]}_{style}$ compares the Gram matrices of $S$ and $G$ at one layer: unroll each activation to
+# >   $(n_C, n_H n_W)$ (reshape, then transpose), $G = A A^T$, sum the squared differences.
+# > - The factor $\frac{1}{4 n_C^2 (n_H n_W)^2}$ removes the growth with the number of positions and of
+# >   channel pairs, not the size of the activations: the layers' costs still differ by orders of
+# >   magnitude.
 
 # %% [markdown]
 # ## 2. The style cost over several layers
@@ -127,22 +187,32 @@ passed_without_transpose = course.check_layer_style_cost(layer_style_cost_withou
 # ### Exercise: write the weighted sum
 #
 # `a_S` and `a_G` are dicts `{layer name: activation}`, `style_layers` a list of `(layer name, lambda)`
-# pairs. Loop over the pairs and add up $\lambda^{[l]} J^{[l]}_{style}$ (use your function from the
-# exercise above, or `nst.compute_layer_style_cost`).
+# pairs such as `nst.STYLE_LAYERS`. Start at 0, loop over the pairs and add up
+# $\lambda^{[l]} J^{[l]}_{style}$, calling `compute_layer_style_cost`: yours if it passed its check above
+# (else `course.keep` put the library's in its place).
 
 # %%
-# EXERCISE: your overall style cost. a_S, a_G: {layer: activation}; style_layers: [(layer, lambda), ...].
-def my_compute_style_cost(a_S, a_G, style_layers=nst.STYLE_LAYERS):
-    ### START CODE HERE ###
+def compute_style_cost(a_S, a_G, style_layers):
+    """The style cost over several layers.
+
+    a_S, a_G: dicts {layer name: activation of shape (1, n_H, n_W, n_C)};
+    style_layers: a list of (layer name, lambda) pairs, e.g. nst.STYLE_LAYERS.
+    Returns J_style, a scalar tensor.
+    """
+    ### BEGIN SOLUTION
     J_style = 0.0
     for layer_name, coeff in style_layers:
-        J_style += coeff * my_compute_layer_style_cost(a_S[layer_name], a_G[layer_name])
-    ### END CODE HERE ###
+        J_style += coeff * compute_layer_style_cost(a_S[layer_name], a_G[layer_name])
+    ### END SOLUTION
+    ### BEGIN STUB
+    # J_style = None  # ≈ 3 lines: start at 0.0; for each (layer_name, coeff), add coeff * compute_layer_style_cost(...)
+    ### END STUB
     return J_style
 
 
 # %%
-passed = course.check_style_cost(my_compute_style_cost)
+passed = course.check_style_cost(compute_style_cost)
+compute_style_cost = course.keep(compute_style_cost, passed, nst.compute_style_cost)
 
 # %% [markdown]
 # How much does each layer add? Below, the style image $S$ against two images $G$: the photo of a cat,
@@ -150,14 +220,12 @@ passed = course.check_style_cost(my_compute_style_cost)
 # $\lambda^{[l]} J^{[l]}_{style}(S, G)$, on a log scale.
 
 # %%
-style_names = [name for name, _ in nst.STYLE_LAYERS]
-a_S = model(nst.preprocess(style, model.mean), style_names)
 candidates = {"photo of a cat": photo, "style upside down": style[::-1]}
 terms = {}
 for label, image in candidates.items():
     a_G = model(nst.preprocess(image, model.mean), style_names)
-    terms[label] = [w * float(nst.compute_layer_style_cost(a_S[n], a_G[n])) for n, w in nst.STYLE_LAYERS]
-    total = float(nst.compute_style_cost(a_S, a_G))
+    terms[label] = [w * float(compute_layer_style_cost(a_S[n], a_G[n])) for n, w in nst.STYLE_LAYERS]
+    total = float(compute_style_cost(a_S, a_G, nst.STYLE_LAYERS))
     print(f"J_style(S, {label}) = {total:.4g}   (sum of the terms: {sum(terms[label]):.4g})")
 
 fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
@@ -173,11 +241,19 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# The photo's terms are far larger than those of the flipped style image at every layer: its colours and
-# textures are not the painting's. Note also how unequal the layers are although every $\lambda^{[l]}$
-# is 0.2: the terms shrink by orders of magnitude from `conv1_1` to `conv5_1` (the Gram entries of deep
-# layers are small after the normalisation), so the shallow layers dominate the sum. Changing the
-# $\lambda^{[l]}$ is one of the knobs of the lab (notebook 06).
+# What to look for: at every layer the photo's bar should be far above the flipped painting's (its colours
+# and textures are not the painting's, while the flipped painting has the same strokes in other places).
+# And the layers are very unequal although every $\lambda^{[l]}$ is 0.2: as the table in section 1
+# showed, the terms follow the size of the activations, so the layers with the largest activations
+# (here the shallow ones) dominate the sum and the deepest add almost nothing. Equal $\lambda^{[l]}$ do
+# not mean equal influence; changing the $\lambda^{[l]}$ is one of the knobs of the lab (notebook 06).
+#
+# > **What you should remember**
+# >
+# > - $J_{style} = \sum_l \lambda^{[l]} J^{[l]}_{style}$: a weighted sum of the layers' costs, from
+# >   `conv1_1` (colours, fine edges) to `conv5_1` (large motifs).
+# > - The weights $\lambda^{[l]}$ multiply terms of very different sizes: equal weights give the layers
+# >   with the largest activations most of the say.
 #
 # ## 3. The style cost ignores where things are
 #
@@ -200,7 +276,7 @@ busiest = np.argsort(np.diag(G))[::-1][:32]               # the 32 busiest chann
 channel = int(busiest[0])
 print(f"largest |G - G_shuffled| / largest |G| = {np.abs(G - G_shuffled).max() / np.abs(G).max():.1e}"
       "  (float32 round-off)")
-print(f"J_style^[{layer}](a, a_shuffled)   = {float(nst.compute_layer_style_cost(a, a_shuffled)):.3g}")
+print(f"J_style^[{layer}](a, a_shuffled)   = {float(compute_layer_style_cost(a, a_shuffled)):.3g}")
 print(f"J_content at {layer}(a, a_shuffled) = {float(nst.compute_content_cost(a, a_shuffled)):.3g}")
 
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), layout="constrained")
@@ -244,7 +320,7 @@ images = {"style, tiles shuffled": style_tiled, "photo of a cat": photo}
 J_style_of, J_content_of = {}, {}
 for label, image in images.items():
     a_G = model(nst.preprocess(image, model.mean), content_names)
-    J_style_of[label] = float(nst.compute_style_cost(a_ref, a_G))
+    J_style_of[label] = float(compute_style_cost(a_ref, a_G, nst.STYLE_LAYERS))
     J_content_of[label] = float(nst.compute_content_cost(a_ref[nst.CONTENT_LAYER], a_G[nst.CONTENT_LAYER]))
 
 fig, axes = plt.subplots(1, 5, figsize=(18, 3.2), layout="constrained", width_ratios=[1, 1, 1, 1.1, 1.1])
@@ -261,6 +337,12 @@ for label in images:
     print(f"{label:22s} J_style = {J_style_of[label]:10.4g}   J_content = {J_content_of[label]:8.4g}")
 
 # %% [markdown]
+# > **What you should remember**
+# >
+# > - The Gram matrix sums over the positions, so moving things around (shuffling positions, or tiles of
+# >   the image) leaves the style cost (almost) unchanged while the content cost changes a lot.
+# > - That is what makes $J_{style}$ a measure of *texture*: which features occur together, not where.
+#
 # ## 4. What the style cost alone paints: style reconstructions
 #
 # Now optimise the style cost **alone**, over a growing set of layers $\mathcal{L}_k$ =
@@ -277,6 +359,13 @@ for label in images:
 # This cell takes **about 1 to 2 minutes** at real settings (5 reconstructions of 100 L-BFGS iterations at
 # 144 x 192 pixels; deeper sets cost more per iteration; about 45 s with VGG16 on an idle 2-core CPU).
 # It prints each one as it finishes.
+#
+# **What you should see** (the figure two cells below, from the run it was made with):
+#
+# ![Style reconstructions from grey noise, conv1_1 to conv1_1 ... conv5_1](../docs/course/03_style_reconstructions.jpg)
+#
+# *Rendered by docs/course/render.py at this notebook's real settings with VGG16 stand-in weights (the VGG19
+# file cannot be downloaded where it was made); sizes and iterations: docs/course/README.md.*
 
 # %%
 recon_style = nst.load_image(STYLE_PATH, size=RECON_SIZE)
@@ -302,28 +391,40 @@ fig.suptitle("Style reconstructions from grey noise: matching the Gram matrices 
 plt.show()
 
 # %% [markdown]
-# From `conv1_1` alone you get the painting's colours as blotches and specks (that layer sees
-# $3 \times 3$ pixels). Adding `conv2_1` turns them into strokes; each deeper layer makes the strokes
-# longer and more orderly, curving along their neighbours. The painting's big swirls do not come back
-# here: at this size and with 100 iterations the shallow layers, whose terms are largest (section 2),
-# drive the result. And the *layout* never comes back: a yellow dot may appear anywhere. That is what we
-# want from a style.
+# What to look for: from `conv1_1` alone, the painting's colours as blotches and specks (that layer sees
+# $3 \times 3$ pixels). Adding `conv2_1` turns them into short curved strokes. Adding `conv3_1`, `conv4_1`
+# and `conv5_1` then changes little, if anything you can see (with the VGG16 stand-in weights the last
+# four pictures are almost the same): with equal $\lambda^{[l]}$ the deep layers' terms are orders of
+# magnitude smaller than the shallow ones' (section 1), so the shallow layers drive the result, and the
+# painting's big swirls do not come back. To give the deep layers a say, raise their $\lambda^{[l]}$
+# (question 2 below). And the *layout* never comes back: a yellow dot may appear anywhere. That is what
+# we want from a style.
+#
+# > **What you should remember**
+# >
+# > - Optimising the style cost alone from noise paints a texture with the style's colours and strokes,
+# >   and none of its layout (texture synthesis).
+# > - Which layers take part, and with which weights, decides the scale of what comes back; with equal
+# >   weights the layers with the largest costs dominate.
 #
 # ## Summary
 #
 # - $J^{[l]}_{style}(S, G) = \frac{1}{4 n_C^2 (n_H n_W)^2} \sum_{i,j} (G^{(S)}_{ij} - G^{(G)}_{ij})^2$
 #   compares the Gram matrices of one layer: `nst.compute_layer_style_cost(a_S, a_G)`.
+# - The normalisation removes the growth with the number of positions and channels, not the size of the
+#   activations: the layers' costs differ by orders of magnitude, so the per-layer weights (and $\beta$ in
+#   notebook 04) matter.
 # - $J_{style} = \sum_l \lambda^{[l]} J^{[l]}_{style}$ over `conv1_1 ... conv5_1` (0.2 each):
 #   `nst.compute_style_cost(a_S, a_G, nst.STYLE_LAYERS)`.
 # - Shuffling positions leaves the Gram matrices, and so the style cost, unchanged.
-# - Optimised alone from grey noise, the style cost paints textures: shallow layers give colours and
-#   small strokes, deeper ones larger motifs (`course.reconstruct_style`).
+# - Optimised alone from grey noise, the style cost paints textures (`course.reconstruct_style`):
+#   `conv1_1` gives colours, `conv2_1` strokes; with equal weights the deeper layers add little.
 #
 # ## Questions and things to try
 #
 # 1. Reconstruct from `conv5_1` **alone** (`layers=["conv5_1"]`). What is missing, and why?
-# 2. Give `conv1_1` all the weight and the others a little (`[("conv1_1", 0.8), ("conv5_1", 0.2)]`): how
-#    does the texture change?
+# 2. Give the deep layers a say: weigh each layer by the inverse of its cost in the table of section 1
+#    (e.g. `[("conv1_1", 1e-6), ("conv3_1", 1e-3), ("conv5_1", 1.0)]`). Do larger motifs come back?
 # 3. Try `course.reconstruct_style(..., optimizer="adam")` with the same number of iterations. Which is sharper?
 # 4. Paint a reconstruction twice as large as the style image (`size=(2 * H, 2 * W)` in
 #    `course.reconstruct_style`). Are the swirls twice as large too, or the same size in pixels? (Hint: the

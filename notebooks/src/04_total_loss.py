@@ -7,7 +7,7 @@
 #
 # ## What you will learn
 #
-# 1. The total cost $J(G) = \alpha J_{content} + \beta J_{style}$ and how to write it (with a check).
+# 1. The total cost $J(G) = \alpha J_{content} + \beta J_{style}$: you write `total_cost` (with a check).
 # 2. Why only the ratio $\beta / \alpha$ matters, and what it does: a grid of results from "all photo"
 #    to "all painting", a trade-off curve, and the same results behind a slider.
 # 3. Total variation, an optional third term: what it measures and what it does to the picture
@@ -26,11 +26,11 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, "..")
+ROOT = Path("..") if Path("../nst_utils.py").is_file() else Path("../..")  # notebooks/ or notebooks/solutions/
+sys.path.insert(0, str(ROOT))
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
 from nst_tools import course
 
-import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
@@ -43,7 +43,7 @@ ITERATIONS = 3 if SMOKE else 100                          # L-BFGS iterations pe
 ALPHA = 10.0                                              # the content weight stays put; beta = ratio * ALPHA
 tf.get_logger().setLevel("ERROR")                         # no retracing notes: each run compiles its own cost
 
-CONTENT_PATH, STYLE_PATH = Path("../images/chelsea.jpg"), Path("../images/style_swirls.jpg")
+CONTENT_PATH, STYLE_PATH = ROOT / "images" / "chelsea.jpg", ROOT / "images" / "style_swirls.jpg"
 model = nst.load_vgg_model(nst.resolve_weights_path())
 content = nst.load_image(CONTENT_PATH, max_size=GRID_SIZE)
 style = nst.load_image(STYLE_PATH, size=content.shape[:2])
@@ -60,21 +60,27 @@ print(model, "| content", content.shape, "| smoke mode:", SMOKE)
 #
 # ### Exercise: write the total cost
 #
-# The cell comes filled in with one answer so that the notebook runs from top to bottom: delete the line
-# between `START CODE HERE` and `END CODE HERE`, write your own, and run the check (three cases, one of
-# them with TensorFlow scalars).
+# Write `total_cost` between the marked lines, then run the check below it (three cases, one of them with
+# TensorFlow scalars): it prints `PASSED`, `FAILED` (with what it got and expected) or `NOT IMPLEMENTED`.
 
 # %%
-# EXERCISE: your total cost. J_content, J_style: scalars; alpha, beta: their weights.
-def my_total_cost(J_content, J_style, alpha=10, beta=40):
-    ### START CODE HERE ###
+def total_cost(J_content, J_style, alpha=10, beta=40):
+    """The total cost J = alpha J_content + beta J_style.
+
+    J_content, J_style: the two costs (numbers or scalar tensors); alpha, beta: their weights.
+    """
+    ### BEGIN SOLUTION
     J = alpha * J_content + beta * J_style
-    ### END CODE HERE ###
+    ### END SOLUTION
+    ### BEGIN STUB
+    # J = None  # ≈ 1 line: the weighted sum of the two costs
+    ### END STUB
     return J
 
 
 # %%
-passed = course.check_total_cost(my_total_cost)
+passed = course.check_total_cost(total_cost)
+total_cost = course.keep(total_cost, passed, nst.total_cost)
 
 # %% [markdown]
 # ### Only the ratio $\beta / \alpha$ matters
@@ -94,20 +100,35 @@ print(f"largest pixel difference between the two images: {difference} (out of 25
 # %% [markdown]
 # So from now on we keep $\alpha = 10$ and vary only the ratio $\beta / \alpha$.
 #
+# > **What you should remember**
+# >
+# > - $J(G) = \alpha J_{content} + \beta J_{style}$: one number that weighs the photo's layout against the
+# >   painting's textures.
+# > - Multiplying $\alpha$ and $\beta$ by the same $k$ multiplies $J$ by $k$ and changes neither its
+# >   minimum nor the optimisers' steps: only the ratio $\beta / \alpha$ matters.
+#
 # ## 2. From photo to painting: a grid over $\beta / \alpha$
 #
 # Seven runs from the same start (the photo plus noise, `seed=0`), each 100 L-BFGS iterations, with
 # $\beta / \alpha$ from $10^{-6}$ to $10^{-1}$, and the assignment's 4. L-BFGS goes close to the minimum
 # of each $J$, so what you see is the balance itself, not how far the optimiser got.
 #
-# Why such small ratios? With the assignment's normalisations, $J_{style}$ of the start image is about
-# $10^5$ times larger than $J_{content}$ (the Gram entries are sums over all positions, the first layers
-# fire strongly). The interesting range of $\beta / \alpha$ depends on these normalisations and on the
+# Why such small ratios? With the assignment's normalisations, $J_{style}$ of the start image is several
+# hundred thousand times larger than $J_{content}$ (about $4 \times 10^5$ times with the VGG16 stand-in
+# weights: the shallow style layers' activations are large, and their costs grow like the fourth power
+# of them, notebook 03). The interesting range of $\beta / \alpha$ depends on these normalisations and on the
 # network's weights, which is why published ratios (Gatys et al.: $\alpha / \beta = 10^{-3}$ or
 # $10^{-4}$) do not carry over from one implementation to another.
 #
 # This cell takes **about 1 minute** at real settings (7 runs at 85 x 128 pixels, about 9 s each with VGG16
 # on an idle 2-core CPU).
+#
+# **What you should see** (the figure of the next cell but one, from the run it was made with):
+#
+# ![The grid over beta/alpha, from 1e-6 to the assignment's 4](../docs/course/04_beta_alpha_grid.jpg)
+#
+# *Rendered by docs/course/render.py at this notebook's real settings with VGG16 stand-in weights (the VGG19
+# file cannot be downloaded where it was made); sizes and iterations: docs/course/README.md.*
 
 # %%
 RATIOS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 4.0]        # beta / alpha; 4 = the assignment's 40 / 10
@@ -136,10 +157,14 @@ fig.suptitle(f"More weight on style from left to right ({ITERATIONS} L-BFGS iter
 plt.show()
 
 # %% [markdown]
-# On the left the optimiser only has to keep `conv4_2`'s activation: the cat survives, with the noisy
-# colours that layer does not care about. Around $10^{-4}$ to $10^{-3}$ both costs are in play: the cat's
-# eyes and outline in the painting's strokes and colours. On the right the painting takes over and the
-# cat fades away.
+# What to look for (the details depend on the network's weights; these are from the VGG16 stand-in): on
+# the left the optimiser mostly has to keep `conv4_2`'s activation, and the cat survives whole, covered in
+# coloured pixel speckles and grid-like patterns that this layer does not care about. At $10^{-5}$ the
+# painting's blue spreads over part of the picture. From $10^{-4}$ to $10^{-2}$ both costs are in play:
+# the whole picture is in the painting's strokes and colours, and the cat's eyes, nose and outline are
+# still there. From $10^{-1}$ on, the painting takes over the fur (blue and yellow strokes), and the eyes
+# and the outline of the head still show even at 4: each run starts from the noisy photo, and the style
+# cost, which ignores where things are, has nothing against them.
 #
 # The same story in numbers: each run ends at a point of a **trade-off curve**. Lower one cost and the
 # other goes up.
@@ -168,15 +193,18 @@ plt.show()
 # %% [markdown]
 # ### The same idea as a slider
 #
-# Move the slider to pick a ratio. Nothing is optimised while you slide: it shows the grid's result for
-# that ratio (the runs above), and where it lies on the trade-off curve. The lab (notebook 06) runs the
-# optimisation live for any setting.
+# Move the slider to pick a ratio. Nothing is optimised while you slide: the picture below it changes to
+# the grid's result for that ratio (the runs above) and marks where it lies on the trade-off curve. The lab
+# (notebook 06) runs the optimisation live for any setting. (`course.figure_slider` shows the figure as an
+# ordinary output, so a saved or headless-run notebook shows the picture for 1e-03; the slider needs a
+# running Jupyter.)
 
 # %%
 labels = [ratio_label(r) for r in RATIOS]
 
 
 def show_ratio(beta_over_alpha):
+    # The figure for one ratio of the grid: its result, and its place on the trade-off curve.
     k = labels.index(beta_over_alpha)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained", width_ratios=[1, 1.2])
     axes[0].imshow(grid[k].image)
@@ -184,12 +212,18 @@ def show_ratio(beta_over_alpha):
                       fontsize=10)
     axes[0].axis("off")
     trade_off(axes[1], highlight=k)
-    plt.show()
+    return fig
 
 
-widgets.interact(show_ratio, beta_over_alpha=widgets.SelectionSlider(
-    options=labels, value=labels[3], description="beta/alpha", continuous_update=True,
-    layout=widgets.Layout(width="500px")));
+course.figure_slider(show_ratio, labels, value=labels[3], description="beta/alpha");
+
+# %% [markdown]
+# > **What you should remember**
+# >
+# > - $\beta / \alpha$ moves the result along a trade-off curve, from "all photo" to "all painting".
+# > - With this course's normalisations (and L-BFGS, 100 iterations, from the noisy photo), choose
+# >   **$\beta / \alpha$ between $10^{-4}$ and $10^{-2}$**; $10^{-3}$ is a good start.
+# > - That range belongs to these normalisations and this network: published ratios do not carry over.
 
 # %% [markdown]
 # ## 3. Total variation: a smoothness term
@@ -202,17 +236,31 @@ widgets.interact(show_ratio, beta_over_alpha=widgets.SelectionSlider(
 # $$J_{TV}(G) = \frac{1}{n_H n_W} \sum_{h, w, c} \left( (x_{h+1,w,c} - x_{h,w,c})^2 + (x_{h,w+1,c} - x_{h,w,c})^2 \right)$$
 #
 # where $x$ is the preprocessed image $G$, of shape $(1, n_H, n_W, 3)$ (`nst.total_variation_cost(x)`).
-# Smooth images have a small $J_{TV}$, noisy ones a large one:
+# At the same contrast, smooth images have a small $J_{TV}$ and noisy ones a large one. But $J_{TV}$ adds
+# up *squared* differences, so it also grows with the square of the contrast: an image at 40 % of the
+# photo's contrast has $0.4^2 = 0.16$ times its $J_{TV}$. The start image of the runs above has both
+# effects: it is $0.4 \times$ the photo $+ \, 0.6 \times$ noise (`nst.generate_noise_image`, around the
+# mean colour). Compare:
 
 # %%
 x_photo = nst.preprocess(content, model.mean)
+noise = np.random.default_rng(0).uniform(-20, 20, size=content.shape)        # as in the start image
 examples = {"the photo C": x_photo,
-            "the start image (C + noise)": nst.generate_noise_image(x_photo, 0.6, seed=0),
+            "C + noise U(-20, 20)": nst.preprocess(np.clip(content + noise, 0, 255), model.mean),
+            "0.4 C (40 % contrast)": 0.4 * x_photo,
+            "the start image, 0.4 C + 0.6 noise": nst.generate_noise_image(x_photo, 0.6, seed=0),
             f"grid result, beta/alpha = {labels[3]}": nst.preprocess(grid[3].image, model.mean)}
 for label, x in examples.items():
-    print(f"J_TV({label}) = {float(nst.total_variation_cost(tf.constant(x))):.4g}")
+    print(f"J_TV({label}) = {float(nst.total_variation_cost(tf.constant(x, tf.float32))):8.4g}")
 
 # %% [markdown]
+# At real settings: noise at the photo's contrast more than doubles $J_{TV}$ (about 2700 against 1200 for
+# the photo); 40 % contrast divides it by six (0.16 times); and the start image lands in between, *below*
+# the photo (about 750): its faded photo gives about 190, and its noise, at 0.6 of the amplitude, adds
+# $0.6^2 \approx 0.36$ times what the full noise added (about 560). So a low $J_{TV}$ alone does not mean
+# "smooth": compare images of the same contrast. The grid's result, full of strokes and speckles at full
+# contrast, has the largest $J_{TV}$ of all.
+#
 # Adding it to the total cost with a weight $w_{TV}$ (`tv_weight=` in `nst.run_style_transfer`, 0 by
 # default) asks for smoother images:
 #
@@ -253,17 +301,28 @@ fig.suptitle(f"Total variation smooths the pixel noise away (beta/alpha = 1e-3, 
 plt.show()
 
 # %% [markdown]
-# Without total variation the zoom shows pixel-sized speckles and coloured fringes. With
-# $w_{TV} = 10^{-3}$ they are mostly gone while the strokes stay. With $10^{-2}$ the smoothness term
-# starts to win against the style: strokes blur and the picture darkens at the borders. Like
-# $\beta / \alpha$, a good $w_{TV}$ depends on the other weights and on the image size.
+# What to look for: without total variation the zoom shows pixel-sized speckles and coloured fringes
+# (green, cyan and pink pixels between the strokes). With $w_{TV} = 10^{-3}$ they are mostly gone while
+# the strokes stay, a little softer. $w_{TV} = 10^{-2}$ is here as a demonstration of **too much** total
+# variation: the smoothness term wins against the style, the strokes turn into smooth, even bands, the
+# zoom is blurred, artefacts appear at the borders (with the VGG16 stand-in: white blotches along the
+# edges and dark corners), and $J_{style}$ ends several times higher than without (compare the printed
+# costs). Like $\beta / \alpha$, a good $w_{TV}$ depends on the other weights and on the image size.
+#
+# > **What you should remember**
+# >
+# > - $J_{TV}$ adds up the squared differences of neighbouring pixels: noise raises it, and so does
+# >   contrast.
+# > - A small $w_{TV}$ (here $10^{-3}$) removes pixel speckles; too large a one blurs the strokes and
+# >   brings artefacts of its own.
 #
 # ## Summary
 #
 # - $J(G) = \alpha J_{content} + \beta J_{style}$ (`nst.total_cost`); only the ratio $\beta / \alpha$
 #   changes the result.
-# - Small $\beta / \alpha$ keeps the photo, large $\beta / \alpha$ paints the texture over it; the
-#   interesting range depends on the normalisations (here around $10^{-4}$ to $10^{-2}$).
+# - Small $\beta / \alpha$ keeps the photo, large $\beta / \alpha$ paints the texture over it. With this
+#   course's normalisations, choose $\beta / \alpha$ between $10^{-4}$ and $10^{-2}$ (L-BFGS, 100
+#   iterations; start at $10^{-3}$); the range depends on the normalisations and the network.
 # - Total variation $J_{TV}$ penalises differences between neighbouring pixels; a small $w_{TV}$
 #   (`tv_weight=`) removes pixel noise, a large one blurs.
 #
