@@ -560,12 +560,13 @@ class TransferResult:
     J_style: float
     history: list = field(default_factory=list)
     stopped: str = "finished"  # "finished", "stop requested" or "interrupted"
+    evaluations: int = 0  # cost-and-gradient evaluations (Adam: one per iteration; L-BFGS: its line searches')
 
     def summary(self):
         """A JSON-ready dict of the numbers (no pixels)."""
         return {"iterations": self.iterations, "seconds": round(self.seconds, 3), "J": self.J,
                 "J_content": self.J_content, "J_style": self.J_style, "stopped": self.stopped,
-                "history": self.history}
+                "evaluations": self.evaluations, "history": self.history}
 
 
 def cost_layers(model, content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS, alpha=10, beta=40):
@@ -723,13 +724,14 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
     check_memory(model, size, optimizer, precision)
     styles = [np.asarray(im, np.float32) for im in styles_list(style)]
     run = run_lbfgs if optimizer == "lbfgs" else _run_adam
-    start, history, x_prev, done = time.perf_counter(), [], None, 0
+    start, history, x_prev, done, evaluations = time.perf_counter(), [], None, 0, 0
     for k, (fraction, n) in enumerate(plan):
         final = k == len(plan) - 1
         shape = size if final else scaled_size(size, fraction)
         c, s, x0 = _scale_inputs(model.mean, content, styles, shape, fraction, x_prev, init, init_image, seed)
         track = Tracker(model.mean, callback, max(1, int(callback_every)), stop_event, start=start,
-                         offset=done, final=final, extra={"scale": fraction} if len(plan) > 1 else None)
+                         offset=done, final=final, extra={"scale": fraction} if len(plan) > 1 else None,
+                         evaluations=evaluations)
         try:
             cost = make_cost_function(model, c, s if isinstance(style, (list, tuple)) else s[0],
                                       content_layer, style_layers, alpha, beta, tv_weight,
@@ -738,7 +740,7 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
         except tf.errors.ResourceExhaustedError:
             raise NSTError(f"out of memory at {shape[0]}x{shape[1]}: use a smaller size (--max-size)") from None
         history += result.history
-        done += result.iterations
+        done, evaluations = done + result.iterations, result.evaluations
         if final or result.stopped != "finished":
             break
         x_prev = result.x
@@ -778,22 +780,24 @@ class Tracker:
 
     ``offset``: iterations done at earlier scales (numbers and callbacks continue from there);
     ``start``: perf_counter time the whole run began; ``final``: the last scale, whose end is the run's
-    end (a last callback then); ``extra``: keys added to each history entry.
+    end (a last callback then); ``extra``: keys added to each history entry; ``evaluations``: cost
+    evaluations so far (the optimiser adds its own; each history entry carries the running count).
     """
 
-    def __init__(self, mean, callback, every, stop_event, start=None, offset=0, final=True, extra=None):
+    def __init__(self, mean, callback, every, stop_event, start=None, offset=0, final=True, extra=None,
+                 evaluations=0):
         self.mean, self.callback, self.every, self.stop_event = mean, callback, every, stop_event
         self.start = time.perf_counter() if start is None else start
         self.offset, self.final, self.extra = offset, final, dict(extra or {})
         self.history, self.best, self.best_x, self.last = [], None, None, None
-        self.stopped, self.notified = "finished", None
+        self.stopped, self.notified, self.evaluations = "finished", None, evaluations
 
     def record(self, iteration, J, Jc, Js, x):
         """Log the costs of local iteration ``iteration``; keep ``x`` (a fresh array) if it is the best."""
         J, Jc, Js = float(J), float(Jc), float(Js)
         check_finite(J, self.offset + iteration)
         entry = {"iteration": self.offset + iteration, "seconds": round(time.perf_counter() - self.start, 4),
-                 "J": J, "J_content": Jc, "J_style": Js, **self.extra}
+                 "J": J, "J_content": Jc, "J_style": Js, "evaluations": self.evaluations, **self.extra}
         self.history.append(entry)
         self.last = entry
         if self.best is None or J < self.best["J"]:
@@ -818,11 +822,11 @@ class Tracker:
         if self.best_x is None:  # zero iterations
             x = np.asarray(x_final, np.float32)
             return TransferResult(deprocess(x, self.mean), x, 0, 0.0, float("nan"), float("nan"),
-                                  float("nan"), [], self.stopped)
+                                  float("nan"), [], self.stopped, self.evaluations)
         b = self.best
         result = TransferResult(deprocess(self.best_x, self.mean), self.best_x, len(self.history),
                                 time.perf_counter() - self.start, b["J"], b["J_content"], b["J_style"],
-                                self.history, self.stopped)
+                                self.history, self.stopped, self.evaluations)
         if (self.final or self.stopped != "finished") and self.notified != self.last["iteration"]:
             self.notify(len(self.history), result.x, force=True)
         return result
@@ -861,6 +865,7 @@ def _run_adam(cost, x0, mean, iterations, lr, callback, every, stop_event, beta1
             if track.should_stop():
                 break
             J, Jc, Js, x_before = step()
+            track.evaluations += 1
             track.record(i, J, Jc, Js, x_before.numpy())
             track.notify(i, track.best_x if i == iterations else x.numpy)
     except KeyboardInterrupt:

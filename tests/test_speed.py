@@ -115,14 +115,14 @@ def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
     def spy_state(x0, memory):
         direction, update, reset = real_state(x0, memory)
 
-        def d(g):
+        def d(g, free):
             calls["direction"] += 1
-            return direction(g)
+            return direction(g, free)
 
-        def u(s, y):
+        def u(s, y, free):
             calls["update"] += 1
-            assert s.dtype == y.dtype == tf.float32
-            return update(s, y)
+            assert s.dtype == y.dtype == free.dtype == tf.float32
+            return update(s, y, free)
 
         def r():
             calls["reset"] += 1
@@ -258,7 +258,8 @@ def test_bench_json(tiny_vgg_path, tmp_path, capsys):
                      "--pictures", str(pictures)])
     out = capsys.readouterr().out.strip().splitlines()
     result = json.loads(out[-1])
-    assert code == 0 and "per-iteration cost" in "\n".join(out) and "fastest to the target" in "\n".join(out)
+    text = "\n".join(out)
+    assert code == 0 and "per-iteration cost" in text and "fastest to the target" in text and "evals/it" in text
     assert {"size", "weights", "quality_weights", "machine", "step", "matmul_gflops", "quality", "memory",
             "plot", "pictures"} <= set(result)
     assert result["size"] == [40, 56] and result["memory"] == []  # --quick leaves the memory part out
@@ -274,9 +275,12 @@ def test_bench_json(tiny_vgg_path, tmp_path, capsys):
     assert list(methods)[0] == "dlai" and {"lbfgs", "c2f"} <= set(methods)
     dlai = methods["dlai"]
     assert dlai["J"] == q["target_J"] and dlai["speedup"] == 1.0 and dlai["iterations"] == 6
+    assert dlai["evaluations"] == 6 and dlai["evaluations_per_iteration"] == 1.0  # Adam: one per step
     for r in methods.values():
         assert {"seconds_to_target", "iterations_to_target", "speedup", "ms_per_iteration", "J_float32",
-                "curve", "reached"} <= set(r)
+                "curve", "reached", "evaluations", "evaluations_per_iteration"} <= set(r)
+        assert r["evaluations_per_iteration"] == pytest.approx(r["evaluations"] / r["iterations"], abs=1e-3)
+        assert r["evaluations"] >= r["iterations"] + (r["method"] != "dlai")  # L-BFGS: one to start
         if r["reached"]:
             t, J = np.array(r["curve"]).T
             assert J[t == r["seconds_to_target"]].min() <= q["target_J"]  # the crossing is on the curve

@@ -22,7 +22,13 @@ def test_both_optimisers_lower_the_total_cost(tiny_model, images, optimizer, lr)
     assert r.image.dtype == np.uint8 and r.image.shape == (32, 48, 3)
     np.testing.assert_array_equal(r.image, nst.deprocess(r.x, tiny_model.mean))
     for h in r.history:
-        assert set(h) == {"iteration", "seconds", "J", "J_content", "J_style"}
+        assert set(h) == {"iteration", "seconds", "J", "J_content", "J_style", "evaluations"}
+    counts = [h["evaluations"] for h in r.history]
+    assert counts[-1] == r.evaluations == r.summary()["evaluations"]
+    if optimizer == "adam":  # one cost evaluation per step
+        assert counts == list(range(1, 16))
+    else:  # a first one, then one or more per iteration
+        assert all(b > a for a, b in zip([1] + counts, counts))
         assert h["J"] == pytest.approx(10 * h["J_content"] + 40 * h["J_style"], rel=1e-4)
 
 
