@@ -184,6 +184,9 @@ def test_coarse_to_fine(tiny_model, images):
     assert r.image.shape == content.shape and r.x.shape == (1, 64, 96, 3) and r.iterations == 12
     assert [h["iteration"] for h in r.history] == list(range(1, 13))
     assert [h["scale"] for h in r.history] == [0.5] * 6 + [1.0] * 6
+    counts = [h["evaluations"] for h in r.history]  # one running count across the scales
+    assert all(b > a for a, b in zip([0] + counts, counts)) and r.evaluations == counts[-1]
+    assert counts[6] >= counts[5] + 2  # the fine scale's first cost, then its first line search
     assert seen == [(3, (32, 48, 3)), (6, (32, 48, 3)), (9, (64, 96, 3)), (12, (64, 96, 3))]
     seconds = [h["seconds"] for h in r.history]
     assert seconds == sorted(seconds)
@@ -297,8 +300,9 @@ def test_bench_rejects_unknown_method(tiny_vgg_path, capsys):
 def test_step_flops_vgg19_shape(tiny_model):
     # conv FLOPs counted forward and backward: 2 x 2 n_H n_W 9 C_in C_out for each conv up to conv5_1
     rows = {r["name"]: r["shape"] for r in course.layer_table(tiny_model, (32, 32))}
-    convs = [l for l in tiny_model.layers[: tiny_model.names.index("conv5_1") + 1] if l.kind == "conv"]
-    expected = sum(4 * rows[l.name][0] * rows[l.name][1] * 9 * l.kernel.shape[2] * l.kernel.shape[3] for l in convs)
+    convs = [layer for layer in tiny_model.layers[: tiny_model.names.index("conv5_1") + 1] if layer.kind == "conv"]
+    expected = sum(4 * rows[layer.name][0] * rows[layer.name][1] * 9 * layer.kernel.shape[2] * layer.kernel.shape[3]
+                   for layer in convs)
     expected += sum(4 * rows[n][0] * rows[n][1] * rows[n][2] ** 2 for n, _ in nst.STYLE_LAYERS)
     assert bench.step_flops(tiny_model, (32, 32)) == expected
 
