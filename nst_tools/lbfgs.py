@@ -96,16 +96,16 @@ def line_search(trial, J, gd, t):
     t_lo, t_hi, best = 0.0, None, None
     for _ in range(LBFGS_EVALS):
         out = trial(t)
-        J_t, slope_t = float(out[1]), float(out[5])
-        if np.isfinite(J_t) and J_t <= J + LBFGS_C1 * slope_t:
+        J_t, drop = float(out[1]), float(out[5])  # drop: g.(x_t - x), phi'(0) t along the clipped path
+        if np.isfinite(J_t) and J_t <= J + LBFGS_C1 * drop:
             if best is None or J_t < best[1]:
                 best = (out[0], J_t, *out[2:5])
             if float(out[6]) >= LBFGS_C2 * gd:
                 break
             t_lo = t
             t = (t_lo + t_hi) / 2 if t_hi is not None else t * LBFGS_GROW
-        elif t_lo == 0 and np.isfinite(J_t) and slope_t < 0:  # slope_t: phi'(0) t along the clipped path
-            t_hi, t = t, t * min(max(-slope_t / (2 * (J_t - J - slope_t)), 0.1), 0.5)
+        elif t_lo == 0 and np.isfinite(J_t) and drop < 0:  # the parabola J + drop s + (J_t - J - drop) s^2
+            t_hi, t = t, t * min(max(-drop / (2 * (J_t - J - drop)), 0.1), 0.5)
         else:
             t_hi = t
             t = (t_lo + t_hi) / 2

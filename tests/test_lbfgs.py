@@ -78,6 +78,20 @@ def test_direction_is_projected_quasi_newton(rng):
     assert float(gd) == pytest.approx(float(g @ d), rel=1e-4) and float(gd) < 0
 
 
+def test_line_search_cuts_a_step_far_too_long_in_one_evaluation():
+    # phi(t) = 1 - t + 5 t^2 along d: t = 1 is 10 times too long (the minimum is at t = 0.1). Halving
+    # needs 4 evaluations (1, 0.5, 0.25, 0.125); the parabola through phi(0), phi'(0) and phi(1) lands
+    # on 0.1 at once, where the slope is flat.
+    seen = []
+
+    def trial(t):
+        seen.append(t)
+        return "x_t", 1 - t + 5 * t * t, 0.0, 0.0, "g_t", -t, -1 + 10 * t
+
+    best = lbfgs.line_search(trial, 1.0, -1.0, 1.0)
+    assert seen == pytest.approx([1.0, 0.1]) and best[0] == "x_t" and best[1] == pytest.approx(0.95)
+
+
 def test_bounded_run_one_evaluation_per_iteration():
     # Before the active set, the pinned pixels stayed in the direction and in the slope test: each
     # line search kept growing the step they could not take (79 evaluations for 30 iterations).
