@@ -629,12 +629,13 @@ class TransferResult:
     J_style: float
     history: list = field(default_factory=list)
     stopped: str = "finished"  # "finished", "stop requested" or "interrupted"
+    evaluations: int = 0  # cost-and-gradient evaluations (Adam: one per iteration; L-BFGS: its line searches')
 
     def summary(self):
         """A JSON-ready dict of the numbers (no pixels)."""
         return {"iterations": self.iterations, "seconds": round(self.seconds, 3), "J": self.J,
                 "J_content": self.J_content, "J_style": self.J_style, "stopped": self.stopped,
-                "history": self.history}
+                "evaluations": self.evaluations, "history": self.history}
 
 
 def cost_layers(model, content_layer, style_layers, alpha, beta):
@@ -824,7 +825,7 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
     check_memory(model, size, optimizer, precision)
     styles = [_rgb("style", im) for im in styles_list(style)]
     run = run_lbfgs if optimizer == "lbfgs" else _run_adam
-    start, history, result, done = time.perf_counter(), [], None, 0
+    start, history, result, done, evaluations = time.perf_counter(), [], None, 0, 0
     with ctrl_c_stops() as interrupt:
         try:
             for k, (fraction, n) in enumerate(plan):
@@ -832,7 +833,7 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
                 shape = size if final else scaled_size(size, fraction)
                 track = Tracker(model.mean, callback, max(1, int(callback_every)), stop_event, start=start,
                                 offset=done, final=final, extra={"scale": fraction} if len(plan) > 1 else None,
-                                interrupt=interrupt)
+                                interrupt=interrupt, evaluations=evaluations)
                 if result is not None and track.should_stop():  # between two scales
                     result = dataclasses.replace(result, stopped=track.stopped)
                     break
@@ -848,7 +849,7 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
                 except tf.errors.ResourceExhaustedError:
                     raise NSTError(f"out of memory at {shape[0]}x{shape[1]}: use a smaller image size") from None
                 history += out.history
-                done += out.iterations
+                done, evaluations = done + out.iterations, out.evaluations
                 # a scale stopped before its first iteration keeps the last scale's best
                 result = out if out.history or result is None else dataclasses.replace(result, stopped=out.stopped)
                 if final or out.stopped != "finished":
@@ -900,24 +901,25 @@ class Tracker:
 
     ``offset``: iterations done at earlier scales (numbers and callbacks continue from there);
     ``start``: perf_counter time the whole run began; ``final``: the last scale, whose end is the run's
-    end (a last callback then); ``extra``: keys added to each history entry.
+    end (a last callback then); ``extra``: keys added to each history entry; ``evaluations``: cost
+    evaluations so far (the optimiser adds its own; each history entry carries the running count).
     """
 
     def __init__(self, mean, callback, every, stop_event, start=None, offset=0, final=True, extra=None,
-                 interrupt=None):
+                 interrupt=None, evaluations=0):
         self.mean, self.callback, self.every, self.stop_event = mean, callback, every, stop_event
         self.interrupt = interrupt  # an Event set by Ctrl-C (see nst_tools.interrupts)
         self.start = time.perf_counter() if start is None else start
         self.offset, self.final, self.extra = offset, final, dict(extra or {})
         self.history, self.best, self.best_x, self.last = [], None, None, None
-        self.stopped, self.notified = "finished", None
+        self.stopped, self.notified, self.evaluations = "finished", None, evaluations
 
     def record(self, iteration, J, Jc, Js, x):
         """Log the costs of local iteration ``iteration``; keep ``x`` (a fresh array) if it is the best."""
         J, Jc, Js = float(J), float(Jc), float(Js)
         check_finite(J, self.offset + iteration)
         entry = {"iteration": self.offset + iteration, "seconds": round(time.perf_counter() - self.start, 4),
-                 "J": J, "J_content": Jc, "J_style": Js, **self.extra}
+                 "J": J, "J_content": Jc, "J_style": Js, "evaluations": self.evaluations, **self.extra}
         self.history.append(entry)
         self.last = entry
         if self.best is None or J < self.best["J"]:
@@ -943,11 +945,11 @@ class Tracker:
         if self.best_x is None:  # zero iterations
             x = np.asarray(x_final, np.float32)
             return TransferResult(deprocess(x, self.mean), x, 0, 0.0, float("nan"), float("nan"),
-                                  float("nan"), [], self.stopped)
+                                  float("nan"), [], self.stopped, self.evaluations)
         b = self.best
         result = TransferResult(deprocess(self.best_x, self.mean), self.best_x, len(self.history),
                                 time.perf_counter() - self.start, b["J"], b["J_content"], b["J_style"],
-                                self.history, self.stopped)
+                                self.history, self.stopped, self.evaluations)
         if (self.final or self.stopped != "finished") and self.notified != self.last["iteration"]:
             self.notify(len(self.history), result.x, force=True)
         return result
@@ -986,6 +988,7 @@ def _run_adam(cost, x0, mean, iterations, lr, callback, every, stop_event, beta1
             if track.should_stop():
                 break
             J, Jc, Js, x_before = step()
+            track.evaluations += 1
             track.record(i, J, Jc, Js, x_before.numpy())
             track.notify(i, track.best_x if i == iterations else x.numpy)
     except KeyboardInterrupt:

@@ -155,7 +155,8 @@ def _stop_at(target, shape, stop):
 def bench_method(model, content, style, method, iterations=200, target=None, seed=0) -> dict:
     """Run one BENCH_METHODS method from the same noisy start; stop once the cost at full size reaches
     ``target`` (None: run all ``iterations``). Returns seconds and iterations to the target, the cost
-    curve at full size [(seconds, J)], the image, and J of that image re-measured in float32."""
+    curve at full size [(seconds, J)], the image, J of that image re-measured in float32, and the cost
+    evaluations (all scales; Adam: one per iteration, L-BFGS: its line searches')."""
     import threading
 
     kwargs = dict(BENCH_METHODS[method][1])
@@ -180,6 +181,8 @@ def bench_method(model, content, style, method, iterations=200, target=None, see
     return {"method": method, "description": BENCH_METHODS[method][0], "reached": bool(hit),
             "seconds_to_target": hit.get("seconds"), "iterations_to_target": hit.get("iteration"),
             "iterations": r.iterations, "seconds": round(r.seconds, 2), "J": r.J, "J_float32": J32,
+            "evaluations": r.evaluations,
+            "evaluations_per_iteration": round(r.evaluations / r.iterations, 3) if r.iterations else None,
             "ms_per_iteration": round(1000 * float(np.median(steps)), 1) if len(steps) else None,
             "curve": [[h["seconds"], h["J"]] for h in final], "image": r.image}
 
@@ -296,14 +299,17 @@ def format_benchmark(result) -> str:
     if q:
         lines += ["", f"time to the deeplearning.ai cost after {q['iterations']} iterations, "
                       f"J = {q['target_J']:.5g} ({result['quality_weights']})",
-                  f"{'method':11} {'s to target':>11} {'iterations':>10} {'ms/iter':>8} {'speedup':>8} "
-                  f"{'J float32':>10}  description"]
+                  f"{'method':11} {'s to target':>11} {'iterations':>10} {'ms/iter':>8} {'evals/it':>8} "
+                  f"{'speedup':>8} {'J float32':>10}  description"]
         for r in q["methods"]:
             sec = f"{r['seconds_to_target']:.1f}" if r["reached"] else "not reached"
             its = r["iterations_to_target"] if r["reached"] else r["iterations"]
             speed = f"{r['speedup']:.1f}x" if r["speedup"] else "-"
-            lines.append(f"{r['method']:11} {sec:>11} {its:>10} {r['ms_per_iteration'] or 0:8.0f} {speed:>8} "
-                         f"{r['J_float32']:10.5g}  {r['description']}")
+            lines.append(f"{r['method']:11} {sec:>11} {its:>10} {r['ms_per_iteration'] or 0:8.0f} "
+                         f"{r['evaluations_per_iteration'] or 0:8.2f} {speed:>8} {r['J_float32']:10.5g}  "
+                         f"{r['description']}")
+        lines.append("evals/it: cost-and-gradient evaluations per iteration (Adam 1; L-BFGS 1 when its first "
+                     "trial step is taken)")
         lines.append(f"fastest to the target: {q['fastest']}")
     if result["memory"]:
         lines += ["", "peak memory of a transfer (L-BFGS), fresh process",

@@ -16,26 +16,32 @@ LBFGS_MEMORY, LBFGS_C1, LBFGS_C2, LBFGS_EVALS, LBFGS_FIRST_STEP, LBFGS_GROW = 20
 
 
 def lbfgs_state(x0, memory):
-    """The L-BFGS memory: ``(direction(g) -> (d, g.d), update(s, y), reset())`` on TF variables.
+    """The L-BFGS memory: ``(direction(g, free) -> (d, g.d), update(s, y, free), reset())`` on TF variables.
 
-    direction: the two-loop recursion d = -H g, H the inverse Hessian estimate from the last ``memory``
-    pairs s_i = x_{i+1} - x_i, y_i = g_{i+1} - g_i (rho_i = 1 / s_i.y_i), H_0 = (s.y / y.y) I from the
-    newest pair (I before the first). update stores a pair only if s.y > 0 (curvature).
+    direction: d = -P H P g, P the projection on the free variables (``free``: 1.0 where a pixel may
+    move, 0.0 where it is pinned at a bound, see free_mask), as in L-BFGS-B: the two-loop recursion
+    runs on the free gradient P g and d is 0 on the pinned pixels; P H P is positive definite on the
+    free pixels, so d is a descent direction whenever P g != 0. H is the inverse Hessian estimate from
+    the last ``memory`` pairs s_i = x_{i+1} - x_i, y_i = g_{i+1} - g_i (rho_i = 1 / s_i.y_i), H_0 =
+    (s.y / y.y) I from the newest pair (I before the first). update stores a pair only if s.y > 0
+    (curvature), y restricted to the pixels free during that step (a pinned pixel's gradient change
+    says nothing about the curvature along the step, and would shrink H_0).
     """
     n, m = int(np.size(x0)), int(memory)
     S, Y = tf.Variable(tf.zeros((m, n))), tf.Variable(tf.zeros((m, n)))
     rho, pos, count = tf.Variable(tf.zeros(m)), tf.Variable(0), tf.Variable(0)
 
     @tf.function(autograph=False)  # explicit loops: no dependence on reading this file's source
-    def direction(g):
+    def direction(g, free):
         s_, y_, rho_, k, p = S.value(), Y.value(), rho.value(), count.value(), pos.value()  # read once
+        f = tf.reshape(free, [-1])
 
         def newest_first(i, q, alphas):
             j = (p - 1 - i) % m
             a = rho_[j] * tf.tensordot(s_[j], q, 1)
             return i + 1, q - a * y_[j], alphas.write(i, a)
 
-        start = (tf.constant(0), tf.reshape(g, [-1]), tf.TensorArray(tf.float32, size=m))
+        start = (tf.constant(0), tf.reshape(g, [-1]) * f, tf.TensorArray(tf.float32, size=m))
         _, q, alphas = tf.while_loop(lambda i, q, alphas: i < k, newest_first, start)
         newest = (p - 1) % m
         gamma = tf.where(k > 0, 1.0 / (rho_[newest] * tf.tensordot(y_[newest], y_[newest], 1) + 1e-30), 1.0)
@@ -45,11 +51,12 @@ def lbfgs_state(x0, memory):
             return i - 1, r + (alphas.read(i) - rho_[j] * tf.tensordot(y_[j], r, 1)) * s_[j]
 
         _, r = tf.while_loop(lambda i, r: i >= 0, oldest_first, (k - 1, gamma * q))
+        r = r * f
         return -tf.reshape(r, tf.shape(g)), -tf.tensordot(tf.reshape(g, [-1]), r, 1)
 
     @tf.function(autograph=False)
-    def update(s, y):
-        s, y = tf.reshape(s, [-1]), tf.reshape(y, [-1])
+    def update(s, y, free):
+        s, y = tf.reshape(s, [-1]), tf.reshape(y * free, [-1])
         sy = tf.tensordot(s, y, 1)
 
         def store():
@@ -68,27 +75,40 @@ def lbfgs_state(x0, memory):
     return direction, update, reset
 
 
+def free_mask(x, g, lo, hi):
+    """1.0 where a pixel may move, 0.0 where it is pinned: at its lower bound with g > 0 or at its upper
+    bound with g < 0 (a descent step would push it out of [lo, hi]); L-BFGS-B's active set."""
+    pinned = tf.logical_or(tf.logical_and(x <= lo, g > 0), tf.logical_and(x >= hi, g < 0))
+    return 1.0 - tf.cast(pinned, tf.float32)
+
+
 def line_search(trial, J, gd, t):
     """Find a step t along d with phi(t) = J(clip(x + t d)): returns the best trial tuple, or None.
 
-    ``trial(t) -> (x_t, J_t, J_content, J_style, g_t, g.(x_t - x), g_t.d)``; J = phi(0), gd = phi'(0) < 0.
+    ``trial(t) -> (x_t, J_t, J_content, J_style, g_t, g.(x_t - x), phi'(t))``, phi'(t) = g_t.d over the
+    pixels x + t d leaves unclipped (the others no longer move); J = phi(0), gd = phi'(0) < 0.
     A step is acceptable if J_t <= J + c1 g.(x_t - x) (Armijo); it is taken unless the slope is still
-    steep (g_t.d < c2 gd), then t grows x LBFGS_GROW; a failed step is halved towards the last
-    acceptable one. At most LBFGS_EVALS evaluations.
+    steep (g_t.d < c2 gd), then t grows x LBFGS_GROW. A failed step is halved towards the last
+    acceptable one; if none was, t goes to the minimum of the parabola through phi(0), its slope and
+    phi(t) (kept within [0.1 t, 0.5 t]), so a step far too long is cut in one evaluation. At most
+    LBFGS_EVALS evaluations.
     """
     t_lo, t_hi, best = 0.0, None, None
     for _ in range(LBFGS_EVALS):
         out = trial(t)
-        J_t = float(out[1])
-        if np.isfinite(J_t) and J_t <= J + LBFGS_C1 * float(out[5]):
+        J_t, drop = float(out[1]), float(out[5])  # drop: g.(x_t - x), phi'(0) t along the clipped path
+        if np.isfinite(J_t) and J_t <= J + LBFGS_C1 * drop:
             if best is None or J_t < best[1]:
                 best = (out[0], J_t, *out[2:5])
             if float(out[6]) >= LBFGS_C2 * gd:
                 break
             t_lo = t
+            t = (t_lo + t_hi) / 2 if t_hi is not None else t * LBFGS_GROW
+        elif t_lo == 0 and np.isfinite(J_t) and drop < 0:  # the parabola J + drop s + (J_t - J - drop) s^2
+            t_hi, t = t, t * min(max(-drop / (2 * (J_t - J - drop)), 0.1), 0.5)
         else:
             t_hi = t
-        t = (t_lo + t_hi) / 2 if t_hi is not None else t * LBFGS_GROW
+            t = (t_lo + t_hi) / 2
     return best
 
 
@@ -96,10 +116,13 @@ def run_lbfgs(cost, x0, mean, iterations, lr, callback, every, stop_event, track
                memory=LBFGS_MEMORY):
     """L-BFGS in TensorFlow (float32), projected on the pixel range, one memory for the whole run.
 
-    Each iteration: d = -H g (see lbfgs_state), then a line search on x(t) = clip(x + t d) (see
-    line_search): t = 1 first (in the first iteration, a step whose root-mean-square pixel change is
-    LBFGS_FIRST_STEP), usually accepted, so one cost evaluation per iteration. The memory is cleared
-    only if no step lowers the cost (the run ends if steepest descent fails too). ``lr`` is not used.
+    Each iteration: d = -H g on the free pixels, 0 on those pinned at a bound (see free_mask and
+    lbfgs_state), then a line search on x(t) = clip(x + t d) (see line_search): t = 1 first (in the
+    first iteration, a step whose root-mean-square pixel change is LBFGS_FIRST_STEP), usually
+    accepted, so one cost evaluation per iteration, even when a style drives many pixels to 0 or 255.
+    The memory is cleared only if no step lowers the cost (the run ends if steepest descent fails too,
+    or if every pixel is pinned). Cost evaluations are counted in the result and history
+    (``evaluations``). ``lr`` is not used.
     """
     lo, hi = (tf.constant(b) for b in pixel_bounds(mean))
     direction, update, reset = lbfgs_state(x0, memory)
@@ -108,23 +131,32 @@ def run_lbfgs(cost, x0, mean, iterations, lr, callback, every, stop_event, track
     def trial(x, g, d, t):
         x_t = tf.clip_by_value(x + t * d, lo, hi)
         J, Jc, Js, g_t = cost(x_t)
-        return x_t, J, Jc, Js, g_t, tf.reduce_sum(g * (x_t - x)), tf.reduce_sum(g_t * d)
+        moving = tf.cast(tf.logical_and(x_t > lo, x_t < hi), tf.float32)  # not at a bound: still moving at t
+        return x_t, J, Jc, Js, g_t, tf.reduce_sum(g * (x_t - x)), tf.reduce_sum(g_t * d * moving)
+
+    def evaluate(x, g, d, t):
+        track.evaluations += 1
+        return trial(x, g, d, tf.constant(t, tf.float32))
 
     track = track or Tracker(mean, callback, every, stop_event)
     x = tf.constant(x0, tf.float32)
     try:
         if iterations > 0:
             J, _, _, g = cost(x)
+            track.evaluations += 1
             check_finite(float(J), track.offset + 1)
             J, fresh = float(J), True
         i = 0
         while i < iterations and not track.should_stop():
-            d, gd = direction(g)
+            free = free_mask(x, g, lo, hi)
+            d, gd = direction(g, free)
             if float(gd) >= 0:  # not a descent direction (numerical trouble): steepest descent
                 reset()
-                d, gd = direction(g)
+                d, gd = direction(g, free)
+                if float(gd) >= 0:  # no free pixel has a gradient: converged on the bounds
+                    break
             t = LBFGS_FIRST_STEP / max(float(tf.sqrt(tf.reduce_mean(tf.square(d)))), 1e-30) if fresh else 1.0
-            best = line_search(lambda t: trial(x, g, d, tf.constant(t, tf.float32)), J, float(gd), t)
+            best = line_search(lambda t, x=x, g=g, d=d: evaluate(x, g, d, t), J, float(gd), t)
             if best is None:
                 if fresh:
                     break  # even steepest descent cannot lower the cost: converged
@@ -132,7 +164,7 @@ def run_lbfgs(cost, x0, mean, iterations, lr, callback, every, stop_event, track
                 fresh = True
                 continue
             x_t, J_t, Jc, Js, g_t = best
-            update(x_t - x, g_t - g)
+            update(x_t - x, g_t - g, free)
             x, J, g, fresh = x_t, J_t, g_t, False
             i += 1
             track.record(i, J, Jc, Js, x.numpy())

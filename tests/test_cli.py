@@ -30,10 +30,11 @@ def test_stylize_json(files, tiny_vgg_path):
                 "--size", "24x32", "--iterations", "4", "--json", "--seed", "1")
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout.strip().splitlines()[-1])
-    assert {"output", "iterations", "seconds", "J", "J_content", "J_style", "history"} <= set(summary)
+    assert {"output", "iterations", "seconds", "J", "J_content", "J_style", "evaluations", "history"} <= set(summary)
     assert summary["output"] == str(out) and summary["iterations"] == 4
     assert [h["iteration"] for h in summary["history"]] == [1, 2, 3, 4]
-    assert set(summary["history"][0]) == {"iteration", "seconds", "J", "J_content", "J_style"}
+    assert set(summary["history"][0]) == {"iteration", "seconds", "J", "J_content", "J_style", "evaluations"}
+    assert summary["evaluations"] == 4 and [h["evaluations"] for h in summary["history"]] == [1, 2, 3, 4]  # Adam
     assert summary["J"] == min(h["J"] for h in summary["history"])
     assert nst.load_image(out).shape == (24, 32, 3)
     assert "Traceback" not in p.stderr

@@ -311,3 +311,18 @@ def test_panel_upload_adds_the_image(tiny_model, tmp_path, rng):
     np.testing.assert_array_equal(panel.image("upload: mine.png"), img.astype(np.float32))
     with pytest.raises(nst.NSTError, match="image not found"):
         lab_panel.lab("no-such.jpg", model=tiny_model)
+
+
+def test_panel_shows_each_preview_while_running(tiny_model, tmp_path):
+    panel = lab_panel.lab("chelsea.jpg", "coffee.jpg", model=tiny_model, size=32, iterations=4, output_dir=tmp_path,
+                          preview_interval=0.0)
+    shown = []  # the preview widget's image, decoded, each time it changes
+    panel.w["preview"].observe(
+        lambda change: shown.append(np.asarray(Image.open(io.BytesIO(change["new"])).convert("RGB"))), "value")
+    panel.w["run"].click()
+    assert panel.runner.wait(60)
+    # a preview per iteration while running (preview_interval 0), not only the final image at the end
+    assert len(shown) >= 3 and len({im.tobytes() for im in shown}) >= 3
+    assert all(im.shape == panel.runner.image.shape for im in shown)
+    np.testing.assert_array_equal(shown[-1], panel.runner.image)  # the panel shows the runner's image
+    assert np.ptp(shown[-1]) > 0

@@ -1,7 +1,8 @@
 """The lab in a real browser: Voila serves notebooks/06_lab.ipynb, Playwright drives Debian's chromium.
 
-Moves the alpha slider, presses Run, sees the preview change and the cost plot redraw, presses Stop,
-sees it stop (within 2 s), presses Save and finds the file. Screenshots and timings go to artifacts/.
+Moves the alpha slider, presses Run, sees the preview change (and decodes it in the page: a real
+picture) and the cost plot redraw, presses Stop, sees it stop (within 2 s), presses Save, finds the
+file and checks that the preview the browser shows is that image. Screenshots and timings go to artifacts/.
 By hand, on real weights: NST_LAB_TEST_WEIGHTS=/path/to/vgg16.mat python3 -m pytest tests/test_lab_browser.py -s
 """
 import json
@@ -14,7 +15,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
@@ -45,6 +48,32 @@ def wait_for_http(url, proc, timeout):
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"voila did not answer at {url} within {timeout} s")
+
+
+#: In the page: decode the <img> matched by the selector and draw it on a canvas; its size and RGBA
+#: pixels (width 0 if the browser cannot decode what it was given).
+SHOWN_PIXELS = """async (selector) => {
+    const img = document.querySelector(selector);
+    try { await img.decode(); } catch (e) { return {width: 0, height: 0, src: img.src, data: []}; }
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(img, 0, 0);
+    const data = canvas.width ? Array.from(ctx.getImageData(0, 0, canvas.width, canvas.height).data) : [];
+    return {width: img.naturalWidth, height: img.naturalHeight, src: img.src, data: data};
+}"""
+
+
+def shown_image(page, selector):
+    """The image the page shows in ``selector``, decoded by the browser: uint8 (H, W, 3), or None if it
+    cannot be decoded (or has no pixels)."""
+    shown = page.evaluate(SHOWN_PIXELS, selector)
+    if not shown["width"] or not shown["height"]:
+        return None
+    rgba = np.array(shown["data"], np.uint8).reshape(shown["height"], shown["width"], 4)
+    assert (rgba[..., 3] == 255).all(), "the preview has transparent pixels"
+    return rgba[..., :3]
 
 
 def wait_until(predicate, timeout, what, step=0.05):
@@ -102,7 +131,7 @@ def test_lab_in_chromium(voila_server):
                 page.wait_for_selector(".nst-run", state="visible", timeout=120_000)
             except Exception:
                 page.screenshot(path=str(ARTIFACTS / "lab_browser_failed.png"), full_page=True)
-                raise AssertionError("the panel did not appear; voila log:\n" + log.read_text()[-3000:])
+                raise AssertionError("the panel did not appear; voila log:\n" + log.read_text()[-3000:]) from None
 
             def attr(selector, name="src"):
                 return page.get_attribute(selector, name)
@@ -134,6 +163,10 @@ def test_lab_in_chromium(voila_server):
             page.click(".nst-run")
             wait_until(lambda: attr(".nst-preview") != preview0, 60, "the first preview")
             timings["run_to_first_preview_s"] = round(time.monotonic() - t_run, 3)
+            # the browser decodes what it is shown: a picture of the run's size, not all one colour
+            first = wait_until(lambda: [im for im in [shown_image(page, ".nst-preview")] if im is not None], 10,
+                               "a preview the browser can decode")[0]
+            assert first.shape[1] == 128 and 0 < first.shape[0] <= 128 and np.ptp(first) > 0
             previews, plots = {attr(".nst-preview")}, set()
             wait_until(lambda: previews.add(attr(".nst-preview")) or plots.add(attr(".nst-plot"))
                        or len(previews) >= 3 and len(plots - {plot0}) >= 2, 30,
@@ -165,6 +198,12 @@ def test_lab_in_chromium(voila_server):
             pngs = sorted(out.glob("lab-*.png"))
             assert len(pngs) == 1 and pngs[0].name in text(".nst-note")
             assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            # the image the browser shows (decoded, drawn on a canvas) is the one saved
+            shown = shown_image(page, ".nst-preview")
+            saved = np.asarray(Image.open(pngs[0]).convert("RGB"))
+            assert shown is not None and shown.shape == saved.shape and np.ptp(shown) > 0
+            diff = np.abs(shown.astype(int) - saved.astype(int))
+            assert diff.max() <= 3, f"the shown preview differs from the saved PNG by up to {diff.max()}"
             settings = json.loads(pngs[0].with_suffix(".json").read_text())
             assert settings["size"] == 128 and settings["iterations"] == 5000
             page.screenshot(path=str(ARTIFACTS / f"lab_stopped_saved_{tag}.png"), full_page=True)

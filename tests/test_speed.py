@@ -116,14 +116,14 @@ def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
     def spy_state(x0, memory):
         direction, update, reset = real_state(x0, memory)
 
-        def d(g):
+        def d(g, free):
             calls["direction"] += 1
-            return direction(g)
+            return direction(g, free)
 
-        def u(s, y):
+        def u(s, y, free):
             calls["update"] += 1
-            assert s.dtype == y.dtype == tf.float32
-            return update(s, y)
+            assert s.dtype == y.dtype == free.dtype == tf.float32
+            return update(s, y, free)
 
         def r():
             calls["reset"] += 1
@@ -185,6 +185,9 @@ def test_coarse_to_fine(tiny_model, images):
     assert r.image.shape == content.shape and r.x.shape == (1, 64, 96, 3) and r.iterations == 12
     assert [h["iteration"] for h in r.history] == list(range(1, 13))
     assert [h["scale"] for h in r.history] == [0.5] * 6 + [1.0] * 6
+    counts = [h["evaluations"] for h in r.history]  # one running count across the scales
+    assert all(b > a for a, b in zip([0] + counts, counts)) and r.evaluations == counts[-1]
+    assert counts[6] >= counts[5] + 2  # the fine scale's first cost, then its first line search
     assert seen == [(3, (32, 48, 3)), (6, (32, 48, 3)), (9, (64, 96, 3)), (12, (64, 96, 3))]
     seconds = [h["seconds"] for h in r.history]
     assert seconds == sorted(seconds)
@@ -260,7 +263,8 @@ def test_bench_json(tiny_vgg_path, tmp_path, capsys):
                      "--pictures", str(pictures)])
     out = capsys.readouterr().out.strip().splitlines()
     result = json.loads(out[-1])
-    assert code == 0 and "per-iteration cost" in "\n".join(out) and "fastest to the target" in "\n".join(out)
+    text = "\n".join(out)
+    assert code == 0 and "per-iteration cost" in text and "fastest to the target" in text and "evals/it" in text
     assert {"size", "weights", "quality_weights", "machine", "step", "matmul_gflops", "quality", "memory",
             "plot", "pictures"} <= set(result)
     assert result["size"] == [40, 56] and result["memory"] == []  # --quick leaves the memory part out
@@ -276,9 +280,12 @@ def test_bench_json(tiny_vgg_path, tmp_path, capsys):
     assert list(methods)[0] == "dlai" and {"lbfgs", "c2f"} <= set(methods)
     dlai = methods["dlai"]
     assert dlai["J"] == q["target_J"] and dlai["speedup"] == 1.0 and dlai["iterations"] == 6
+    assert dlai["evaluations"] == 6 and dlai["evaluations_per_iteration"] == 1.0  # Adam: one per step
     for r in methods.values():
         assert {"seconds_to_target", "iterations_to_target", "speedup", "ms_per_iteration", "J_float32",
-                "curve", "reached"} <= set(r)
+                "curve", "reached", "evaluations", "evaluations_per_iteration"} <= set(r)
+        assert r["evaluations_per_iteration"] == pytest.approx(r["evaluations"] / r["iterations"], abs=1e-3)
+        assert r["evaluations"] >= r["iterations"] + (r["method"] != "dlai")  # L-BFGS: one to start
         if r["reached"]:
             t, J = np.array(r["curve"]).T
             assert J[t == r["seconds_to_target"]].min() <= q["target_J"]  # the crossing is on the curve
@@ -295,8 +302,9 @@ def test_bench_rejects_unknown_method(tiny_vgg_path, capsys):
 def test_step_flops_vgg19_shape(tiny_model):
     # conv FLOPs counted forward and backward: 2 x 2 n_H n_W 9 C_in C_out for each conv up to conv5_1
     rows = {r["name"]: r["shape"] for r in course.layer_table(tiny_model, (32, 32))}
-    convs = [l for l in tiny_model.layers[: tiny_model.names.index("conv5_1") + 1] if l.kind == "conv"]
-    expected = sum(4 * rows[l.name][0] * rows[l.name][1] * 9 * l.kernel.shape[2] * l.kernel.shape[3] for l in convs)
+    convs = [layer for layer in tiny_model.layers[: tiny_model.names.index("conv5_1") + 1] if layer.kind == "conv"]
+    expected = sum(4 * rows[layer.name][0] * rows[layer.name][1] * 9 * layer.kernel.shape[2] * layer.kernel.shape[3]
+                   for layer in convs)
     expected += sum(4 * rows[n][0] * rows[n][1] * rows[n][2] ** 2 for n, _ in nst.STYLE_LAYERS)
     assert bench.step_flops(tiny_model, (32, 32)) == expected
 

@@ -23,7 +23,13 @@ def test_both_optimisers_lower_the_total_cost(tiny_model, images, optimizer, lr)
     assert r.image.dtype == np.uint8 and r.image.shape == (32, 48, 3)
     np.testing.assert_array_equal(r.image, nst.deprocess(r.x, tiny_model.mean))
     for h in r.history:
-        assert set(h) == {"iteration", "seconds", "J", "J_content", "J_style"}
+        assert set(h) == {"iteration", "seconds", "J", "J_content", "J_style", "evaluations"}
+    counts = [h["evaluations"] for h in r.history]
+    assert counts[-1] == r.evaluations == r.summary()["evaluations"]
+    if optimizer == "adam":  # one cost evaluation per step
+        assert counts == list(range(1, 16))
+    else:  # a first one, then one or more per iteration
+        assert all(b > a for a, b in zip([1] + counts, counts))
         assert h["J"] == pytest.approx(10 * h["J_content"] + 40 * h["J_style"], rel=1e-4)
 
 
@@ -187,3 +193,66 @@ def test_restore_chroma_check(capsys):
     assert len(lines) == 3 and lines[0].startswith("PASSED: restore_chroma = ") and "3 test cases" in lines[0]
     assert lines[1] == course.not_implemented_line("restore_chroma")
     assert lines[2].startswith("FAILED: restore_chroma for random images of size 4x6: got ")
+
+
+# --- Adam itself, against NumPy, on a cost with a known gradient ----------------------------------
+
+MEAN = np.array([123.68, 116.779, 103.939], np.float32)
+
+
+def _quadratic(shape=(1, 6, 8, 3), seed=0, low=-300, high=560):
+    """J(x) = 1/2 sum w (x - target)^2 (gradient w (x - target)), targets uniform in [low, high]
+    (beyond the pixel range by default, so Adam's steps push pixels out of it); x0 inside the range."""
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(0.5, 4, shape)
+    target = rng.uniform(low, high, shape) - MEAN.reshape(1, 1, 1, 3)
+    x0 = nst.preprocess(rng.uniform(0, 255, shape[1:]), MEAN)
+
+    def cost(x):
+        r = x - target.astype(np.float32)
+        J = 0.5 * tf.reduce_sum(w.astype(np.float32) * r * r)
+        return J, J, tf.constant(0.0), w.astype(np.float32) * r
+
+    return cost, x0, w, target
+
+
+def _numpy_adam(w, target, x0, steps, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Adam with bias correction, clipped to [-mean, 255 - mean] after each step: [(J(x_k), x_k)]."""
+    lo, hi = -MEAN.reshape(1, 1, 1, 3), 255 - MEAN.reshape(1, 1, 1, 3)
+    x, m, v, out = x0.astype(np.float64), 0.0, 0.0, []
+    for t in range(1, steps + 1):
+        g = w * (x - target)
+        out.append((0.5 * np.sum(w * (x - target) ** 2), x.copy()))
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        x = np.clip(x - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), lo, hi)
+    return out, x
+
+
+def test_adam_matches_numpy_with_bias_correction_and_clipping():
+    cost, x0, w, target = _quadratic()
+    r = nst._run_adam(cost, x0, MEAN, 12, 7.0, None, 1, None)
+    trajectory, x_end = _numpy_adam(w, target, x0, 12, 7.0)
+    lo, hi = nst.pixel_bounds(MEAN)
+    assert np.mean((x_end == lo) | (x_end == hi)) > 0.2  # many pixels were clipped
+    np.testing.assert_allclose([h["J"] for h in r.history], [J for J, _ in trajectory], rtol=1e-4)
+    # the cost falls all along: the best image is the last one measured, x before the 12th step
+    np.testing.assert_allclose(r.x, trajectory[-1][1], atol=1e-3)
+    assert r.evaluations == 12 and [h["evaluations"] for h in r.history] == list(range(1, 13))
+
+
+def test_adam_returns_the_best_image_in_range_when_the_cost_rises():
+    # lr 120 overshoots the targets (all inside the range) and past 0 and 255 (a quarter of the
+    # steps would leave the range): the cost falls, then rises again by the end
+    cost, x0, w, target = _quadratic(seed=1, low=20, high=235)
+    r = nst._run_adam(cost, x0, MEAN, 10, 120.0, None, 1, None)
+    trajectory, _ = _numpy_adam(w, target, x0, 10, 120.0)
+    J = [h["J"] for h in r.history]
+    np.testing.assert_allclose(J, [J for J, _ in trajectory], rtol=1e-4)
+    best = int(np.argmin(J))
+    assert best <= len(J) - 3 and J[-1] > 1.2 * J[best]  # best != last
+    assert r.J == J[best]
+    np.testing.assert_allclose(r.x, trajectory[best][1], atol=1e-2)  # the image that had the lowest cost
+    lo, hi = nst.pixel_bounds(MEAN)
+    assert np.all((r.x >= lo) & (r.x <= hi))
+    np.testing.assert_array_equal(r.image, nst.deprocess(r.x, MEAN))
