@@ -466,17 +466,6 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
 # --------------------------------------------------------------------------------------------------
 
 
-def parse_size(text):
-    """``"300x400"`` -> ``(300, 400)`` as (height, width); raises NSTError on anything else."""
-    try:
-        h, w = (int(v) for v in str(text).lower().split("x"))
-    except ValueError:
-        raise NSTError(f"size must look like HEIGHTxWIDTH, for example 300x400, not {text!r}") from None
-    if h < 1 or w < 1 or h > 10000 or w > 10000:
-        raise NSTError(f"size {text!r} is out of range: each side must be between 1 and 10000 pixels")
-    return h, w
-
-
 def fit_size(height, width, max_size):
     """(h, w) scaled so that the longest side is ``max_size``, keeping the aspect ratio."""
     scale = max_size / max(height, width)
@@ -656,48 +645,6 @@ def cost_layers(model, content_layer, style_layers, alpha, beta):
     return list(dict.fromkeys(layers))
 
 
-def normalize_style_weights(weights, n) -> np.ndarray:
-    """Blend weights of ``n`` styles as float64 summing to 1 (None: equal); NSTError if they cannot be."""
-    if weights is None:
-        return np.full(n, 1.0 / n)
-    w = np.asarray(weights, np.float64).ravel()
-    if w.size != n:
-        raise NSTError(f"got {w.size} style weight(s) for {n} style image(s): give one weight per style")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise NSTError(f"style weights must be finite numbers >= 0, got {list(w)}")
-    if w.sum() <= 0:
-        raise NSTError("style weights are all 0: give at least one a positive weight")
-    return w / w.sum()
-
-
-def blend_style_grams(model, styles, weights=None, style_layers=STYLE_LAYERS, content_shape=None):
-    r"""The style target of one or several style images: G^[l] = sum_k w_k G_S^(k)[l], sum_k w_k = 1.
-
-    styles: one preprocessed (1, h, w, 3) array or a list of them (sizes may differ); weights: one per
-    style (normalised to sum 1, None: equal). A style whose n_H n_W differs from the generated image's
-    (``content_shape`` (1, H, W, 3)) has its G_S scaled by the ratio of positions (see style_grams).
-    Returns {layer: G (n_C, n_C)} as tf constants.
-    """
-    styles = list(styles) if isinstance(styles, (list, tuple)) else [styles]
-    if not styles:
-        raise NSTError("give at least one style image")
-    w = normalize_style_weights(weights, len(styles))
-    names = [n for n, _ in style_layers]
-    positions = None
-    if content_shape is not None and any(np.shape(s)[1:3] != tuple(content_shape[1:3]) for s in styles):
-        gen = model(tf.zeros(content_shape, tf.float32), names)
-        positions = {n: int(a.shape[1] * a.shape[2]) for n, a in gen.items()}
-    total = {}
-    for w_k, s in zip(w, styles):
-        if w_k == 0 and len(styles) > 1:
-            continue  # a style with weight 0 adds nothing: do not run the network on it
-        own = positions if positions is not None and np.shape(s)[1:3] != tuple(content_shape[1:3]) else None
-        grams = style_grams(model(s, names), style_layers, own)
-        for n, G in grams.items():
-            total[n] = total[n] + float(w_k) * G if n in total else float(w_k) * G
-    return {n: tf.constant(G) for n, G in total.items()}
-
-
 def styles_list(style):
     """``style`` as a list of images: one (H, W, 3) image, or a list/tuple of them."""
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
@@ -736,7 +683,9 @@ def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style
 
         forward = feature_extractor(model, resolve_precision(precision), cast=False)
     a_C = tf.constant(model(content, [content_layer])[content_layer]) if content_layer in needed else None
-    if layer_style_cost is compute_layer_style_cost:
+    if layer_style_cost is compute_layer_style_cost:  # the Gram targets once: one style, or a blend of several
+        from nst_tools.further import blend_style_grams
+
         grams = blend_style_grams(model, style, style_weights, active, content.shape)
         style_term = lambda n, a: fast_layer_style_cost(grams[n], a)  # noqa: E731
     else:

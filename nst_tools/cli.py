@@ -30,6 +30,7 @@ from nst_tools.further import (
     PRESERVE_COLORS,
     AnimationRecorder,
     check_animation_path,
+    normalize_style_weights,
     style_target_size,
     stylize,
     timestamped_path,
@@ -42,9 +43,7 @@ from nst_utils import (
     image_format,
     load_image,
     load_vgg_model,
-    normalize_style_weights,
     open_rgb,
-    parse_size,
     save_image,
 )
 
@@ -77,6 +76,17 @@ def _float(text):
     if not np.isfinite(value) or value < 0 or value > float(np.finfo(np.float32).max):  # the run is in float32
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
+
+
+def parse_size(text):
+    """``"300x400"`` -> ``(300, 400)`` as (height, width); raises NSTError on anything else."""
+    try:
+        h, w = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise NSTError(f"size must look like HEIGHTxWIDTH, for example 300x400, not {text!r}") from None
+    if h < 1 or w < 1 or h > 10000 or w > 10000:
+        raise NSTError(f"size {text!r} is out of range: each side must be between 1 and 10000 pixels")
+    return h, w
 
 
 def _size(text):

@@ -156,13 +156,13 @@ def test_histogram_mode_recolours_the_style_before_the_transfer(rng):
 
 
 def test_normalize_style_weights():
-    np.testing.assert_allclose(nst.normalize_style_weights(None, 4), [0.25] * 4)
-    np.testing.assert_allclose(nst.normalize_style_weights([7, 3], 2), [0.7, 0.3])
-    np.testing.assert_allclose(nst.normalize_style_weights([0, 2], 2), [0, 1])
+    np.testing.assert_allclose(further.normalize_style_weights(None, 4), [0.25] * 4)
+    np.testing.assert_allclose(further.normalize_style_weights([7, 3], 2), [0.7, 0.3])
+    np.testing.assert_allclose(further.normalize_style_weights([0, 2], 2), [0, 1])
     for bad, match in [([1], "1 style weight"), ([1, 2, 3], "3 style weight"), ([1, -1], ">= 0"),
                        ([0, 0], "all 0"), ([1, float("nan")], ">= 0")]:
         with pytest.raises(nst.NSTError, match=match):
-            nst.normalize_style_weights(bad, 2)
+            further.normalize_style_weights(bad, 2)
 
 
 @pytest.fixture
@@ -180,11 +180,11 @@ def test_blend_with_weights_1_0_equals_the_single_style_target(tiny_model, two_s
     a, b = two_styles
     G_a = single_grams(tiny_model, a)
     for weights in ([1, 0], [5, 0]):
-        blend = nst.blend_style_grams(tiny_model, [a, b], weights, content_shape=a.shape)
+        blend = further.blend_style_grams(tiny_model, [a, b], weights, content_shape=a.shape)
         assert set(blend) == set(G_a)
         for n in G_a:
             np.testing.assert_array_equal(blend[n].numpy(), G_a[n])
-    only_b = nst.blend_style_grams(tiny_model, [a, b], [0, 1], content_shape=a.shape)
+    only_b = further.blend_style_grams(tiny_model, [a, b], [0, 1], content_shape=a.shape)
     G_b = single_grams(tiny_model, b)
     for n in G_b:
         np.testing.assert_array_equal(only_b[n].numpy(), G_b[n])
@@ -193,9 +193,9 @@ def test_blend_with_weights_1_0_equals_the_single_style_target(tiny_model, two_s
 def test_blend_is_the_weighted_sum_of_the_grams(tiny_model, two_styles):
     a, b = two_styles
     G_a, G_b = single_grams(tiny_model, a), single_grams(tiny_model, b)
-    blend = nst.blend_style_grams(tiny_model, [a, b], [0.7, 0.3], content_shape=a.shape)
-    equal = nst.blend_style_grams(tiny_model, [a, b], [2, 2], content_shape=a.shape)
-    default = nst.blend_style_grams(tiny_model, [a, b], None, content_shape=a.shape)
+    blend = further.blend_style_grams(tiny_model, [a, b], [0.7, 0.3], content_shape=a.shape)
+    equal = further.blend_style_grams(tiny_model, [a, b], [2, 2], content_shape=a.shape)
+    default = further.blend_style_grams(tiny_model, [a, b], None, content_shape=a.shape)
     for n in G_a:
         np.testing.assert_allclose(blend[n].numpy(), 0.7 * G_a[n] + 0.3 * G_b[n], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(equal[n].numpy(), 0.5 * G_a[n] + 0.5 * G_b[n], rtol=1e-5, atol=1e-6)
@@ -205,7 +205,7 @@ def test_blend_is_the_weighted_sum_of_the_grams(tiny_model, two_styles):
 def test_blend_rescales_each_style_by_its_own_positions(tiny_model, two_styles, rng):
     a, _ = two_styles
     big = nst.preprocess(rng.uniform(0, 255, (32, 48, 3)), tiny_model.mean)  # about 4x the positions
-    blend = nst.blend_style_grams(tiny_model, [a, big], [0, 1], content_shape=a.shape)
+    blend = further.blend_style_grams(tiny_model, [a, big], [0, 1], content_shape=a.shape)
     G_big = single_grams(tiny_model, big)
     names = [n for n, _ in nst.STYLE_LAYERS]
     small_acts, big_acts = tiny_model(a, names), tiny_model(big, names)

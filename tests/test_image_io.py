@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import nst_utils as nst
+from nst_tools import cli
 
 
 def test_rgba_is_composited_on_white(tmp_path):
@@ -72,13 +73,13 @@ def test_bad_images(tmp_path):
 
 @pytest.mark.parametrize("text,expected", [("300x400", (300, 400)), ("64X32", (64, 32))])
 def test_parse_size(text, expected):
-    assert nst.parse_size(text) == expected
+    assert cli.parse_size(text) == expected
 
 
 @pytest.mark.parametrize("text", ["300", "300x", "axb", "0x10", "-3x4", "20000x10", "1x2x3"])
 def test_parse_size_errors(text):
     with pytest.raises(nst.NSTError, match="size"):
-        nst.parse_size(text)
+        cli.parse_size(text)
 
 
 def test_preprocess_deprocess_round_trip(rng):

@@ -256,7 +256,7 @@ plt.show()
 # $$G^{[l]}_{target} = \sum_{k=1}^{K} w_k\, G^{(k)[l]}_S, \qquad
 # J^{[l]}_{style} = \frac{1}{4 n_C^2 (n_H n_W)^2} \sum_{i,j} \left(G^{[l]}_{target} - G^{[l]}_{G}\right)_{ij}^2$$
 #
-# `nst.blend_style_grams(model, styles, weights, ...)` computes the targets;
+# `further.blend_style_grams(model, styles, weights, ...)` computes the targets;
 # `further.stylize(..., style=[A, B], style_weights=[w_A, w_B])` runs the transfer with them
 # (`python nst_utils.py stylize C A.jpg B.jpg --style-weights 0.7 0.3` on the command line).
 #
@@ -266,10 +266,10 @@ plt.show()
 pa, pb = nst.preprocess(style_a, model.mean), nst.preprocess(style_b, model.mean)
 names_l = [n for n, _ in nst.STYLE_LAYERS]
 single = nst.style_grams(model(pa, names_l), nst.STYLE_LAYERS)
-blend_10 = nst.blend_style_grams(model, [pa, pb], [1, 0], nst.STYLE_LAYERS, pa.shape)
+blend_10 = further.blend_style_grams(model, [pa, pb], [1, 0], nst.STYLE_LAYERS, pa.shape)
 same = all(np.array_equal(blend_10[n].numpy(), single[n].numpy()) for n in names_l)
 report("a (1, 0) blend equals the single style's target", same, f"{len(names_l)} layers compared")
-blend_half = nst.blend_style_grams(model, [pa, pb], [1, 1], nst.STYLE_LAYERS, pa.shape)
+blend_half = further.blend_style_grams(model, [pa, pb], [1, 1], nst.STYLE_LAYERS, pa.shape)
 single_b = nst.style_grams(model(pb, names_l), nst.STYLE_LAYERS)
 mix = all(np.allclose(blend_half[n].numpy(), (single[n].numpy() + single_b[n].numpy()) / 2, rtol=1e-5)
           for n in names_l)
@@ -354,7 +354,7 @@ show_row(scaled, [f"style_scale = {s:g} (style {further.style_target_size(ROW, s
 prepared = further.prepare_styles(style_raw, row_content, style_scale=2.0)[0]
 big = nst.preprocess(prepared, model.mean)
 small = nst.preprocess(row_content, model.mean)
-target = nst.blend_style_grams(model, big, None, nst.STYLE_LAYERS, small.shape)
+target = further.blend_style_grams(model, big, None, nst.STYLE_LAYERS, small.shape)
 own = nst.style_grams(model(big, names_l), nst.STYLE_LAYERS)
 ratio = {n: float(np.prod(model(small, [n])[n].shape[1:3]) / np.prod(model(big, [n])[n].shape[1:3]))
          for n in names_l}
