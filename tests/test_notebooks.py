@@ -65,21 +65,26 @@ def test_runs_top_to_bottom_in_smoke_mode_and_its_checks_say_the_right_thing(pat
                                                                                monkeypatch):
     """No error and no TensorFlow start-up line in any cell. Each check prints one verdict line: in the learner's
     notebook NOT IMPLEMENTED (the stub) for every exercise, never PASSED; in the solutions PASSED for every one;
-    a check in a cell that calls itself a deliberate mistake prints FAILED in both. The exercises checked are
-    exactly EXERCISES[notebook]."""
+    a check in a cell that calls itself a deliberate mistake prints FAILED in both; a check of the library's
+    own behaviour (notebook 07's report) prints PASSED in both. The exercises checked are exactly
+    EXERCISES[notebook]."""
     solution = path.parent.name == "solutions"
     checked = []
     for source, text, errors in _execute(path, tiny_vgg_path, tmp_path, monkeypatch):
         assert not errors, f"{_id(path)}: {source[:80]!r} raised {errors}"
         assert "absl" not in text and "oneDNN" not in text, f"TensorFlow start-up lines: {text[:300]}"
         verdicts = [m.groups() for m in map(VERDICT.match, text.splitlines()) if m]
-        assert len(verdicts) == len(re.findall(r"\bcourse\.check_\w+\(", source)), (source[:200], text[:500])
+        exercise_checks = len(re.findall(r"\bcourse\.check_\w+\(", source))
+        library_checks = len(re.findall(r"^report\(", source, re.M))  # notebook 07's checks of the library
+        assert len(verdicts) == exercise_checks + library_checks, (source[:200], text[:500])
         for verdict, name in verdicts:
             if "deliberate mistake" in source.lower():
                 assert verdict == "FAILED", (name, text[:300])
-                continue
-            assert verdict == ("PASSED" if solution else "NOT IMPLEMENTED"), (_id(path), name, text[:300])
-            checked.append(name)
+            elif not exercise_checks:
+                assert verdict == "PASSED", (_id(path), name, text[:300])
+            else:
+                assert verdict == ("PASSED" if solution else "NOT IMPLEMENTED"), (_id(path), name, text[:300])
+                checked.append(name)
     assert checked == EXERCISES[path.stem]
 
 
