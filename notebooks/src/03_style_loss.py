@@ -29,7 +29,7 @@
 import sys
 from pathlib import Path
 
-ROOT = Path("..") if Path("../nst_utils.py").is_file() else Path("../..")  # notebooks/ or notebooks/solutions/
+ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "nst_utils.py").is_file())  # the repository
 sys.path.insert(0, str(ROOT))
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
 from nst_tools import course
