@@ -241,8 +241,8 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# What to look for: at every layer the photo's bar should be far above the flipped painting's (its colours
-# and textures are not the painting's, while the flipped painting has the same strokes in other places).
+# What to look for: at every layer the photo's bar should be far above the flipped style image's (its colours
+# and textures are not the style image's, while the flipped style image has the same strokes in other places).
 # And the layers are very unequal although every $\lambda^{[l]}$ is 0.2: as the table in section 1
 # showed, the terms follow the size of the activations, so the layers with the largest activations
 # (here the shallow ones) dominate the sum and the deepest add almost nothing. Equal $\lambda^{[l]}$ do
@@ -301,7 +301,7 @@ plt.show()
 # The same idea on the image itself: cut the style image into tiles and shuffle them. The network looks
 # at pixels, not at activations, so the Gram matrices change a little at the tile borders (and at deep
 # layers, which see across tiles), but compare with the cat photo: the content cost finds the shuffled
-# painting about as far from $S$ as the cat, the style cost finds it thousands of times closer.
+# style image about as far from $S$ as the cat, the style cost finds it thousands of times closer.
 
 # %%
 def shuffle_tiles(image, tiles=4, seed=0):
@@ -391,12 +391,12 @@ fig.suptitle("Style reconstructions from grey noise: matching the Gram matrices 
 plt.show()
 
 # %% [markdown]
-# What to look for: from `conv1_1` alone, the painting's colours as blotches and specks (that layer sees
+# What to look for: from `conv1_1` alone, the style image's colours as blotches and specks (that layer sees
 # $3 \times 3$ pixels). Adding `conv2_1` turns them into short curved strokes. Adding `conv3_1`, `conv4_1`
 # and `conv5_1` then changes little, if anything you can see (with the VGG16 stand-in weights the last
 # four pictures are almost the same): with equal $\lambda^{[l]}$ the deep layers' terms are orders of
 # magnitude smaller than the shallow ones' (section 1), so the shallow layers drive the result, and the
-# painting's big swirls do not come back. To give the deep layers a say, raise their $\lambda^{[l]}$
+# style image's big swirls do not come back. To give the deep layers a say, raise their $\lambda^{[l]}$
 # (question 2 below). And the *layout* never comes back: a yellow dot may appear anywhere. That is what
 # we want from a style.
 #

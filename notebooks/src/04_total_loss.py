@@ -2,14 +2,14 @@
 # # 04 · The total cost: balancing content and style
 #
 # The content cost (notebook 01) pulls the generated image $G$ towards the photo's layout, the style cost
-# (notebook 03) towards the painting's textures. The total cost weighs one against the other, and that
+# (notebook 03) towards the style image's textures. The total cost weighs one against the other, and that
 # balance, not the two weights themselves, decides what you get.
 #
 # ## What you will learn
 #
 # 1. The total cost $J(G) = \alpha J_{content} + \beta J_{style}$: you write `total_cost` (with a check).
 # 2. Why only the ratio $\beta / \alpha$ matters, and what it does: a grid of results from "all photo"
-#    to "all painting", a trade-off curve, and the same results behind a slider.
+#    to "all style", a trade-off curve, and the same results behind a slider.
 # 3. Total variation, an optional third term: what it measures and what it does to the picture
 #    (a zoom with and without it).
 #
@@ -103,11 +103,11 @@ print(f"largest pixel difference between the two images: {difference} (out of 25
 # > **What you should remember**
 # >
 # > - $J(G) = \alpha J_{content} + \beta J_{style}$: one number that weighs the photo's layout against the
-# >   painting's textures.
+# >   style image's textures.
 # > - Multiplying $\alpha$ and $\beta$ by the same $k$ multiplies $J$ by $k$ and changes neither its
 # >   minimum nor the optimisers' steps: only the ratio $\beta / \alpha$ matters.
 #
-# ## 2. From photo to painting: a grid over $\beta / \alpha$
+# ## 2. From photo to style: a grid over $\beta / \alpha$
 #
 # Seven runs from the same start (the photo plus noise, `seed=0`), each 100 L-BFGS iterations, with
 # $\beta / \alpha$ from $10^{-6}$ to $10^{-1}$, and the assignment's 4. L-BFGS goes close to the minimum
@@ -160,9 +160,9 @@ plt.show()
 # What to look for (the details depend on the network's weights; these are from the VGG16 stand-in): on
 # the left the optimiser mostly has to keep `conv4_2`'s activation, and the cat survives whole, covered in
 # coloured pixel speckles and grid-like patterns that this layer does not care about. At $10^{-5}$ the
-# painting's blue spreads over part of the picture. From $10^{-4}$ to $10^{-2}$ both costs are in play:
-# the whole picture is in the painting's strokes and colours, and the cat's eyes, nose and outline are
-# still there. From $10^{-1}$ on, the painting takes over the fur (blue and yellow strokes), and the eyes
+# style image's blue spreads over part of the picture. From $10^{-4}$ to $10^{-2}$ both costs are in play:
+# the whole picture is in the style image's strokes and colours, and the cat's eyes, nose and outline are
+# still there. From $10^{-1}$ on, the style takes over the fur (blue and yellow strokes), and the eyes
 # and the outline of the head still show even at 4: each run starts from the noisy photo, and the style
 # cost, which ignores where things are, has nothing against them.
 #
@@ -177,7 +177,7 @@ J_styles = [r.J_style for r in grid]
 def trade_off(ax, highlight=None):
     # The final J_content and J_style of each grid run against beta / alpha, log-log.
     ax.loglog(RATIOS, J_contents, "o-", color="tab:blue", label="J_content (to the photo)")
-    ax.loglog(RATIOS, J_styles, "s-", color="tab:purple", label="J_style (to the painting)")
+    ax.loglog(RATIOS, J_styles, "s-", color="tab:purple", label="J_style (to the style)")
     if highlight is not None:
         ax.axvline(RATIOS[highlight], color="gray", linestyle="--")
     ax.set_xlabel("beta / alpha (log scale)")
@@ -220,7 +220,7 @@ course.figure_slider(show_ratio, labels, value=labels[3], description="beta/alph
 # %% [markdown]
 # > **What you should remember**
 # >
-# > - $\beta / \alpha$ moves the result along a trade-off curve, from "all photo" to "all painting".
+# > - $\beta / \alpha$ moves the result along a trade-off curve, from "all photo" to "all style".
 # > - With this course's normalisations (and L-BFGS, 100 iterations, from the noisy photo), choose
 # >   **$\beta / \alpha$ between $10^{-4}$ and $10^{-2}$**; $10^{-3}$ is a good start.
 # > - That range belongs to these normalisations, this network and this small size: published ratios do not

@@ -116,7 +116,7 @@ plt.show()
 #
 # - **Nearer the photo, the layout is kept.** Adam moves a pixel by a couple of grey levels per step, so a
 #   few hundred steps stay close to where they start. Starting from the faded photo, the cat is already in
-#   place and the steps spend their time adding the painting's textures.
+#   place and the steps spend their time adding the style image's textures.
 # - **The noise breaks the symmetry.** In a perfectly flat area every pixel sees the same surroundings and
 #   gets the same gradient, so the area can only change as a whole; the grain gives every pixel its own
 #   start. It also makes the result depend on the seed: another `seed`, another painting.
@@ -145,7 +145,7 @@ for ax in axes.ravel():
 plt.show()
 
 # %% [markdown]
-# What to look for: from **pure noise** the painting's texture grows but no cat appears. The content term is
+# What to look for: from **pure noise** the style image's texture grows but no cat appears. The content term is
 # tiny next to the style term ($\alpha J_{content}$ is in the tens, $\beta J_{style}$ in the hundreds of
 # thousands), so a hundred small steps cannot pull the layout out of noise: it has to come from the start.
 # From the noisy photo and from the photo itself the cat is in place. The second reason is not borne out
@@ -330,9 +330,9 @@ print(f"{result.iterations} iterations in {result.seconds:.0f} s: J = {result.J:
 
 # %% [markdown]
 # Reading the curves: $\beta J_{style}$ starts far above $\alpha J_{content}$ (the noisy start has the
-# photo's layout but nothing of the painting's textures) and falls steadily, by about two orders of
+# photo's layout but nothing of the style image's textures) and falls steadily, by about two orders of
 # magnitude. It is almost all of $J$, so the curve of $J$ hides under it. $\alpha J_{content}$ *rises*: to
-# take on the painting's textures, $G$ has to move away from the photo. $J$ is still falling at the end, so
+# take on the style image's textures, $G$ has to move away from the photo. $J$ is still falling at the end, so
 # more iterations would change the picture further.
 #
 # The result next to its two sources:
@@ -348,7 +348,7 @@ plt.show()
 
 # %% [markdown]
 # What to look for: the cat's eyes, nose and the lines of its fur stay where they were in the photo, drawn in
-# the painting's colours, and everything, the background included, breaks up into small cells with dark
+# the style image's colours, and everything, the background included, breaks up into small cells with dark
 # outlines like the mosaic's.
 #
 # > **What you should remember.** Watch the two terms, not only $J$: $\beta J_{style}$ falls by orders of
@@ -407,9 +407,9 @@ plt.show()
 
 # %% [markdown]
 # In the same time L-BFGS reaches a $J$ orders of magnitude lower, and its picture shows it: the
-# painting's cells and dark outlines everywhere, of the cat little more than the eyes and a rough outline.
+# style image's cells and dark outlines everywhere, of the cat little more than the eyes and a rough outline.
 # That does not make it "better": at the
-# assignment's $\beta / \alpha = 4$ the minimum of $J$ is mostly painting, so the further an optimiser gets,
+# assignment's $\beta / \alpha = 4$ the minimum of $J$ is mostly style, so the further an optimiser gets,
 # the more of the photo it gives up (notebook 04 shows the whole range). With Adam, the number of
 # iterations is a second knob next to $\beta / \alpha$: 200 steps of a couple of grey levels each stop well
 # before the minimum, which is why the assignment's ratio works with Adam. With L-BFGS you would lower
@@ -452,7 +452,7 @@ print(f"saved {path} and {stem}.json; read back identical: {same}")
 #   `nst.run_style_transfer` is that loop, compiled.
 # - The cost curves tell the story: $\beta J_{style}$ falls by orders of magnitude, $\alpha J_{content}$
 #   rises as $G$ leaves the photo, $J$ keeps falling.
-# - L-BFGS gets much lower in $J$ in the same time; with the assignment's weights that means more painting
+# - L-BFGS gets much lower in $J$ in the same time; with the assignment's weights that means more style
 #   and less photo. The optimiser and the number of iterations are part of the recipe.
 # - `nst.save_image` writes the result; keep the settings next to it.
 #

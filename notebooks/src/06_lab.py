@@ -1,12 +1,12 @@
 # %% [markdown]
 # # 06 · The style-transfer lab
 #
-# Everything of the course in one panel: pick a photo and a painting, set $\alpha$, $\beta$ and the layers with
+# Everything of the course in one panel: pick a photo and a style image, set $\alpha$, $\beta$ and the layers with
 # sliders, press **Run** and watch the generated image $G$ and the costs change as the optimiser works.
 #
 # ## What you will learn
 #
-# - how the ratio $\beta/\alpha$ trades the painting's style against the photo's content;
+# - how the ratio $\beta/\alpha$ trades the style image's style against the photo's content;
 # - what each style layer contributes (shallow layers: colours and fine texture; deep layers: larger motifs);
 # - how the content layer, the start image, total variation and the optimiser (Adam or L-BFGS) change the result;
 # - to read the cost curves: $\alpha J_{content}$ and $\beta J_{style}$ pulling against each other.
@@ -65,7 +65,7 @@ panel
 #
 # 1. Keep everything at its default ($\alpha = 10$, $\beta = 40$: $\beta/\alpha = 4$) and press Run. Then set
 #    $\beta$ to 4 ($\beta/\alpha = 0.4$) and to 4000 ($\beta/\alpha = 400$): where does the photo disappear?
-# 2. Set every style weight to 0 except conv1_1, then only conv5_1. What does each layer keep of the painting?
+# 2. Set every style weight to 0 except conv1_1, then only conv5_1. What does each layer keep of the style image?
 # 3. Choose content layer conv1_2, then conv5_2, with start *noise*: which keeps the exact pixels, which only
 #    the layout?
 # 4. Start from *content* instead of *noise*: the result appears sooner; is it different at the end?

@@ -1,14 +1,14 @@
 # %% [markdown]
 # # 07 · Going further: keep the colours, mix styles, choose the stroke size, go big, film the run
 #
-# The basic algorithm paints the photo with the painting's textures *and* its colours, from one painting,
+# The basic algorithm paints the photo with the style image's textures *and* its colours, from one style image,
 # at one scale, at a few hundred pixels. Each of those is a choice you can change with a small idea.
 #
 # ## What you will learn
 #
 # 1. **Colour preservation** (Gatys et al., *Preserving Color in Neural Artistic Style Transfer*, 2016):
 #    stylise the luminance only, or recolour the style to the photo's colours first.
-# 2. **Several styles**: blend the Gram matrices of two paintings with weights.
+# 2. **Several styles**: blend the Gram matrices of two style images with weights.
 # 3. **Style scale**: resize the style image to make the strokes bigger or finer.
 # 4. **High resolution**: coarse-to-fine optimisation, from a small picture up to a large one.
 # 5. **The optimisation as a film**: keep every Nth image of the run and write an animated GIF.
@@ -100,7 +100,7 @@ show_row([content, style_a, style_b], ["content C", "style A (swirls)", "style B
 # ## 1. Colour preservation
 #
 # Style transfer matches Gram matrices of *every* channel the network sees, colour included, so the photo
-# comes out in the painting's palette. Gatys et al. (2016) give two ways to keep the photo's colours.
+# comes out in the style image's palette. Gatys et al. (2016) give two ways to keep the photo's colours.
 #
 # Both need a colour space that separates brightness from colour. **YIQ** (the NTSC television space) is a
 # linear map of RGB: $Y$ is the luminance, $I$ and $Q$ are the chroma (both 0 for any grey):
@@ -182,7 +182,7 @@ restore_chroma = course.keep(restore_chroma, passed, further.restore_chroma)
 # $$x' = A\,(x - \mu_S) + \mu_C, \qquad A\,\Sigma_S A^T = \Sigma_C, \qquad A = \Sigma_C^{1/2}\,\Sigma_S^{-1/2}$$
 #
 # (`further.match_color_histogram(style, content)`; `method="cholesky"` uses $A = L_C L_S^{-1}$ with
-# $\Sigma = L L^T$ instead.) The painting keeps its textures but now speaks the photo's colours.
+# $\Sigma = L L^T$ instead.) The style image keeps its textures but now speaks the photo's colours.
 
 # %%
 L_S = further.match_luminance(style_a, content)
@@ -514,7 +514,7 @@ print(f"coarse-to-fine film: {len(film)} frames at {film.frames[-1].shape[1]} px
 #
 # - **Colour**: luminance-only transfer stylises $Y$ and keeps the content's $I, Q$ exactly; histogram
 #   matching gives the style the content's colour mean and covariance
-#   ($x' = A(x - \mu_S) + \mu_C$, $A \Sigma_S A^T = \Sigma_C$) and keeps more of the painting's colour
+#   ($x' = A(x - \mu_S) + \mu_C$, $A \Sigma_S A^T = \Sigma_C$) and keeps more of the style image's colour
 #   variety.
 # - **Several styles**: the target is $\sum_k w_k G_S^{(k)}$; weights $(1, 0)$ give the single style.
 # - **Style scale**: a bigger style image means bigger strokes; the Gram targets are rescaled by the ratio
@@ -524,7 +524,7 @@ print(f"coarse-to-fine film: {len(film)} frames at {film.frames[-1].shape[1]} px
 #
 # ## Questions and things to try
 #
-# 1. Luminance-only transfer on a very colourful painting (`../images/style_cubist.jpg`): what is lost?
+# 1. Luminance-only transfer on a very colourful style image (`images/style_cubist.jpg`): what is lost?
 #    When would you prefer histogram matching?
 # 2. In `match_color_histogram`, compare `method="eig"` with `method="cholesky"` on a strongly coloured
 #    style. The mean and covariance are the same; why do the pictures differ?
