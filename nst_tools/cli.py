@@ -36,6 +36,8 @@ from nst_tools.further import (
     timestamped_path,
 )
 from nst_utils import (
+    ALPHA,
+    BETA,
     DEFAULT_WEIGHTS,
     KERAS_WEIGHTS,
     NSTError,
@@ -132,8 +134,8 @@ def build_parser():
     size.add_argument("--max-size", type=_int_at_least(1), help="longest side in pixels, keeping the aspect")
     st.add_argument("--iterations", type=_int_at_least(0), default=200)
     st.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam")
-    st.add_argument("--alpha", type=_float, default=10.0, help="content weight (default 10)")
-    st.add_argument("--beta", type=_float, default=40.0, help="style weight (default 40)")
+    st.add_argument("--alpha", type=_float, default=ALPHA, help=f"content weight (default {ALPHA:g})")
+    st.add_argument("--beta", type=_float, default=BETA, help=f"style weight (default {BETA:g})")
     st.add_argument("--tv-weight", type=_float, default=0.0, help="total variation weight (default 0)")
     st.add_argument("--lr", type=_float, default=2.0, help="Adam learning rate (default 2.0)")
     st.add_argument("--init", choices=["noise", "content"], default="noise")

@@ -14,6 +14,8 @@ import numpy as np
 from nst_tools.further import AnimationRecorder, timestamped_path
 from nst_tools.preview import figure_png
 from nst_utils import (
+    ALPHA,
+    BETA,
     CONTENT_LAYER,
     IMAGES_DIR,
     NSTError,
@@ -57,8 +59,8 @@ _LAB_NAMES = {"alpha": "α", "beta": "β", "style_weights": "style layer weights
 class LabSettings:
     """What one Run of the lab uses (``lab_settings`` builds it from the widgets' values)."""
 
-    alpha: float = 10.0
-    beta: float = 40.0
+    alpha: float = ALPHA
+    beta: float = BETA
     style_weights: tuple = tuple((name, 0.2) for name in LAB_STYLE_LAYERS)
     content_layer: str = CONTENT_LAYER
     optimizer: str = "adam"
