@@ -557,12 +557,21 @@ def generate_noise_image(content, noise_ratio=0.6, seed=None) -> np.ndarray:
     return (noise_ratio * noise + (1 - noise_ratio) * np.asarray(content, np.float32)).astype(np.float32)
 
 
-def atomic_write(path, write):
-    """Call ``write(tmp_path)`` then move the file to ``path``: never a half-written file at ``path``."""
+def probe_writable(folder):
+    """Make and remove a temporary file in ``folder``: raises OSError where no file can be written."""
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".nst-probe-")
+    os.close(fd)
+    os.remove(probe)
+
+
+def atomic_write(path, write, suffix=".tmp"):
+    """Call ``write(tmp_path)`` then move the file to ``path``: never a half-written file at ``path``.
+
+    ``suffix``: the temporary file's extension (for writers that read the format from it)."""
     path = Path(path)
     if not path.parent.is_dir():
         raise NSTError(f"output folder does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     try:
         write(tmp)

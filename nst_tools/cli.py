@@ -46,6 +46,7 @@ from nst_utils import (
     load_image,
     load_vgg_model,
     open_rgb,
+    probe_writable,
     save_image,
 )
 
@@ -237,9 +238,7 @@ def _check_output(path, flag, inputs=()):
     if not path.parent.is_dir():
         raise NSTError(f"output folder does not exist: {path.parent}")
     try:  # can a file be made there?
-        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=".nst-probe-")
-        os.close(fd)
-        os.remove(probe)
+        probe_writable(path.parent)
     except OSError as exc:
         raise NSTError(f"cannot write {flag} {path}: {exc.strerror or exc} in {path.parent}") from None
     return path

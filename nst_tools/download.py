@@ -7,13 +7,12 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from nst_utils import DEFAULT_WEIGHTS, KERAS_WEIGHTS, NSTError
+from nst_utils import DEFAULT_WEIGHTS, KERAS_WEIGHTS, NSTError, probe_writable
 
 WEIGHTS_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
 
@@ -120,9 +119,7 @@ def _check_download(output, url, size) -> Path:
         raise NSTError(f"output {output} is a directory: give a file path, e.g. {output / DEFAULT_WEIGHTS.name}")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=output.parent, prefix=".probe-")
-        os.close(fd)
-        os.remove(probe)
+        probe_writable(output.parent)
     except OSError as exc:
         raise NSTError(f"cannot write in {output.parent} ({exc.strerror or exc}): give another output path") \
             from None

@@ -2,8 +2,6 @@
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from nst_utils import (
     STYLE_LAYERS,
     NSTError,
     TransferResult,
+    atomic_write,
     preprocess,
     resize_image,
     run_style_transfer,
@@ -132,9 +131,7 @@ def blend_style_grams(model, styles, weights=None, style_layers=STYLE_LAYERS, co
     (``content_shape`` (1, H, W, 3)) has its G_S scaled by the ratio of positions (see style_grams).
     Returns {layer: G (n_C, n_C)} as tf constants.
     """
-    styles = list(styles) if isinstance(styles, (list, tuple)) else [styles]
-    if not styles:
-        raise NSTError("give at least one style image")
+    styles = styles_list(styles)
     w = normalize_style_weights(weights, len(styles))
     names = [n for n, _ in style_layers]
     positions = None
@@ -308,9 +305,8 @@ class AnimationRecorder:
         if not np.isfinite(fps) or fps <= 0:
             raise NSTError(f"fps must be a number > 0, got {fps!r}")
         ext = path.suffix.lower()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=ext)
-        os.close(fd)
-        try:
+
+        def write(tmp):
             if ext == ".gif":
                 ms = 1000.0 / fps
                 durations = [ms] * (len(self.frames) - 1) + [max(ms, 1000.0 * hold_last)]
@@ -318,12 +314,7 @@ class AnimationRecorder:
             else:
                 iio.imwrite(tmp, np.stack(self._frames(even=True)), extension=".mp4", fps=fps,
                             codec="libx264", pixelformat="yuv420p", macro_block_size=1)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it owner-only; give it a normal file's mode
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+
+        atomic_write(path, write, suffix=ext)
         return path
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 import time
 from pathlib import Path
@@ -115,13 +114,22 @@ def save(fig, path, footer, width_in=None):
     img = Image.open(buf).convert("RGB")
     if img.width > MAX_WIDTH:
         img = img.resize((MAX_WIDTH, round(img.height * MAX_WIDTH / img.width)), Image.LANCZOS)
-    tmp = path.with_name(f".{path.name}.part")
     if path.suffix == ".jpg":
-        img.save(tmp, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+        nst.atomic_write(path, lambda tmp: img.save(tmp, format="JPEG", quality=JPEG_QUALITY, optimize=True,
+                                                    progressive=True))
     else:
-        img.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(tmp, format="PNG", optimize=True)
-    os.replace(tmp, path)
+        small = img.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        nst.atomic_write(path, lambda tmp: small.save(tmp, format="PNG", optimize=True))
     return img.size
+
+
+def row_figure(images, titles, suptitle, height=2.3):
+    """One row of images, each with its title, under ``suptitle`` (the reconstruction figures)."""
+    fig, axes = plt.subplots(1, len(images), figsize=(2.3 * len(images), height), layout="constrained")
+    for ax, image, title in zip(axes, images, titles):
+        show(ax, image, title)
+    fig.suptitle(suptitle, fontsize=11)
+    return fig
 
 
 # --- the figures ---------------------------------------------------------------------------------------
@@ -150,13 +158,10 @@ def fig_content(model, s, label):
         t = time.perf_counter()
         results.append(course.reconstruct_content(model, photo, layer, iterations=s["iterations"], seed=SEED))
         print(f"  {layer}: J_content {results[-1].J_content:.3g} ({time.perf_counter() - t:.0f} s)", flush=True)
-    n = len(s["layers"]) + 1
-    fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.3), layout="constrained")
-    show(axes[0], photo, "content image C")
-    for ax, layer, result in zip(axes[1:], s["layers"], results):
-        show(ax, result.image, f"from {layer}\n(receptive field {rf[layer]} px)")
-    fig.suptitle("Content reconstructions from grey noise: an image whose activation at one layer matches the "
-                 "photo's (the layers of Gatys et al., CVPR 2016, Fig. 1)", fontsize=11)
+    fig = row_figure([photo] + [r.image for r in results],
+                     ["content image C"] + [f"from {layer}\n(receptive field {rf[layer]} px)" for layer in s["layers"]],
+                     "Content reconstructions from grey noise: an image whose activation at one layer matches the "
+                     "photo's (the layers of Gatys et al., CVPR 2016, Fig. 1)")
     footer = (f"{hw(s['size'])} pixels, {s['iterations']} L-BFGS iterations per reconstruction "
               f"(course.reconstruct_content, seed {SEED}).\nWeights: {label}")
     return fig, footer
@@ -248,13 +253,10 @@ def fig_style(model, s, label):
         t = time.perf_counter()
         results.append(course.reconstruct_style(model, style, layers, iterations=s["iterations"], seed=SEED))
         print(f"  {layers[-1]}: J_style {results[-1].J_style:.3g} ({time.perf_counter() - t:.0f} s)", flush=True)
-    n = len(layer_sets) + 1
-    fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.55), layout="constrained")
-    show(axes[0], style, f"style image S\n({s['style']})")
-    for ax, layers, result in zip(axes[1:], layer_sets, results):
-        show(ax, result.image, "from " + (layers[0] if len(layers) == 1 else f"{layers[0]} ... {layers[-1]}"))
-    fig.suptitle("Style reconstructions from grey noise: matching the Gram matrices of more and more layers "
-                 "(equal weights)", fontsize=11)
+    titles = ["from " + (ls[0] if len(ls) == 1 else f"{ls[0]} ... {ls[-1]}") for ls in layer_sets]
+    fig = row_figure([style] + [r.image for r in results], [f"style image S\n({s['style']})"] + titles,
+                     "Style reconstructions from grey noise: matching the Gram matrices of more and more layers "
+                     "(equal weights)", height=2.55)
     footer = (f"{hw(s['size'])} pixels, {s['iterations']} L-BFGS iterations per reconstruction "
               f"(course.reconstruct_style, seed {SEED}).\nWeights: {label}")
     return fig, footer
