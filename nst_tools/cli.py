@@ -30,11 +30,11 @@ from nst_tools.further import (
     PRESERVE_COLORS,
     AnimationRecorder,
     check_animation_path,
-    normalize_style_weights,
     style_target_size,
     stylize,
     timestamped_path,
 )
+from nst_tools.transfer import normalize_style_weights
 from nst_utils import (
     ALPHA,
     BETA,

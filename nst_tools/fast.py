@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from nst_tools.lbfgs import LBFGS_MEMORY
-from nst_utils import ALPHA, BETA, CONTENT_LAYER, STYLE_LAYERS, NSTError, TooLargeError, cost_layers, fit_size
+from nst_utils import ALPHA, BETA, CONTENT_LAYER, STYLE_LAYERS, NSTError, TooLargeError, fit_size
 
 PRECISIONS = ("float32", "bfloat16", "auto")
 
@@ -168,6 +168,24 @@ def layer_shapes(model, size):
             n_H, n_W = -(-n_H // 2), -(-n_W // 2)
         shapes.append((n_H, n_W, n_C))
     return shapes
+
+
+def cost_layers(model, content_layer, style_layers, alpha, beta):
+    """The layers the cost needs, so the network stops at the deepest of them (never at a pool after).
+
+    The content layer if alpha != 0, the style layers of non-zero weight if beta != 0. A term whose
+    weight is 0 is left out, unless all its layers are no deeper than the others' (then it is free,
+    and still reported). Example: VGG19 defaults -> conv4_2, conv1_1 .. conv5_1 (13 of 16 convs).
+    """
+    style = [n for n, w in style_layers if float(w)]
+    model.check_layers([content_layer] + style)
+    layers = (style if beta else []) + ([content_layer] if alpha else [])
+    depth = max((model.names.index(n) for n in layers), default=-1)
+    if not alpha and model.names.index(content_layer) <= depth:
+        layers.append(content_layer)
+    if not beta and style and max(model.names.index(n) for n in style) <= depth:
+        layers += style
+    return list(dict.fromkeys(layers))
 
 
 def default_layers(model):

@@ -6,18 +6,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
+from nst_tools.transfer import styles_list
 from nst_utils import (
-    STYLE_LAYERS,
     NSTError,
     TransferResult,
     atomic_write,
     preprocess,
     resize_image,
     run_style_transfer,
-    style_grams,
-    styles_list,
 )
 
 #: RGB -> YIQ (NTSC): [Y, I, Q] = RGB_TO_YIQ @ [R, G, B]. Y is the luminance; I and Q, the chroma, are 0
@@ -107,46 +104,6 @@ def match_color_histogram(style, content, method="eig", eps=1e-3, clip=True) -> 
         A = np.linalg.cholesky(Sigma_C) @ np.linalg.inv(np.linalg.cholesky(Sigma_S))
     out = ((s - mu_S) @ A.T + mu_C).reshape(np.shape(style))
     return (np.clip(out, 0, 255) if clip else out).astype(np.float32)
-
-
-def normalize_style_weights(weights, n) -> np.ndarray:
-    """Blend weights of ``n`` styles as float64 summing to 1 (None: equal); NSTError if they cannot be."""
-    if weights is None:
-        return np.full(n, 1.0 / n)
-    w = np.asarray(weights, np.float64).ravel()
-    if w.size != n:
-        raise NSTError(f"got {w.size} style weight(s) for {n} style image(s): give one weight per style")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise NSTError(f"style weights must be finite numbers >= 0, got {list(w)}")
-    if w.sum() <= 0:
-        raise NSTError("style weights are all 0: give at least one a positive weight")
-    return w / w.sum()
-
-
-def blend_style_grams(model, styles, weights=None, style_layers=STYLE_LAYERS, content_shape=None):
-    r"""The style target of one or several style images: G^[l] = sum_k w_k G_S^(k)[l], sum_k w_k = 1.
-
-    styles: one preprocessed (1, h, w, 3) array or a list of them (sizes may differ); weights: one per
-    style (normalised to sum 1, None: equal). A style whose n_H n_W differs from the generated image's
-    (``content_shape`` (1, H, W, 3)) has its G_S scaled by the ratio of positions (see style_grams).
-    Returns {layer: G (n_C, n_C)} as tf constants.
-    """
-    styles = styles_list(styles)
-    w = normalize_style_weights(weights, len(styles))
-    names = [n for n, _ in style_layers]
-    positions = None
-    if content_shape is not None and any(np.shape(s)[1:3] != tuple(content_shape[1:3]) for s in styles):
-        gen = model(tf.zeros(content_shape, tf.float32), names)
-        positions = {n: int(a.shape[1] * a.shape[2]) for n, a in gen.items()}
-    total = {}
-    for w_k, s in zip(w, styles):
-        if w_k == 0 and len(styles) > 1:
-            continue  # a style with weight 0 adds nothing: do not run the network on it
-        own = positions if positions is not None and np.shape(s)[1:3] != tuple(content_shape[1:3]) else None
-        grams = style_grams(model(s, names), style_layers, own)
-        for n, G in grams.items():
-            total[n] = total[n] + float(w_k) * G if n in total else float(w_k) * G
-    return {n: tf.constant(G) for n, G in total.items()}
 
 
 def style_target_size(content_size, style_scale):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from nst_utils import Tracker, check_finite, pixel_bounds
+from nst_utils import pixel_bounds
 
 #: L-BFGS settings: pairs (s, y) kept, Armijo and curvature constants, most cost evaluations per
 #: line search, the first step's root-mean-square pixel change, the growth of a step still steep.
@@ -124,6 +124,8 @@ def run_lbfgs(cost, x0, mean, iterations, lr, callback, every, stop_event, track
     or if every pixel is pinned). Cost evaluations are counted in the result and history
     (``evaluations``). ``lr`` is not used.
     """
+    from nst_tools.transfer import Tracker, check_finite
+
     lo, hi = (tf.constant(b) for b in pixel_bounds(mean))
     direction, update, reset = lbfgs_state(x0, memory)
 

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import nst_utils as nu
-from nst_tools import course
+from nst_tools import course, transfer
 
 # Hand-computed receptive fields of VGG19 (3x3 stride-1 convs add 2*jump; 2x2 stride-2 pools add jump
 # and double it), from conv1_1 to pool5.
@@ -38,7 +38,7 @@ def gram_transposed(A):  # A^T A instead of A A^T
 
 def layer_style_n_C_not_squared(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
-    G_S, G_G = nu.activation_gram(a_S), nu.activation_gram(a_G)
+    G_S, G_G = transfer.activation_gram(a_S), transfer.activation_gram(a_G)
     return tf.reduce_sum(tf.square(G_S - G_G)) / (4 * n_C * (n_H * n_W) ** 2)
 
 
@@ -216,7 +216,7 @@ def _train_step_problem(model, rng):
     x_C, x_S = nu.preprocess(content, model.mean), nu.preprocess(style, model.mean)
     style_names = [n for n, _ in nu.STYLE_LAYERS]
     a_C = model(x_C, [nu.CONTENT_LAYER])[nu.CONTENT_LAYER]
-    grams = nu.style_grams(model(x_S, style_names))
+    grams = transfer.style_grams(model(x_S, style_names))
     lo, hi = -model.mean, 255.0 - model.mean
 
     def make_step(bias_correction=True, clip=True, sign=-1.0, return_after=False, assign=True):
@@ -224,7 +224,7 @@ def _train_step_problem(model, rng):
             with tf.GradientTape() as tape:
                 a_G = model(G, [nu.CONTENT_LAYER] + style_names)
                 J = nu.total_cost(nu.compute_content_cost(a_C, a_G[nu.CONTENT_LAYER]),
-                                  nu.style_cost_from_grams(grams, a_G))
+                                  transfer.style_cost_from_grams(grams, a_G))
             g = tape.gradient(J, G)
             state["t"] += 1
             state["m"] = beta1 * state["m"] + (1 - beta1) * g
@@ -240,7 +240,7 @@ def _train_step_problem(model, rng):
             if return_after:  # J at the new G instead of the one the gradient was taken at
                 a_G = model(G, [nu.CONTENT_LAYER] + style_names)
                 J = nu.total_cost(nu.compute_content_cost(a_C, a_G[nu.CONTENT_LAYER]),
-                                  nu.style_cost_from_grams(grams, a_G))
+                                  transfer.style_cost_from_grams(grams, a_G))
             return J
         return step
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 import nst_utils as nst
-from nst_tools import cli, further, lab, lab_panel
+from nst_tools import cli, further, lab, lab_panel, transfer
 
 # Rounding to uint8 moves each channel by at most 0.5, so I and Q by at most 0.5 * (sum of |row|).
 ROUNDING_I = 0.5 * np.abs(further.RGB_TO_YIQ[1]).sum()
@@ -156,13 +156,13 @@ def test_histogram_mode_recolours_the_style_before_the_transfer(rng):
 
 
 def test_normalize_style_weights():
-    np.testing.assert_allclose(further.normalize_style_weights(None, 4), [0.25] * 4)
-    np.testing.assert_allclose(further.normalize_style_weights([7, 3], 2), [0.7, 0.3])
-    np.testing.assert_allclose(further.normalize_style_weights([0, 2], 2), [0, 1])
+    np.testing.assert_allclose(transfer.normalize_style_weights(None, 4), [0.25] * 4)
+    np.testing.assert_allclose(transfer.normalize_style_weights([7, 3], 2), [0.7, 0.3])
+    np.testing.assert_allclose(transfer.normalize_style_weights([0, 2], 2), [0, 1])
     for bad, match in [([1], "1 style weight"), ([1, 2, 3], "3 style weight"), ([1, -1], ">= 0"),
                        ([0, 0], "all 0"), ([1, float("nan")], ">= 0")]:
         with pytest.raises(nst.NSTError, match=match):
-            further.normalize_style_weights(bad, 2)
+            transfer.normalize_style_weights(bad, 2)
 
 
 @pytest.fixture
@@ -173,18 +173,18 @@ def two_styles(tiny_model, rng):
 
 
 def single_grams(model, s, layers=nst.STYLE_LAYERS):
-    return {n: g.numpy() for n, g in nst.style_grams(model(s, [n for n, _ in layers]), layers).items()}
+    return {n: g.numpy() for n, g in transfer.style_grams(model(s, [n for n, _ in layers]), layers).items()}
 
 
 def test_blend_with_weights_1_0_equals_the_single_style_target(tiny_model, two_styles):
     a, b = two_styles
     G_a = single_grams(tiny_model, a)
     for weights in ([1, 0], [5, 0]):
-        blend = further.blend_style_grams(tiny_model, [a, b], weights, content_shape=a.shape)
+        blend = transfer.blend_style_grams(tiny_model, [a, b], weights, content_shape=a.shape)
         assert set(blend) == set(G_a)
         for n in G_a:
             np.testing.assert_array_equal(blend[n].numpy(), G_a[n])
-    only_b = further.blend_style_grams(tiny_model, [a, b], [0, 1], content_shape=a.shape)
+    only_b = transfer.blend_style_grams(tiny_model, [a, b], [0, 1], content_shape=a.shape)
     G_b = single_grams(tiny_model, b)
     for n in G_b:
         np.testing.assert_array_equal(only_b[n].numpy(), G_b[n])
@@ -193,9 +193,9 @@ def test_blend_with_weights_1_0_equals_the_single_style_target(tiny_model, two_s
 def test_blend_is_the_weighted_sum_of_the_grams(tiny_model, two_styles):
     a, b = two_styles
     G_a, G_b = single_grams(tiny_model, a), single_grams(tiny_model, b)
-    blend = further.blend_style_grams(tiny_model, [a, b], [0.7, 0.3], content_shape=a.shape)
-    equal = further.blend_style_grams(tiny_model, [a, b], [2, 2], content_shape=a.shape)
-    default = further.blend_style_grams(tiny_model, [a, b], None, content_shape=a.shape)
+    blend = transfer.blend_style_grams(tiny_model, [a, b], [0.7, 0.3], content_shape=a.shape)
+    equal = transfer.blend_style_grams(tiny_model, [a, b], [2, 2], content_shape=a.shape)
+    default = transfer.blend_style_grams(tiny_model, [a, b], None, content_shape=a.shape)
     for n in G_a:
         np.testing.assert_allclose(blend[n].numpy(), 0.7 * G_a[n] + 0.3 * G_b[n], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(equal[n].numpy(), 0.5 * G_a[n] + 0.5 * G_b[n], rtol=1e-5, atol=1e-6)
@@ -205,7 +205,7 @@ def test_blend_is_the_weighted_sum_of_the_grams(tiny_model, two_styles):
 def test_blend_rescales_each_style_by_its_own_positions(tiny_model, two_styles, rng):
     a, _ = two_styles
     big = nst.preprocess(rng.uniform(0, 255, (32, 48, 3)), tiny_model.mean)  # about 4x the positions
-    blend = further.blend_style_grams(tiny_model, [a, big], [0, 1], content_shape=a.shape)
+    blend = transfer.blend_style_grams(tiny_model, [a, big], [0, 1], content_shape=a.shape)
     G_big = single_grams(tiny_model, big)
     names = [n for n, _ in nst.STYLE_LAYERS]
     small_acts, big_acts = tiny_model(a, names), tiny_model(big, names)

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 import nst_utils as nst
+from nst_tools import transfer
 
 
 def np_content_cost(a_C, a_G):
@@ -56,7 +57,7 @@ def test_gram_matrix_matches_numpy_and_is_symmetric_psd(rng, shape):
 
 def test_activation_gram_equals_gram_of_unrolled(rng):
     a = rand(rng, (1, 5, 6, 7))
-    np.testing.assert_allclose(nst.activation_gram(a).numpy(), nst.gram_matrix(nst.unroll(a)).numpy(),
+    np.testing.assert_allclose(transfer.activation_gram(a).numpy(), nst.gram_matrix(nst.unroll(a)).numpy(),
                                rtol=1e-5, atol=1e-3)
     np.testing.assert_array_equal(nst.unroll(a).numpy(), np_unroll(a))
 
@@ -84,7 +85,7 @@ def test_upside_down_maps_same_gram_different_content():
     a[0, 0, :, 0] = 1.0  # channel 0: a bar along the top
     a[0, 0, 1:3, 1] = 2.0  # channel 1: a short bar on the top row too
     flipped = a[:, ::-1].copy()
-    np.testing.assert_array_equal(nst.activation_gram(a).numpy(), nst.activation_gram(flipped).numpy())
+    np.testing.assert_array_equal(transfer.activation_gram(a).numpy(), transfer.activation_gram(flipped).numpy())
     assert float(nst.compute_layer_style_cost(a, flipped)) == 0.0
     np.testing.assert_allclose(float(nst.compute_content_cost(a, flipped)),
                                np_content_cost(a, flipped), rtol=1e-6)
@@ -120,8 +121,8 @@ def test_total_variation_matches_numpy(rng):
 
 def test_style_grams_rescales_a_differently_sized_style(rng):
     a = {"conv1_1": rand(rng, (1, 8, 8, 3))}
-    plain = nst.style_grams(a, [("conv1_1", 1.0)])["conv1_1"].numpy()
-    scaled = nst.style_grams(a, [("conv1_1", 1.0)], {"conv1_1": 16})["conv1_1"].numpy()
+    plain = transfer.style_grams(a, [("conv1_1", 1.0)])["conv1_1"].numpy()
+    scaled = transfer.style_grams(a, [("conv1_1", 1.0)], {"conv1_1": 16})["conv1_1"].numpy()
     np.testing.assert_allclose(scaled, plain * 16 / 64, rtol=1e-6)
 
 
@@ -132,7 +133,7 @@ def test_the_optimisers_twin_agrees_with_the_readable_layer_style_cost_in_value_
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(a_G)
         taught = nst.compute_layer_style_cost(a_S, a_G)
-        fast = nst.fast_layer_style_cost(nst.activation_gram(a_S), a_G)
+        fast = transfer.fast_layer_style_cost(transfer.activation_gram(a_S), a_G)
     assert float(fast) == pytest.approx(float(taught), rel=1e-5)
     np.testing.assert_allclose(tape.gradient(fast, a_G), tape.gradient(taught, a_G), rtol=1e-4, atol=1e-6)
     assert float(taught) == pytest.approx(np_layer_style_cost(a_S.numpy(), a_G.numpy()), rel=1e-5)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import nst_utils as nst
-from nst_tools import bench, cli, course, fast, lbfgs
+from nst_tools import bench, cli, course, fast, lbfgs, transfer
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def _costs(model, content, style, **kwargs):
 
 
 def test_step_stops_at_conv5_1(tiny_model, images):
-    assert nst.cost_layers(tiny_model, nst.CONTENT_LAYER, nst.STYLE_LAYERS, 10, 40) == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
+    assert fast.cost_layers(tiny_model, nst.CONTENT_LAYER, nst.STYLE_LAYERS, 10, 40) == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv4_2"]
     cost, c = _costs(tiny_model, *images)
     ops = _ops(cost, c.shape)
     # VGG19 up to conv5_1: 2 + 2 + 4 + 4 + 1 convs and 4 pools (no pool5, no conv5_2 .. conv5_4)
@@ -47,7 +47,7 @@ def test_step_stops_at_conv5_1(tiny_model, images):
 def test_zero_weights_skip_layers(tiny_model, images):
     content, style = images
     no_conv5 = [("conv1_1", 0.5), ("conv3_1", 0.5), ("conv5_1", 0.0)]
-    assert nst.cost_layers(tiny_model, "conv4_2", no_conv5, 10, 40) == ["conv1_1", "conv3_1", "conv4_2"]
+    assert fast.cost_layers(tiny_model, "conv4_2", no_conv5, 10, 40) == ["conv1_1", "conv3_1", "conv4_2"]
     cost, c = _costs(tiny_model, content, style, style_layers=no_conv5)
     assert _ops(cost, c.shape)["Conv2D"] == 10  # conv1_1 .. conv4_2
     # beta = 0: the style layers reach deeper than conv4_2, so they are skipped and J_style reads 0
@@ -63,11 +63,11 @@ def test_zero_weights_skip_layers(tiny_model, images):
 
 def test_fast_style_cost_matches_autodiff(rng):
     a = tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32))
-    G_S = nst.activation_gram(tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32)))
+    G_S = transfer.activation_gram(tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32)))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(a)
-        ref = nst.layer_style_cost_from_gram(G_S, a)
-        fast = nst.fast_layer_style_cost(G_S, a)
+        ref = transfer.layer_style_cost_from_gram(G_S, a)
+        fast = transfer.fast_layer_style_cost(G_S, a)
     assert float(fast) == pytest.approx(float(ref), rel=1e-6)
     np.testing.assert_allclose(tape.gradient(fast, a), tape.gradient(ref, a), rtol=1e-4, atol=1e-6)
 

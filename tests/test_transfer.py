@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import nst_utils as nst
+from nst_tools import transfer
 
 
 @pytest.fixture(scope="module")
@@ -231,7 +232,7 @@ def _numpy_adam(w, target, x0, steps, lr, beta1=0.9, beta2=0.999, eps=1e-8):
 
 def test_adam_matches_numpy_with_bias_correction_and_clipping():
     cost, x0, w, target = _quadratic()
-    r = nst._run_adam(cost, x0, MEAN, 12, 7.0, None, 1, None)
+    r = transfer._run_adam(cost, x0, MEAN, 12, 7.0, None, 1, None)
     trajectory, x_end = _numpy_adam(w, target, x0, 12, 7.0)
     lo, hi = nst.pixel_bounds(MEAN)
     assert np.mean((x_end == lo) | (x_end == hi)) > 0.2  # many pixels were clipped
@@ -245,7 +246,7 @@ def test_adam_returns_the_best_image_in_range_when_the_cost_rises():
     # lr 120 overshoots the targets (all inside the range) and past 0 and 255 (a quarter of the
     # steps would leave the range): the cost falls, then rises again by the end
     cost, x0, w, target = _quadratic(seed=1, low=20, high=235)
-    r = nst._run_adam(cost, x0, MEAN, 10, 120.0, None, 1, None)
+    r = transfer._run_adam(cost, x0, MEAN, 10, 120.0, None, 1, None)
     trajectory, _ = _numpy_adam(w, target, x0, 10, 120.0)
     J = [h["J"] for h in r.history]
     np.testing.assert_allclose(J, [J for J, _ in trajectory], rtol=1e-4)

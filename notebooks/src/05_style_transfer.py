@@ -162,7 +162,7 @@ plt.show()
 # $a^{(C)}$ at `conv4_2` and the style activations $a^{(S)}$ at each style layer. Your
 # `compute_style_cost(a_S, a_G)` then builds the Gram matrices from them. (The library's loop goes one step
 # further when it paints with its own layer style cost: it keeps the Gram matrices
-# $G^{(S)} = A_S A_S^T$ themselves, `nst.style_grams`.) Each step runs the network on $G$ only.
+# $G^{(S)} = A_S A_S^T$ themselves, `transfer.style_grams`.) Each step runs the network on $G$ only.
 
 # %%
 STYLE_NAMES = [name for name, _ in nst.STYLE_LAYERS]      # conv1_1 .. conv5_1, lambda = 0.2 each

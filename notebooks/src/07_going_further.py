@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "nst_utils.py").is_file())  # the repository
 sys.path.insert(0, str(ROOT))
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
-from nst_tools import course, further
+from nst_tools import course, further, transfer
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -264,7 +264,7 @@ plt.show()
 # $$G^{[l]}_{target} = \sum_{k=1}^{K} w_k\, G^{(k)[l]}_S, \qquad
 # J^{[l]}_{style} = \frac{1}{4 n_C^2 (n_H n_W)^2} \sum_{i,j} \left(G^{[l]}_{target} - G^{[l]}_{G}\right)_{ij}^2$$
 #
-# `further.blend_style_grams(model, styles, weights, ...)` computes the targets;
+# `transfer.blend_style_grams(model, styles, weights, ...)` computes the targets;
 # `further.stylize(..., style=[A, B], style_weights=[w_A, w_B])` runs the transfer with them
 # (`python nst_utils.py stylize C A.jpg B.jpg --style-weights 0.7 0.3` on the command line).
 #
@@ -273,12 +273,12 @@ plt.show()
 # %%
 pa, pb = nst.preprocess(style_a, model.mean), nst.preprocess(style_b, model.mean)
 names_l = [n for n, _ in nst.STYLE_LAYERS]
-single = nst.style_grams(model(pa, names_l), nst.STYLE_LAYERS)
-blend_10 = further.blend_style_grams(model, [pa, pb], [1, 0], nst.STYLE_LAYERS, pa.shape)
+single = transfer.style_grams(model(pa, names_l), nst.STYLE_LAYERS)
+blend_10 = transfer.blend_style_grams(model, [pa, pb], [1, 0], nst.STYLE_LAYERS, pa.shape)
 same = all(np.array_equal(blend_10[n].numpy(), single[n].numpy()) for n in names_l)
 report("a (1, 0) blend equals the single style's target", same, f"{len(names_l)} layers compared")
-blend_half = further.blend_style_grams(model, [pa, pb], [1, 1], nst.STYLE_LAYERS, pa.shape)
-single_b = nst.style_grams(model(pb, names_l), nst.STYLE_LAYERS)
+blend_half = transfer.blend_style_grams(model, [pa, pb], [1, 1], nst.STYLE_LAYERS, pa.shape)
+single_b = transfer.style_grams(model(pb, names_l), nst.STYLE_LAYERS)
 mix = all(np.allclose(blend_half[n].numpy(), (single[n].numpy() + single_b[n].numpy()) / 2, rtol=1e-5)
           for n in names_l)
 report("a (1, 1) blend is the mean of the two targets", mix, "weights normalised to (0.5, 0.5)")
@@ -362,8 +362,8 @@ show_row(scaled, [f"style_scale = {s:g} (style {further.style_target_size(ROW, s
 prepared = further.prepare_styles(style_raw, row_content, style_scale=2.0)[0]
 big = nst.preprocess(prepared, model.mean)
 small = nst.preprocess(row_content, model.mean)
-target = further.blend_style_grams(model, big, None, nst.STYLE_LAYERS, small.shape)
-own = nst.style_grams(model(big, names_l), nst.STYLE_LAYERS)
+target = transfer.blend_style_grams(model, big, None, nst.STYLE_LAYERS, small.shape)
+own = transfer.style_grams(model(big, names_l), nst.STYLE_LAYERS)
 ratio = {n: float(np.prod(model(small, [n])[n].shape[1:3]) / np.prod(model(big, [n])[n].shape[1:3]))
          for n in names_l}
 ok = prepared.shape[:2] == (2 * ROW[0], 2 * ROW[1]) and all(
