@@ -1,20 +1,11 @@
 #!/usr/bin/env python3
-"""nst_utils: the core of the neural style transfer course (Gatys et al.), in the order the course teaches.
+"""nst_utils: the core of the neural style transfer course (Gatys et al.), in the order the course teaches:
+constants, the losses, the VGG weights, images, and the loop of notebook 05 (Adam on the pixels).
 
-* constants -- the assignment's layers (CONTENT_LAYER, STYLE_LAYERS), weights (ALPHA, BETA), mean pixel
-* losses    -- ``compute_content_cost``, ``gram_matrix``, ``compute_layer_style_cost``, ``compute_style_cost``,
-               ``total_cost``, ``total_variation_cost``; then the faster twins the optimiser uses
-* weights   -- ``load_vgg_model`` reads a MatConvNet VGG ``.mat`` (VGG19 or VGG16, either layout) or Keras's ``.h5``
-* images    -- ``load_image``, ``preprocess``, ``deprocess``, ``generate_noise_image``, ``save_image``
-* transfer  -- ``make_cost_function``, ``run_style_transfer`` (Adam here; L-BFGS in nst_tools.lbfgs)
-
-Everything else (L-BFGS, speed, exercise checks, previews, the extras, the lab, the benchmark, the download
-and the command line) is in the package ``nst_tools`` beside this file. ``python3 nst_utils.py stylize ...``
-runs its command line (nst_tools.cli).
-
-Notation (as in the deeplearning.ai assignment): an activation ``a`` has shape ``(1, n_H, n_W, n_C)``;
-``a_C``, ``a_S`` and ``a_G`` are the activations of the content, style and generated images.
-Nothing runs at import time except importing TensorFlow.
+Everything else (L-BFGS, coarse to fine, speed, exercise checks, previews, the extras, the lab, the benchmark,
+the download, the command line) is in the package ``nst_tools`` beside this file, which imports this one.
+Notation (the deeplearning.ai assignment's): an activation ``a`` has shape ``(1, n_H, n_W, n_C)``; ``a_C``,
+``a_S`` and ``a_G`` are the activations of the content, style and generated images.
 """
 from __future__ import annotations
 
@@ -24,7 +15,8 @@ import os
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,28 +26,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's info and
 
 @contextlib.contextmanager
 def _quiet_stderr():
-    """Silence C++ logging on file descriptor 2 (TensorFlow's start-up lines); replay it on error.
-
-    Descriptor 2 itself, not ``sys.stderr.fileno()``: in a Jupyter kernel the latter is the kernel's own
-    terminal while fd 2 is the pipe whose text ends up in the notebook.
-    """
-    fd = 2
+    """Silence file descriptor 2 (TensorFlow's C++ start-up lines; in Jupyter, fd 2 is what the notebook
+    shows); replay what it wrote if the block fails."""
     try:
-        saved = os.dup(fd)
+        saved = os.dup(2)
     except OSError:  # no descriptor 2 at all
         yield
         return
     with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), fd)
+        os.dup2(log.fileno(), 2)
         try:
             yield
         except BaseException:
-            os.dup2(saved, fd)
+            os.dup2(saved, 2)
             log.seek(0)
             sys.stderr.write(log.read().decode(errors="replace"))
             raise
         finally:
-            os.dup2(saved, fd)
+            os.dup2(saved, 2)
             os.close(saved)
 
 
@@ -90,6 +78,9 @@ STYLE_LAYERS = [("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1"
 #: The weights of the content and the style cost in J = alpha J_content + beta J_style (the assignment's).
 ALPHA, BETA = 10.0, 40.0
 
+#: The assignment's optimisation: Adam, 200 iterations of step size 2.0, from 0.6 noise + 0.4 content.
+ITERATIONS, LEARNING_RATE, NOISE_RATIO = 200, 2.0, 0.6
+
 
 class NSTError(Exception):
     """An error meant for a person: its message is one line that says what to do."""
@@ -97,14 +88,6 @@ class NSTError(Exception):
 
 class NonFiniteLossError(NSTError):
     """The cost became NaN or infinite during the optimisation."""
-
-
-class TooLargeError(NSTError):
-    """A transfer would not fit in memory; ``max_size``: a longest side in pixels that fits (or None)."""
-
-    def __init__(self, message, max_size=None):
-        super().__init__(message)
-        self.max_size = max_size
 
 
 # --------------------------------------------------------------------------------------------------
@@ -177,10 +160,10 @@ def total_variation_cost(x):
 
     x: (1, n_H, n_W, 3), the preprocessed generated image. Returns a scalar tensor.
     """
-    _, n_H, n_W, _ = x.shape
+    n_H, n_W = tf.shape(x)[1], tf.shape(x)[2]  # read when it runs: any image size
     dh = x[:, 1:, :, :] - x[:, :-1, :, :]
     dw = x[:, :, 1:, :] - x[:, :, :-1, :]
-    return (tf.reduce_sum(tf.square(dh)) + tf.reduce_sum(tf.square(dw))) / float(n_H * n_W)
+    return (tf.reduce_sum(tf.square(dh)) + tf.reduce_sum(tf.square(dw))) / tf.cast(n_H * n_W, x.dtype)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -254,6 +237,8 @@ class VGG:
     ``model(image, layers=None)``: ``image`` is float32 ``(1, H, W, 3)``, RGB minus ``model.mean``.
     Returns ``{layer name: activation (1, n_H, n_W, n_C)}``; ``convX_Y`` is the map *after* its ReLU.
     With ``layers`` given, it computes only up to the deepest layer asked for and returns those.
+    ``dtype=tf.bfloat16``: every layer after conv1_1 computes in bfloat16 (about 3x faster on CPUs with
+    AVX-512 BF16 or AMX, and on recent GPUs); the activations come back in the dtype they were computed in.
     """
 
     def __init__(self, layers, mean, pooling="avg", path=None):
@@ -263,6 +248,7 @@ class VGG:
         self.path = path
         self.names = [layer.name for layer in self.layers]
         self.conv_names = [layer.name for layer in self.layers if layer.kind == "conv"]
+        self._cast = {}  # (layer, dtype) -> kernel and bias in that dtype (see weights)
 
     def __repr__(self):
         return f"VGG({len(self.conv_names)} conv layers, pooling={self.pooling!r}, path={str(self.path)!r})"
@@ -282,7 +268,7 @@ class VGG:
                 return int(layer.kernel.shape[-1])
         return 3
 
-    def __call__(self, image, layers=None):
+    def __call__(self, image, layers=None, dtype=tf.float32):
         wanted = list(layers) if layers is not None else self.names
         self.check_layers(wanted)
         last = max(self.names.index(n) for n in wanted) if wanted else -1
@@ -290,8 +276,8 @@ class VGG:
         out = {}
         for layer in self.layers[: last + 1]:
             if layer.kind == "conv":
-                x = tf.nn.conv2d(x, layer.kernel, strides=1, padding="SAME")
-                x = tf.nn.bias_add(x, layer.bias)
+                kernel, bias = self.weights(layer, x.dtype)
+                x = tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), bias)
                 if layer.relu:
                     x = tf.nn.relu(x)
             elif self.pooling == "avg":
@@ -300,7 +286,17 @@ class VGG:
                 x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="SAME")
             if layer.name in wanted:
                 out[layer.name] = x
+            x = tf.cast(x, dtype)  # conv1_1 sees the pixels in float32 (they need more than bfloat16's 8 bits)
         return out
+
+    def weights(self, layer, dtype=tf.float32):
+        """A conv layer's kernel and bias in ``dtype`` (cast once, then kept)."""
+        if dtype == tf.float32:
+            return layer.kernel, layer.bias
+        key = (layer.name, dtype.name)
+        if key not in self._cast:
+            self._cast[key] = (tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype))
+        return self._cast[key]
 
 
 def _read_layers(cell):
@@ -473,7 +469,7 @@ def deprocess(x, mean=VGG_MEAN) -> np.ndarray:
     return np.clip(x + np.asarray(mean, np.float32), 0, 255).round().astype(np.uint8)
 
 
-def generate_noise_image(content, noise_ratio=0.6, seed=None) -> np.ndarray:
+def generate_noise_image(content, noise_ratio=NOISE_RATIO, seed=None) -> np.ndarray:
     """The assignment's start image: ``noise_ratio * U(-20, 20) + (1 - noise_ratio) * content``.
 
     ``content`` is a preprocessed ``(1, H, W, 3)`` image; the result has the same shape, float32.
@@ -536,30 +532,201 @@ def save_image(path, image) -> Path:
 
 
 # --------------------------------------------------------------------------------------------------
-# The transfer
+# The transfer: the loop of notebook 05 (Adam on the pixels, one scale)
 # --------------------------------------------------------------------------------------------------
+
+
+def check_setting(name, value, kind, choices=()):
+    """``value`` if it is a ``kind`` ("whole" >= 0, "number" finite >= 0, "choice" among ``choices``), else
+    the one NSTError each setting gets: "<name> must be <what>, not <value>"."""
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = {"whole": number and float(value).is_integer() and value >= 0,
+          "number": number and np.isfinite(value) and value >= 0, "choice": value in choices}[kind]
+    if not ok:
+        what = {"whole": "a whole number >= 0", "number": "a finite number >= 0"}.get(kind, f"one of {choices}")
+        raise NSTError(f"{name} must be {what}, not {value!r}")
+    return int(value) if kind == "whole" else float(value) if kind == "number" else value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A transfer's settings, the assignment's by default, checked when made: ``Settings(beta=100)``."""
+
+    iterations: int = ITERATIONS
+    alpha: float = ALPHA  # J = alpha J_content + beta J_style (+ tv_weight J_TV)
+    beta: float = BETA
+    lr: float = LEARNING_RATE  # Adam's step size, in grey levels
+    init: str = "noise"  # the start: "noise" (the assignment's noisy content) or "content"
+    seed: int | None = None  # of the noise
+    content_layer: str = CONTENT_LAYER
+    style_layers: tuple = tuple(STYLE_LAYERS)  # (layer, lambda) pairs
+    tv_weight: float = 0.0
+
+    def __post_init__(self):
+        for name, kind in (("iterations", "whole"), ("alpha", "number"), ("beta", "number"), ("lr", "number"),
+                           ("tv_weight", "number"), ("seed", "whole")):
+            if getattr(self, name) is not None or name != "seed":
+                object.__setattr__(self, name, check_setting(name, getattr(self, name), kind))
+        check_setting("init", self.init, "choice", ("noise", "content"))
+        pairs = [p for p in self.style_layers if np.ndim(p) == 1 and len(p) == 2 and isinstance(p[0], str)]
+        if len(pairs) != len(self.style_layers) or not isinstance(self.content_layer, str):
+            raise NSTError(f"style_layers must be (layer, weight >= 0) pairs such as [('conv1_1', 0.2)] and "
+                           f"content_layer a name, not {self.style_layers!r} and {self.content_layer!r}")
+        pairs = tuple((n, check_setting(f"the weight of {n}", w, "number")) for n, w in pairs)
+        object.__setattr__(self, "style_layers", pairs)
+        if not self.alpha and not (self.beta and any(w for _, w in pairs)):
+            raise NSTError("alpha is 0 and beta (or every style layer weight) is 0: nothing to optimise; "
+                           "give one of them a positive weight")
+
+
+def settings_with(settings=None, changes=None, kind=Settings):
+    """``settings`` (default ``kind()``) with ``changes`` {name: value}; an unknown name is one NSTError."""
+    unknown = sorted(set(changes or {}) - {f.name for f in fields(kind)})
+    if unknown:
+        raise NSTError(f"unknown setting(s) {', '.join(unknown)}: the settings are "
+                       f"{', '.join(sorted(f.name for f in fields(kind)))}")
+    return replace(settings if settings is not None else kind(), **(changes or {}))
+
+
+def rgb_image(name, image, size=None) -> np.ndarray:
+    """``image`` as float32 (H, W, 3) (and (H, W) == ``size`` if given), else NSTError naming ``name``."""
+    a = np.asarray(image) if isinstance(image, (np.ndarray, list, tuple)) or tf.is_tensor(image) else None
+    if a is None or a.ndim != 3 or a.shape[2] != 3 or min(a.shape) < 1 or a.dtype.kind not in "uif" \
+            or size is not None and a.shape[:2] != tuple(size) or not np.isfinite(a).all():
+        want = "(H, W, 3)" if size is None else f"({size[0]}, {size[1]}, 3)"
+        raise NSTError(f"{name} must be an RGB image array of shape {want} in [0, 255] with finite values "
+                       f"(load_image gives one), got {a.shape if a is not None else type(image).__name__}")
+    return a.astype(np.float32)
+
+
+def style_activations(model, style, layers, shape):
+    """The style's activations at ``layers``, scaled by sqrt(P_G / P_S) where the generated image (of
+    ``shape``, (1, H, W, 3)) has P_G positions at a layer and the style P_S: its Gram matrices then hold
+    the same sum per position as a style of the generated image's size. The one place another size is met."""
+    a_S = model(style, layers)
+    if tuple(np.shape(style)[1:3]) == tuple(shape[1:3]):
+        return a_S
+    a_G = model(tf.zeros(shape, tf.float32), layers)
+    return {n: a * np.sqrt(np.prod(a_G[n].shape[1:3]) / np.prod(a.shape[1:3])) for n, a in a_S.items()}
+
+
+def make_cost_function(model, content, style, settings=None, content_cost=compute_content_cost,
+                       style_cost=compute_style_cost, total_cost=total_cost):
+    """Compile ``cost(x) -> (J, J_content, J_style, dJ/dx)`` for images of ``content``'s size.
+
+    ``content``, ``style``: preprocessed (1, H, W, 3) arrays. The targets a_C and a_S are computed once,
+    here; each call runs the network on x only, inside ``tf.function``. The losses are yours to give.
+    """
+    s = settings or Settings()
+    names = [n for n, _ in s.style_layers]
+    model.check_layers([s.content_layer] + names)
+    a_C = model(content, [s.content_layer])[s.content_layer]
+    a_S = style_activations(model, style, names, np.shape(content))
+
+    @tf.function
+    def cost(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            a_G = model(x, [s.content_layer] + names)
+            J_content = content_cost(a_C, a_G[s.content_layer])
+            J_style = style_cost(a_S, a_G, s.style_layers)
+            J = total_cost(J_content, J_style, s.alpha, s.beta)
+            if s.tv_weight:
+                J += s.tv_weight * total_variation_cost(x)
+        return J, J_content, J_style, tape.gradient(J, x)
+
+    return cost
+
+
+def adam(cost, x0, lo, hi, lr=LEARNING_RATE, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Adam on the pixels, each step clipped to [lo, hi]: a generator, one step per ``next()``, yielding
+    J, J_content, J_style of the image *before* the step, and that image (NumPy, preprocessed).
+    ``send(cost)`` swaps the cost before the next step and keeps m, v, t and the image."""
+    x = tf.Variable(x0)
+    m, v, t = tf.Variable(tf.zeros_like(x)), tf.Variable(tf.zeros_like(x)), tf.Variable(0.0)
+
+    def train_step():
+        J, J_content, J_style, g = cost(x)
+        t.assign_add(1.0)
+        m.assign(beta1 * m + (1 - beta1) * g)
+        v.assign(beta2 * v + (1 - beta2) * tf.square(g))
+        m_hat = m / (1 - beta1**t)
+        v_hat = v / (1 - beta2**t)
+        G = tf.identity(x)
+        x.assign(tf.clip_by_value(x - lr * m_hat / (tf.sqrt(v_hat) + eps), lo, hi))
+        return J, J_content, J_style, G
+
+    step = tf.function(train_step)
+    while True:
+        J, J_content, J_style, G = step()
+        new_cost = yield J, J_content, J_style, G.numpy()
+        if new_cost is not None and new_cost is not cost:
+            cost, step = new_cost, tf.function(train_step)
 
 
 @dataclass
 class TransferResult:
-    """What ``run_style_transfer`` returns. ``image`` is the lowest-cost image seen, uint8 (H, W, 3)."""
+    """What a transfer returns: the lowest-cost ``image`` (uint8 (H, W, 3)), also preprocessed as ``x``,
+    its costs, the ``history`` (one dict per iteration), why it ``stopped`` ("finished", "stop requested",
+    "interrupted") and the cost ``evaluations`` (Adam: one per iteration)."""
 
     image: np.ndarray
-    x: np.ndarray  # the same image, preprocessed (1, H, W, 3)
+    x: np.ndarray
     iterations: int
     seconds: float
     J: float
     J_content: float
     J_style: float
     history: list = field(default_factory=list)
-    stopped: str = "finished"  # "finished", "stop requested" or "interrupted"
-    evaluations: int = 0  # cost-and-gradient evaluations (Adam: one per iteration; L-BFGS: its line searches')
+    stopped: str = "finished"
+    evaluations: int = 0
 
     def summary(self):
         """A JSON-ready dict of the numbers (no pixels)."""
-        return {"iterations": self.iterations, "seconds": round(self.seconds, 3), "J": self.J,
-                "J_content": self.J_content, "J_style": self.J_style, "stopped": self.stopped,
-                "evaluations": self.evaluations, "history": self.history}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("image", "x")}
+
+
+def follow(steps, iterations, mean, x0, callback=None, callback_every=10, stop_event=None) -> TransferResult:
+    """Take up to ``iterations`` steps (J, J_content, J_style, x[, extras]) from the generator ``steps``:
+    the history, the lowest-cost image (a new "scale" in the extras starts afresh), ``callback(iteration,
+    costs, image)`` every ``callback_every`` iterations and at the end; ``stop_event`` set or Ctrl-C ends it
+    early. A callback that raises ends the run; its exception carries the result so far as ``.result``."""
+    history, best, stopped, start, told = [], ({}, np.asarray(x0, np.float32)), "finished", time.perf_counter(), 0
+
+    def result():
+        J = [best[0].get(k, float("nan")) for k in ("J", "J_content", "J_style")]
+        return TransferResult(deprocess(best[1], mean), best[1], len(history), time.perf_counter() - start, *J,
+                              history, stopped, history[-1]["evaluations"] if history else 0)
+
+    try:
+        for i in range(1, iterations + 1):
+            if stop_event is not None and stop_event.is_set():
+                stopped = "stop requested"
+                break
+            step = next(steps, None)
+            if step is None:  # the optimiser has converged
+                break
+            J, J_content, J_style, x, extras = (*step, {})[:5]
+            if not np.isfinite(float(J)):
+                raise NonFiniteLossError(f"the cost became {float(J)} at iteration {i}; lower the learning rate "
+                                         "(lr) or alpha/beta and run again")
+            entry = {"iteration": i, "seconds": round(time.perf_counter() - start, 4), "J": float(J),
+                     "J_content": float(J_content), "J_style": float(J_style), "evaluations": i, **extras}
+            history.append(entry)
+            if not best[0] or entry["J"] < best[0]["J"] or entry.get("scale") != best[0].get("scale"):
+                best = (entry, np.asarray(x, np.float32))
+            if callback is not None and (i % callback_every == 0 or i == iterations):
+                told = i
+                callback(i, {k: entry[k] for k in ("J", "J_content", "J_style", "seconds")}, deprocess(x, mean))
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    except Exception as exc:
+        exc.result = result()
+        raise
+    if callback is not None and history and told != len(history):
+        callback(len(history), {k: history[-1][k] for k in ("J", "J_content", "J_style", "seconds")},
+                 deprocess(best[1], mean))
+    return result()
 
 
 def pixel_bounds(mean):
@@ -568,23 +735,39 @@ def pixel_bounds(mean):
     return -mean, 255.0 - mean
 
 
+def start_image(content, settings, init_image=None, mean=VGG_MEAN):
+    """The preprocessed start: ``init_image`` (H, W, 3) if given, else the noisy content or the content."""
+    if init_image is not None:
+        return preprocess(rgb_image("init_image", init_image, np.shape(content)[1:3]), mean)
+    return generate_noise_image(content, NOISE_RATIO, settings.seed) if settings.init == "noise" else content.copy()
 
-def run_style_transfer(model, content, style, **kwargs) -> TransferResult:
-    """Neural style transfer (see nst_tools.transfer.run_transfer)."""
-    from nst_tools.transfer import run_transfer
 
-    return run_transfer(model, content, style, **kwargs)
+def run_style_transfer(model, content, style, settings=None, *, init_image=None, callback=None, callback_every=10,
+                       stop_event=None, content_cost=compute_content_cost, style_cost=compute_style_cost,
+                       total_cost=total_cost, **changes) -> TransferResult:
+    """Neural style transfer as notebook 05 writes it: minimise J(G) = alpha J_content + beta J_style with
+    Adam on the pixels of G, at the content's size; returns the lowest-cost image (a TransferResult).
 
-
-def make_cost_function(model, content, style, *args, **kwargs):
-    """The compiled cost (see nst_tools.transfer.make_cost_function)."""
-    from nst_tools.transfer import make_cost_function
-
-    return make_cost_function(model, content, style, *args, **kwargs)
+    content, style: RGB (H, W, 3) in [0, 255] (the style may have another size). Settings: a Settings, or
+    its fields as keywords (iterations=200, alpha=10, beta=40, lr=2.0, ...). callback(iteration, costs,
+    image): every ``callback_every`` iterations and at the end; ``stop_event`` (threading.Event): stop early.
+    The losses may be yours. L-BFGS, scales, bfloat16, several styles: nst_tools.transfer.run_transfer.
+    """
+    s = settings_with(settings, changes)
+    if callback is not None and not callable(callback) or stop_event is not None and not hasattr(stop_event, "is_set"):
+        raise NSTError("callback must be a function (iteration, costs, image) and stop_event a threading.Event")
+    x_C = preprocess(rgb_image("content", content), model.mean)
+    x_S = preprocess(rgb_image("style", style), model.mean)
+    x0 = start_image(x_C, s, init_image, model.mean)
+    cost = make_cost_function(model, x_C, x_S, s, content_cost, style_cost, total_cost)
+    steps = adam(cost, x0, *pixel_bounds(model.mean), s.lr)
+    return follow(steps, s.iterations, model.mean, x0, callback, check_setting("callback_every", callback_every,
+                                                                               "whole") or 1, stop_event)
 
 
 def _main():
     """``python3 nst_utils.py stylize|bench|download-weights ...``: the command line (nst_tools.cli)."""
+    sys.modules.setdefault("nst_utils", sys.modules["__main__"])  # this file, not a second copy of it
     from nst_tools.cli import main
 
     return main()

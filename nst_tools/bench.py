@@ -14,11 +14,12 @@ import tensorflow as tf
 from nst_tools.fast import (
     auto_scales,
     bfloat16_supported,
+    compute_dtype,
     default_layers,
     estimate_memory,
-    feature_extractor,
     layer_shapes,
 )
+from nst_tools.transfer import cost_function, run_transfer
 from nst_utils import (
     IMAGES_DIR,
     ROOT,
@@ -29,13 +30,11 @@ from nst_utils import (
     image_format,
     load_image,
     load_vgg_model,
-    make_cost_function,
     preprocess,
     resolve_weights_path,
-    run_style_transfer,
 )
 
-#: The benchmark's methods: name -> (description, run_style_transfer keyword arguments). "dlai" is the
+#: The benchmark's methods: name -> (description, run_transfer keyword arguments). "dlai" is the
 #: deeplearning.ai assignment (Adam lr 2.0, noise start) whose cost after ``iterations`` is the target.
 #: The coarse-to-fine methods run the coarse scales of scales="auto" (auto_scales) with BENCH_COARSE
 #: iterations each (what "auto" gives 100 iterations), then the full size until the target.
@@ -60,7 +59,7 @@ BENCH_DEFAULT = ["dlai", "lbfgs", "lbfgs-bf16", "c2f", "c2f-bf16"]
 def step_flops(model, size, layers=None, style_layers=STYLE_LAYERS) -> int:
     """FLOPs of one step at ``size``: each conv up to the deepest layer forward (2 n_H n_W k^2 C_in C_out)
     and once more backward (the input gradient, conv1_1's included), plus 2 n_H n_W n_C^2 per Gram
-    matrix forward and as much for its gradient (see fast_layer_style_cost)."""
+    matrix forward and as much for its gradient (see fast.style_term)."""
     layers = default_layers(model) if layers is None else layers
     shapes = layer_shapes(model, size)[: max(model.names.index(n) for n in layers) + 1]
     flops, c_in = 0, 3
@@ -76,13 +75,13 @@ def step_flops(model, size, layers=None, style_layers=STYLE_LAYERS) -> int:
 def step_floor(model, layers, precision="float32"):
     """The floor of a step: a compiled forward + input-gradient pass through exactly ``layers``, no costs
     (J = the sum of the activations). Returns ``floor(x) -> (J, dJ/dx)``."""
-    forward = feature_extractor(model, precision, cast=False)
+    dtype = compute_dtype(precision)
 
     @tf.function(autograph=False)
     def floor(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            J = tf.add_n([tf.cast(tf.reduce_sum(a), tf.float32) for a in forward(x, layers).values()])
+            J = tf.add_n([tf.cast(tf.reduce_sum(a), tf.float32) for a in model(x, layers, dtype).values()])
         return J, tape.gradient(J, x)
 
     return floor
@@ -113,13 +112,13 @@ def _synthetic_images(size, seed=0):
 
 
 def bench_step(model, size, precision="float32", repeats=5) -> dict:
-    """ms of one step (make_cost_function's cost, default settings) and of its floor, interleaved
+    """ms of one step (transfer.cost_function's cost, default settings) and of its floor, interleaved
     ``repeats`` times (best of each: the least disturbed by other work), FLOPs and GFLOP/s; and ms of
     a whole Adam iteration and of an L-BFGS iteration of one evaluation (best of ``repeats`` + 1)."""
     images = _synthetic_images(size)
     content, style = (preprocess(im, model.mean) for im in images)
     layers = default_layers(model)
-    cost = make_cost_function(model, content, style, precision=precision)
+    cost = cost_function(model, content, style, precision=precision)
     floor = step_floor(model, layers, precision)
     x = tf.constant(generate_noise_image(content, 0.6, 0))
     cost(x)[0].numpy(), floor(x)[0].numpy()  # compile both
@@ -132,7 +131,7 @@ def bench_step(model, size, precision="float32", repeats=5) -> dict:
            "step_over_floor": round(step_s / floor_s, 3), "gflop": round(flops / 1e9, 2),
            "step_gflops": round(flops / step_s / 1e9, 1), "layers": layers}
     for optimizer in ("adam", "lbfgs"):
-        r = run_style_transfer(model, *images, iterations=repeats + 2, optimizer=optimizer, precision=precision,
+        r = run_transfer(model, *images, iterations=repeats + 2, optimizer=optimizer, precision=precision,
                                seed=0)
         best = float(np.min(np.diff([h["seconds"] for h in r.history])))
         row[f"{optimizer}_ms"] = round(1000 * best, 1)
@@ -166,7 +165,7 @@ def bench_method(model, content, style, method, iterations=200, target=None, see
     callback, hit = _stop_at(np.inf if target is None else target, content.shape, stop)
     scales = [*coarse, (1.0, iterations)] if coarse else None
     total = iterations + sum(n for _, n in coarse)
-    r = run_style_transfer(model, content, style, iterations=total, seed=seed, scales=scales,
+    r = run_transfer(model, content, style, iterations=total, seed=seed, scales=scales,
                            callback=callback if target is not None else None, callback_every=1,
                            stop_event=stop, **kwargs)
     final = [h for h in r.history if h.get("scale", 1.0) == 1.0]
@@ -174,7 +173,7 @@ def bench_method(model, content, style, method, iterations=200, target=None, see
     J32 = r.J
     if kwargs["precision"] != "float32":
         c = preprocess(content, model.mean)
-        J32 = float(make_cost_function(model, c, preprocess(style, model.mean))(tf.constant(r.x))[0])
+        J32 = float(cost_function(model, c, preprocess(style, model.mean))(tf.constant(r.x))[0])
     if target is None:  # the reference: the time at which it first reached its own best cost
         best = next(h for h in final if h["J"] == r.J)
         hit = {"iteration": best["iteration"], "seconds": best["seconds"]}
@@ -196,7 +195,7 @@ def _memory_probe(weights, height, width, precision, optimizer, iterations=2):
     model = load_vgg_model(weights)
     content, style = _synthetic_images((height, width))
     rss = status("VmRSS")
-    run_style_transfer(model, content, style, iterations=iterations, optimizer=optimizer, precision=precision)
+    run_transfer(model, content, style, iterations=iterations, optimizer=optimizer, precision=precision)
     out = {"before_mib": round(rss), "peak_mib": round(status("VmHWM"))}
     if tf.config.list_physical_devices("GPU"):  # the work ran there: its peak is the number that counts
         out["gpu_peak_mib"] = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20)

@@ -25,7 +25,7 @@ from nst_tools.bench import (
     plot_benchmark,
 )
 from nst_tools.download import SOURCES, download_weights
-from nst_tools.fast import PRECISIONS, check_memory, content_size, scale_plan
+from nst_tools.fast import PRECISIONS, TooLargeError, check_memory, content_size, scale_plan
 from nst_tools.further import (
     PRESERVE_COLORS,
     AnimationRecorder,
@@ -41,7 +41,6 @@ from nst_utils import (
     DEFAULT_WEIGHTS,
     KERAS_WEIGHTS,
     NSTError,
-    TooLargeError,
     image_format,
     load_image,
     load_vgg_model,

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from nst_tools.fast import layer_shapes
+from nst_tools.transfer import run_transfer
 from nst_utils import (
     CONTENT_LAYER,
     STYLE_LAYERS,
@@ -21,7 +22,6 @@ from nst_utils import (
     gram_matrix,
     pixel_bounds,
     preprocess,
-    run_style_transfer,
     total_cost,
 )
 
@@ -37,7 +37,7 @@ def reconstruct_style(model, style, layers, *, size=None, iterations=100, optimi
                       seed=0, amplitude=20.0, callback=None, callback_every=10) -> TransferResult:
     """Texture synthesis: an image whose Gram matrices at ``layers`` match ``style``'s, from grey noise.
 
-    Minimises J_style(S, G) = sum_l lambda^[l] J_style^[l](S, G) alone (run_style_transfer with
+    Minimises J_style(S, G) = sum_l lambda^[l] J_style^[l](S, G) alone (run_transfer with
     alpha = 0, beta = 1), starting from ``grey_noise_image``, so nothing of a content image leaks in.
     ``layers``: names (equal weights 1/L) or (name, lambda) pairs; ``size``: (H, W), default the style's.
     """
@@ -48,7 +48,7 @@ def reconstruct_style(model, style, layers, *, size=None, iterations=100, optimi
     size = tuple(size) if size is not None else np.shape(style)[:2]
     start = grey_noise_image(size, amplitude, seed)
     shallowest = min((n for n, _ in pairs), key=model.names.index)
-    return run_style_transfer(model, start, style, iterations=iterations, optimizer=optimizer, alpha=0,
+    return run_transfer(model, start, style, iterations=iterations, optimizer=optimizer, alpha=0,
                               beta=1, lr=lr, content_layer=shallowest, style_layers=pairs,
                               init_image=start, callback=callback, callback_every=callback_every)
 
@@ -217,7 +217,7 @@ def check_train_step(fn, cost, x0, mean=VGG_MEAN, steps=3, lr=2.0, beta1=0.9, be
     ``cost``: ``make_cost_function`` of the problem ``fn`` solves (same content, style, alpha, beta);
     ``x0``: a preprocessed (1, H, W, 3) start, its top row set to black and its bottom row to white here
     so that clipping matters. ``fn`` gets ``state = adam_state(x0)`` and must return J at G before the
-    step and leave G at clip(G - lr m_hat / (sqrt(v_hat) + eps)) (as _run_adam), ``steps`` times.
+    step and leave G at clip(G - lr m_hat / (sqrt(v_hat) + eps)) (as nst_utils.adam), ``steps`` times.
     A stub (it raises NotImplementedError, or returns None at the first step) gets one NOT IMPLEMENTED line.
     """
     lo, hi = pixel_bounds(mean)
@@ -332,7 +332,7 @@ def reconstruct_content(model, image, layer, *, iterations=100, optimizer="lbfgs
                         amplitude=2.0, callback=None, callback_every=10) -> TransferResult:
     """Content reconstruction: an image whose activation at ``layer`` matches ``image``'s, from grey noise.
 
-    Minimises J_content(C, G) at ``layer`` alone (run_style_transfer with beta = 0 and no style layers),
+    Minimises J_content(C, G) at ``layer`` alone (run_transfer with beta = 0 and no style layers),
     starting from ``grey_noise_image`` (faint noise: strong noise survives in what deep layers ignore);
     starting from the content would already be a solution. ``image``: RGB (H, W, 3) in [0, 255].
     alpha is set so that J = alpha J_content is 1000 at the start: L-BFGS-B's first step is the raw
@@ -342,10 +342,9 @@ def reconstruct_content(model, image, layer, *, iterations=100, optimizer="lbfgs
     start = grey_noise_image(np.shape(image)[:2], amplitude, seed)
     a_C = model(preprocess(image, model.mean), [layer])[layer]
     J0 = float(compute_content_cost(a_C, model(preprocess(start, model.mean), [layer])[layer]))
-    return run_style_transfer(model, image, image, iterations=iterations, optimizer=optimizer,
-                              alpha=1000.0 / J0 if J0 > 0 else 1.0, beta=0, lr=lr, content_layer=layer,
-                              style_layers=[], init_image=start, callback=callback,
-                              callback_every=callback_every)
+    return run_transfer(model, image, image, iterations=iterations, optimizer=optimizer,
+                        alpha=1000.0 / J0 if J0 > 0 else 1.0, beta=0, lr=lr, content_layer=layer,
+                        style_layers=[], init_image=start, callback=callback, callback_every=callback_every)
 
 
 

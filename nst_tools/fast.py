@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from nst_tools.lbfgs import LBFGS_MEMORY
-from nst_utils import ALPHA, BETA, CONTENT_LAYER, STYLE_LAYERS, NSTError, TooLargeError, fit_size
+from nst_utils import ALPHA, BETA, CONTENT_LAYER, STYLE_LAYERS, NSTError, fit_size
 
 PRECISIONS = ("float32", "bfloat16", "auto")
 
@@ -29,6 +29,60 @@ MEMORY_PER_ELEMENT = {"float32": 7.0, "bfloat16": 6.0}
 MEMORY_PER_PIXEL_VALUE = {"adam": 40.0, "lbfgs": 40.0 + 8.0 * LBFGS_MEMORY}
 
 MEMORY_RESERVE = 512 * 2**20  # left for everything else (Python, TensorFlow's own buffers)
+
+
+class TooLargeError(NSTError):
+    """A transfer would not fit in memory; ``max_size``: a longest side in pixels that fits (or None)."""
+
+    def __init__(self, message, max_size=None):
+        super().__init__(message)
+        self.max_size = max_size
+
+
+def compute_dtype(precision) -> tf.DType:
+    """The dtype the convolutions after conv1_1 compute in: tf.bfloat16 or tf.float32 (see VGG.__call__)."""
+    return tf.bfloat16 if resolve_precision(precision) == "bfloat16" else tf.float32
+
+
+# The optimiser's twins of the taught losses: the same values, for any image size (shapes read at run time,
+# so one trace serves every scale), in float32 whatever the activations' dtype, and the style term with its
+# gradient written out (one matmul, not two). tests/test_losses.py checks them against the taught ones.
+
+
+def gram(a):
+    """Gram matrix (n_C, n_C) of an activation (1, n_H, n_W, n_C) in float32: gram_matrix(unroll(a))."""
+    F = tf.cast(tf.reshape(a, (-1, tf.shape(a)[-1])), tf.float32)  # (n_H n_W, n_C) = A^T
+    return tf.matmul(F, F, transpose_a=True)
+
+
+def content_term(a_C, a_G):
+    """compute_content_cost(a_C, a_G) for any shape: sum (a_C - a_G)^2 / (4 n_H n_W n_C), in float32."""
+    d = tf.cast(a_G, tf.float32) - a_C
+    return tf.reduce_sum(tf.square(d)) / (4.0 * tf.cast(tf.size(d), tf.float32))
+
+
+def style_term(G_S, a_G):
+    r"""compute_layer_style_cost from the style's Gram matrix ``G_S`` (n_C, n_C, computed once per run).
+
+    With F = a_G unrolled to (n_H n_W, n_C), D = F^T F - G_S (symmetric) and
+    J = sum(D^2) / (4 n_C^2 (n_H n_W)^2): dJ/dF = 4 F D / (4 n_C^2 (n_H n_W)^2). A bfloat16 ``a_G`` gets a
+    float32 Gram matrix and cost; its gradient, which goes back into bfloat16 convolutions anyway, is
+    computed in bfloat16 (F times D rounded to bfloat16).
+    """
+    @tf.custom_gradient
+    def cost(a):
+        F = tf.reshape(a, (-1, tf.shape(a)[-1]))
+        F32 = tf.cast(F, tf.float32)
+        positions, n_C = tf.cast(tf.shape(F)[0], tf.float32), tf.cast(tf.shape(F)[1], tf.float32)
+        norm = 4.0 * n_C**2 * positions**2
+        D = tf.matmul(F32, F32, transpose_a=True) - G_S
+
+        def grad(dJ):
+            return tf.reshape(tf.matmul(F, tf.cast(D * (4.0 * dJ / norm), F.dtype)), tf.shape(a))
+
+        return tf.reduce_sum(tf.square(D)) / norm, grad
+
+    return cost(a_G)
 
 
 def bfloat16_supported() -> bool:
@@ -52,41 +106,6 @@ def resolve_precision(precision="auto") -> str:
     if precision == "auto":
         return "bfloat16" if bfloat16_supported() else "float32"
     return precision
-
-
-def feature_extractor(model, precision="float32", cast=True):
-    """``forward(x, layers) -> {layer: activation}``, like ``model(x, layers)``, in ``precision``.
-
-    "float32": the model itself. "bfloat16": conv1_1 in float32 (the pixels need more than bfloat16's
-    8 significant bits), every later conv and pool in bfloat16 with kernels cast once here; the
-    activations asked for come back as float32 (``cast=False``: as computed, for fast_layer_style_cost).
-    """
-    if resolve_precision(precision) == "float32":
-        return model
-    low = {layer.name: (tf.cast(layer.kernel, tf.bfloat16), tf.cast(layer.bias, tf.bfloat16))
-           for layer in model.layers if layer.kind == "conv"}
-    first = model.conv_names[0]
-
-    def forward(x, layers):
-        model.check_layers(layers)
-        last = max((model.names.index(n) for n in layers), default=-1)
-        x, out = tf.convert_to_tensor(x, tf.float32), {}
-        for layer in model.layers[: last + 1]:
-            if layer.kind == "conv":
-                kernel, bias = (layer.kernel, layer.bias) if layer.name == first else low[layer.name]
-                x = tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), bias)
-                x = tf.nn.relu(x) if layer.relu else x
-            elif model.pooling == "avg":
-                x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="SAME")
-            else:
-                x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="SAME")
-            if layer.name in layers:
-                out[layer.name] = tf.cast(x, tf.float32) if cast else x
-            if layer.name == first:
-                x = tf.cast(x, tf.bfloat16)
-        return out
-
-    return forward
 
 
 def scaled_size(size, fraction):

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nst_tools.transfer import styles_list
+from nst_tools.transfer import run_transfer, styles_list
 from nst_utils import (
     NSTError,
     TransferResult,
     atomic_write,
     preprocess,
     resize_image,
-    run_style_transfer,
 )
 
 #: RGB -> YIQ (NTSC): [Y, I, Q] = RGB_TO_YIQ @ [R, G, B]. Y is the luminance; I and Q, the chroma, are 0
@@ -143,16 +142,16 @@ def prepare_styles(style, content, style_scale=None, preserve_colors=None):
 
 def stylize(model, content, style, *, style_weights=None, style_scale=None, preserve_colors=None,
             recorder=None, callback=None, callback_every=10, **kwargs) -> TransferResult:
-    """run_style_transfer plus the extras: several styles, style scale, colour preservation, a film.
+    """run_transfer plus the extras: several styles, style scale, colour preservation, a film.
 
     style: one RGB image (h, w, 3) in [0, 255] or a list; style_weights: their blend weights (see
-    blend_style_grams). style_scale: resize each style to style_scale x the content's (H, W) first
+    transfer.style_targets). style_scale: resize each style to style_scale x the content's (H, W) first
     (None: use them as given). preserve_colors: None; "histogram" recolours each style with
     match_color_histogram(style, content) first; "luminance" optimises the luminance alone (content Y,
     styles' Y via match_luminance) and puts the content's I, Q back with restore_chroma.
     recorder: an AnimationRecorder, fed every ``recorder.every`` iterations (colour-restored previews).
     Other keyword arguments (iterations, optimizer, alpha, beta, lr, init_image, ...) go to
-    run_style_transfer. Returns its TransferResult (``image`` and ``x`` colour-restored if "luminance").
+    run_transfer. Returns its TransferResult (``image`` and ``x`` colour-restored if "luminance").
     """
     import dataclasses
     import math
@@ -178,7 +177,7 @@ def stylize(model, content, style, *, style_weights=None, style_scale=None, pres
                 recorder(i, costs, frame)
             if callback is not None and (i % every_user == 0 or i % every or i == total):
                 callback(i, costs, frame)
-    result = run_style_transfer(model, content_in, styles if len(styles) > 1 else styles[0],
+    result = run_transfer(model, content_in, styles if len(styles) > 1 else styles[0],
                                 style_weights=style_weights, callback=cb, callback_every=every, **kwargs)
     if luminance:
         image = restore_chroma(result.image, content)

@@ -11,7 +11,7 @@ import threading
 @contextlib.contextmanager
 def ctrl_c_stops():
     """``with ctrl_c_stops() as event:`` while the block runs, Ctrl-C sets ``event`` (a threading.Event;
-    run_style_transfer then ends after the current step with its best image); a second Ctrl-C raises
+    the transfer then ends after the current step with its best image); a second Ctrl-C raises
     KeyboardInterrupt. Only in the main thread and over
     Python's own handler (a program with its own handler, like the command line, keeps it)."""
     event = threading.Event()

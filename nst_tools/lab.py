@@ -4,6 +4,8 @@ The widgets themselves are in nst_tools.lab_panel.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -13,18 +15,19 @@ import numpy as np
 
 from nst_tools.further import AnimationRecorder, timestamped_path
 from nst_tools.preview import figure_png
+from nst_tools.transfer import TransferSettings, transfer_steps
 from nst_utils import (
-    ALPHA,
-    BETA,
-    CONTENT_LAYER,
     IMAGES_DIR,
     NSTError,
     atomic_write,
+    check_setting,
     fit_size,
+    follow,
     open_rgb,
+    preprocess,
     resize_image,
-    run_style_transfer,
     save_image,
+    start_image,
 )
 
 #: The lab keeps one frame every LAB_FILM_EVERY iterations for its "Save film" button.
@@ -45,31 +48,35 @@ LAB_SIZES = (64, 128, 192, 256, 384, 512)
 
 LAB_TV_WEIGHTS = ("0", "1e-4", "1e-3", "1e-2", "1e-1", "1")
 
-#: Settings a running optimisation picks up at once (it goes on from its current image).
-LAB_LIVE_KEYS = ("alpha", "beta", "style_weights", "content_layer", "tv_weight", "lr")
+#: Settings a running optimisation picks up at once: between two steps, the optimiser keeping its state.
+LAB_LIVE_KEYS = ("alpha", "beta", "style_layers", "content_layer", "tv_weight", "lr")
+
+#: The lab's defaults: L-BFGS (the fastest to the assignment's cost, see the README's Speed section),
+#: bfloat16 where the hardware has it, 256 pixels on the longest side.
+LAB_OPTIMIZER, LAB_SIZE = "lbfgs", 256
 
 LAB_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
-_LAB_NAMES = {"alpha": "α", "beta": "β", "style_weights": "style layer weights", "content_layer": "content layer",
+_LAB_NAMES = {"alpha": "α", "beta": "β", "style_layers": "style layer weights", "content_layer": "content layer",
               "tv_weight": "TV weight", "lr": "learning rate", "optimizer": "optimiser", "iterations": "iterations",
-              "size": "image size", "init": "start", "seed": "seed"}
+              "size": "image size", "init": "start", "seed": "seed", "precision": "precision", "scales": "scales"}
 
 
 @dataclass(frozen=True)
-class LabSettings:
-    """What one Run of the lab uses (``lab_settings`` builds it from the widgets' values)."""
+class LabSettings(TransferSettings):
+    """What one Run of the lab uses: the full transfer's settings, the lab's defaults, and the image size
+    (longest side, pixels). ``lab_settings`` builds it from the widgets' values."""
 
-    alpha: float = ALPHA
-    beta: float = BETA
-    style_weights: tuple = tuple((name, 0.2) for name in LAB_STYLE_LAYERS)
-    content_layer: str = CONTENT_LAYER
-    optimizer: str = "adam"
-    lr: float = 2.0
-    iterations: int = 200
-    size: int = 128
-    init: str = "noise"
-    tv_weight: float = 0.0
-    seed: int | None = None
+    optimizer: str = LAB_OPTIMIZER
+    precision: str = "auto"
+    size: int = LAB_SIZE
+
+    def __post_init__(self):
+        super().__post_init__()
+        if check_setting("image size", self.size, "whole") < 16 or self.size > 2048:
+            raise NSTError(f"image size must be between 16 and 2048 pixels, not {self.size!r}")
+        if self.iterations < 1:
+            raise NSTError(f"iterations must be a whole number >= 1, not {self.iterations!r}")
 
 
 def lab_settings(values) -> LabSettings:
@@ -78,39 +85,17 @@ def lab_settings(values) -> LabSettings:
     Style layer weights come as one value per name in LAB_STYLE_LAYERS; missing keys keep the defaults.
     """
     d = LabSettings()
-    get = lambda key: values.get(key, getattr(d, key))  # noqa: E731
-    weights = tuple((n, float(values.get(n, dict(d.style_weights)[n]))) for n in LAB_STYLE_LAYERS)
-    s = LabSettings(alpha=float(get("alpha")), beta=float(get("beta")), style_weights=weights,
-                    content_layer=str(get("content_layer")), optimizer=str(get("optimizer")).lower(),
-                    lr=float(get("lr")), iterations=int(get("iterations")), size=int(get("size")),
-                    init=str(get("init")), tv_weight=float(get("tv_weight")), seed=get("seed"))
-    numbers = {"alpha": s.alpha, "beta": s.beta, "learning rate": s.lr, "TV weight": s.tv_weight,
-               **{f"weight of {n}": w for n, w in weights}}
-    for name, value in numbers.items():
-        if not np.isfinite(value) or value < 0:
-            raise NSTError(f"{name} must be a finite number >= 0, not {value}")
-    if s.alpha == 0 and s.beta == 0:
-        raise NSTError("alpha and beta are both 0, so there is nothing to optimise: raise one of them")
-    if s.beta > 0 and not any(w > 0 for _, w in weights):
-        raise NSTError("every style layer weight is 0: give one a weight above 0, or set beta to 0")
-    if s.optimizer not in ("adam", "lbfgs"):
-        raise NSTError(f"optimizer must be 'adam' or 'lbfgs', not {s.optimizer!r}")
-    if s.init not in ("noise", "content"):
-        raise NSTError(f"start must be 'noise' or 'content', not {s.init!r}")
-    if s.iterations < 1:
-        raise NSTError("iterations must be 1 or more")
-    if not 16 <= s.size <= 2048:
-        raise NSTError(f"image size must be between 16 and 2048 pixels, not {s.size}")
-    return s
-
-
-def lab_run_kwargs(settings, *, callback=None, stop_event=None, init_image=None, iterations=None) -> dict:
-    """LabSettings -> keyword arguments of run_style_transfer (style layers of weight 0 left out)."""
-    s = settings
-    return dict(iterations=s.iterations if iterations is None else int(iterations), optimizer=s.optimizer,
-                alpha=s.alpha, beta=s.beta, lr=s.lr, init=s.init, seed=s.seed, content_layer=s.content_layer,
-                style_layers=[(n, float(w)) for n, w in s.style_weights if w > 0], tv_weight=s.tv_weight,
-                callback=callback, callback_every=1, stop_event=stop_event, init_image=init_image)
+    keys = ("alpha", "beta", "content_layer", "optimizer", "lr", "iterations", "size", "init", "tv_weight", "seed")
+    given = {k: values[k] for k in keys if k in values}
+    if isinstance(given.get("optimizer"), str):
+        given["optimizer"] = given["optimizer"].lower()
+    for key in ("alpha", "beta", "lr", "tv_weight"):  # text fields: "1e-3" is a number
+        with contextlib.suppress(TypeError, ValueError):
+            given[key] = float(given[key]) if isinstance(given.get(key), str) else given[key]
+    layers = tuple((n, values.get(n, dict(d.style_layers).get(n, 0.0))) for n in LAB_STYLE_LAYERS)
+    for n, w in layers:
+        check_setting(f"weight of {n}", w, "number")
+    return dataclasses.replace(d, style_layers=layers, **given)
 
 
 def lab_ratio_text(alpha, beta) -> str:
@@ -127,7 +112,7 @@ def lab_ratio_text(alpha, beta) -> str:
 
 def lab_changes(old, new):
     """Fields that differ between two LabSettings, split as (applied live, wait for the next Run)."""
-    changed = [k for k in LabSettings.__dataclass_fields__ if getattr(old, k) != getattr(new, k)]
+    changed = [f.name for f in dataclasses.fields(LabSettings) if getattr(old, f.name) != getattr(new, f.name)]
     return [k for k in changed if k in LAB_LIVE_KEYS], [k for k in changed if k not in LAB_LIVE_KEYS]
 
 
@@ -219,7 +204,9 @@ class LabRunner:
 
     States: "idle" --run()--> "running" --stop()--> "stopping" --worker ends--> "idle"; the worker also
     ends by itself after ``settings.iterations``. ``update(settings)`` during a run applies the live
-    settings (LAB_LIVE_KEYS) at once: the current segment stops and a new one goes on from its image.
+    settings (LAB_LIVE_KEYS) from the next step on: the optimiser goes on with its state (Adam's moments,
+    L-BFGS's pairs) and, where only weights changed, the same compiled step (see transfer.transfer_steps).
+    ``change_seconds``: from the last live change to the preview of the first image made with it.
     ``on_preview(runner)`` is called on the worker at the first iteration, then at most every
     ``preview_interval`` seconds; ``on_finish(runner)`` once the worker ends. ``image`` is the latest
     image (uint8 H, W, 3); ``history`` one entry per iteration since the last restart.
@@ -236,8 +223,8 @@ class LabRunner:
         self.film = AnimationRecorder(LAB_FILM_EVERY)  # every Nth image since the last restart ("Save film")
         self._lock = threading.Lock()
         self._event, self._pending, self._thread = threading.Event(), None, None
-        self._user_stop, self._segment, self._offset, self._seg_start = False, 0, 0, 0
-        self._t_run = self._t_stop = self._t_push = None
+        self._user_stop, self._segment, self._offset = False, 0, 0
+        self._t_run = self._t_stop = self._t_push = self._t_change = self._changed_at = self.change_seconds = None
 
     def run(self, settings, content, style, mode="restart"):
         """Start a run on a worker thread from ``settings.init`` ("restart") or the last image ("continue")."""
@@ -246,6 +233,9 @@ class LabRunner:
         if mode not in ("restart", "continue"):
             raise NSTError(f"mode must be 'restart' or 'continue', not {mode!r}")
         content, style = lab_images(content, style, settings.size)
+        thread = self._thread
+        if self.state == "stopping" and thread is not None:  # Run right after Stop: let the last step end
+            thread.join(30)
         with self._lock:
             if self.state != "idle":
                 raise NSTError("a run is in progress: press Stop first")
@@ -261,7 +251,7 @@ class LabRunner:
             self.state, self.settings, self.iteration, self.target = "running", settings, 0, settings.iterations
             self.outcome, self.error, self.first_preview_seconds, self.stop_seconds = "", None, None, None
             self._event, self._pending, self._user_stop = threading.Event(), None, False
-            self._t_run, self._t_stop, self._t_push = time.perf_counter(), None, None
+            self._t_run, self._t_stop, self._t_push, self.change_seconds = time.perf_counter(), None, None, None
             self._thread = threading.Thread(target=self._work, args=(content, style, init), daemon=True,
                                             name="nst-lab-worker")
             self._thread.start()
@@ -276,7 +266,7 @@ class LabRunner:
             return self.state
 
     def update(self, settings) -> str:
-        """Settings changed: during a run apply the live ones now; returns a line saying what happens."""
+        """Settings changed: during a run the live ones apply from the next step; returns what happens."""
         with self._lock:
             if self.state != "running":
                 return ""
@@ -284,10 +274,8 @@ class LabRunner:
             live, later = lab_changes(self.settings, settings)
             live_now = [k for k in live if getattr(current, k) != getattr(settings, k)]
             if live_now:
-                import dataclasses
-
                 self._pending = dataclasses.replace(current, **{k: getattr(settings, k) for k in live_now})
-                self._event.set()
+                self._t_change = time.perf_counter()
             return lab_change_message(live, later, self.iteration if live_now else None)
 
     @property
@@ -302,28 +290,31 @@ class LabRunner:
             thread.join(timeout)
         return self.state == "idle"
 
-    def _work(self, content, style, init):
-        """The worker thread: run segments until the target, a Stop, or an error; then report."""
-        import threading
+    def _live(self, steps):
+        """The transfer's steps, with each pending live change sent in between two of them."""
+        sent = None
+        while True:
+            try:
+                step = steps.send(sent)
+            except StopIteration:
+                return
+            if sent is not None:  # the first step made with the new settings
+                self._changed_at = len(self.history) + 1
+            yield step
+            with self._lock:
+                sent, self._pending = self._pending, None
+                if sent is not None:
+                    self.settings, self._segment = sent, self._segment + 1
 
-        settings = self.settings
+    def _work(self, content, style, init):
+        """The worker thread: follow the transfer's steps until the target, a Stop, or an error; report."""
         try:
-            while True:
-                with self._lock:
-                    event, self._seg_start = self._event, self.iteration
-                kwargs = lab_run_kwargs(settings, callback=self._on_iteration, stop_event=event,
-                                        init_image=init, iterations=self.target - self.iteration)
-                result = run_style_transfer(self.model, content, style, **kwargs)
-                with self._lock:
-                    self.iteration = self._seg_start + result.iterations
-                    if result.iterations:
-                        self.image = init = result.image
-                    pending, self._pending = self._pending, None
-                    if self._user_stop or pending is None or self.iteration >= self.target:
-                        break
-                    settings = self.settings = pending
-                    self._segment += 1
-                    self._event = threading.Event()
+            model, s = self.model, self.settings
+            x0 = start_image(preprocess(content, model.mean), s, init, model.mean)
+            steps = transfer_steps(model, content, [style], s, init_image=init)
+            result = follow(self._live(steps), self.target, model.mean, x0, self._on_iteration, 1, self._event)
+            if result.iterations:
+                self.image = result.image
             self.outcome = "stopped" if self._user_stop else "finished"
         except Exception as exc:  # shown in the panel; the worker must always end cleanly
             self.error, self.outcome = exc, "error"
@@ -336,14 +327,17 @@ class LabRunner:
                 self.on_finish(self)
 
     def _on_iteration(self, i, costs, image):
-        """run_style_transfer's callback: record the costs, keep the image, push a preview now and then."""
-        s, n = self.settings, self._seg_start + i
-        self.iteration, self.image = n, image
-        self.film(self._offset + n, costs, image)
-        self.history.append({"iteration": self._offset + n, "J": costs["J"], "content": s.alpha * costs["J_content"],
+        """The steps' callback: record the costs, keep the image, push a preview now and then."""
+        s = self.settings
+        self.iteration, self.image = i, image
+        self.film(self._offset + i, costs, image)
+        self.history.append({"iteration": self._offset + i, "J": costs["J"], "content": s.alpha * costs["J_content"],
                              "style": s.beta * costs["J_style"], "segment": self._segment})
         now = time.perf_counter()
-        if self._t_push is None or now - self._t_push >= self.preview_interval:
+        changed = self._changed_at == i
+        if changed:  # the first image made with a live change: shown at once
+            self.change_seconds, self._changed_at = now - self._t_change, None
+        if changed or self._t_push is None or now - self._t_push >= self.preview_interval:
             if self.first_preview_seconds is None:
                 self.first_preview_seconds = now - self._t_run
             self._t_push = now

@@ -82,7 +82,7 @@ class LabPanel:
         w["alpha"] = log_slider(d.alpha, -3, 5, "α (content)", "nst-alpha")
         w["beta"] = log_slider(d.beta, -3, 5, "β (style)", "nst-beta")
         w["ratio"] = self._tag(W.HTML(lab_ratio_text(d.alpha, d.beta)), "nst-ratio")
-        for name, weight in d.style_weights:
+        for name, weight in d.style_layers:
             w[name] = self._tag(W.FloatSlider(value=weight, min=0, max=1, step=0.05, description=f"λ {name}",
                                               readout_format=".2f", continuous_update=False, layout=wide,
                                               style=desc), f"nst-{name}")
@@ -321,7 +321,7 @@ class LabPanel:
         self._buttons()
 
 
-def lab(content=None, style=None, *, weights=None, model=None, size=128, iterations=200, output_dir=None,
+def lab(content=None, style=None, *, weights=None, model=None, size=None, iterations=None, output_dir=None,
         images_dir=IMAGES_DIR, preview_interval=0.4) -> LabPanel:
     """The style-transfer lab: an ipywidgets panel to tune α, β, the layers and the optimiser, live.
 
@@ -329,7 +329,10 @@ def lab(content=None, style=None, *, weights=None, model=None, size=128, iterati
     first style_*.jpg. weights: the .mat file (default $NST_VGG_PATH, see resolve_weights_path), or
     pass a loaded ``model``. Saved images go to ``output_dir`` (default $NST_OUTPUT_DIR, else ./outputs).
     The optimisation runs on a worker thread, so the notebook stays live. Show it as a cell's last line.
+    size, iterations: the panel's starting values (default LabSettings').
     """
+    d = LabSettings()
+    size, iterations = size or d.size, iterations or d.iterations
     sources = lab_image_choices(images_dir)
     picks = []
     for given, default in ((content, "chelsea.jpg"), (style, "style_")):

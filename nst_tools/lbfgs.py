@@ -1,14 +1,13 @@
-"""L-BFGS on the pixels, in TensorFlow: the memory of curvature pairs, the line search, the loop.
+"""L-BFGS on the pixels, in TensorFlow: the memory of curvature pairs, the line search, the steps.
 
-``run_style_transfer(optimizer="lbfgs")`` calls ``run_lbfgs``; it shares the Tracker (history, best
-image, callbacks, stop requests) with nst_utils' Adam loop.
+``lbfgs`` is a generator of steps like the core's ``adam``: nst_tools.transfer drives either.
 """
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
-from nst_utils import pixel_bounds
+from nst_utils import NonFiniteLossError
 
 #: L-BFGS settings: pairs (s, y) kept, Armijo and curvature constants, most cost evaluations per
 #: line search, the first step's root-mean-square pixel change, the growth of a step still steep.
@@ -112,66 +111,61 @@ def line_search(trial, J, gd, t):
     return best
 
 
-def run_lbfgs(cost, x0, mean, iterations, lr, callback, every, stop_event, track=None,
-               memory=LBFGS_MEMORY):
-    """L-BFGS in TensorFlow (float32), projected on the pixel range, one memory for the whole run.
+def lbfgs(cost, x0, lo, hi, memory=LBFGS_MEMORY):
+    """L-BFGS on the pixels, projected on [lo, hi]: a generator, one iteration per ``next()``, yielding
+    J, J_content, J_style, the image x (NumPy, preprocessed) and {"evaluations": cost evaluations so far}.
 
     Each iteration: d = -H g on the free pixels, 0 on those pinned at a bound (see free_mask and
     lbfgs_state), then a line search on x(t) = clip(x + t d) (see line_search): t = 1 first (in the
     first iteration, a step whose root-mean-square pixel change is LBFGS_FIRST_STEP), usually
     accepted, so one cost evaluation per iteration, even when a style drives many pixels to 0 or 255.
-    The memory is cleared only if no step lowers the cost (the run ends if steepest descent fails too,
-    or if every pixel is pinned). Cost evaluations are counted in the result and history
-    (``evaluations``). ``lr`` is not used.
+    The memory is cleared only if no step lowers the cost; the generator ends when steepest descent
+    fails too, or every pixel is pinned (converged). ``send(cost)``: the cost changed (new weights, or a
+    new function): J and g are evaluated again at x before the next iteration; the memory is kept.
     """
-    from nst_tools.transfer import Tracker, check_finite
-
-    lo, hi = (tf.constant(b) for b in pixel_bounds(mean))
+    lo, hi = tf.constant(lo), tf.constant(hi)
     direction, update, reset = lbfgs_state(x0, memory)
 
-    @tf.function(autograph=False)
     def trial(x, g, d, t):
         x_t = tf.clip_by_value(x + t * d, lo, hi)
         J, Jc, Js, g_t = cost(x_t)
         moving = tf.cast(tf.logical_and(x_t > lo, x_t < hi), tf.float32)  # not at a bound: still moving at t
         return x_t, J, Jc, Js, g_t, tf.reduce_sum(g * (x_t - x)), tf.reduce_sum(g_t * d * moving)
 
-    def evaluate(x, g, d, t):
-        track.evaluations += 1
-        return trial(x, g, d, tf.constant(t, tf.float32))
+    def evaluate(x):
+        J, _, _, g = cost(x)
+        if not np.isfinite(float(J)):
+            raise NonFiniteLossError(f"the cost became {float(J)} at the start; lower alpha/beta and run again")
+        return float(J), g
 
-    track = track or Tracker(mean, callback, every, stop_event)
-    x = tf.constant(x0, tf.float32)
-    try:
-        if iterations > 0:
-            J, _, _, g = cost(x)
-            track.evaluations += 1
-            check_finite(float(J), track.offset + 1)
-            J, fresh = float(J), True
-        i = 0
-        while i < iterations and not track.should_stop():
-            free = free_mask(x, g, lo, hi)
+    compiled, x, evaluations = tf.function(trial), tf.constant(x0, tf.float32), 1
+    J, g = evaluate(x)
+    fresh = True
+    while True:
+        free = free_mask(x, g, lo, hi)
+        d, gd = direction(g, free)
+        if float(gd) >= 0:  # not a descent direction (numerical trouble): steepest descent
+            reset()
             d, gd = direction(g, free)
-            if float(gd) >= 0:  # not a descent direction (numerical trouble): steepest descent
-                reset()
-                d, gd = direction(g, free)
-                if float(gd) >= 0:  # no free pixel has a gradient: converged on the bounds
-                    break
-            t = LBFGS_FIRST_STEP / max(float(tf.sqrt(tf.reduce_mean(tf.square(d)))), 1e-30) if fresh else 1.0
-            best = line_search(lambda t, x=x, g=g, d=d: evaluate(x, g, d, t), J, float(gd), t)
-            if best is None:
-                if fresh:
-                    break  # even steepest descent cannot lower the cost: converged
-                reset()
-                fresh = True
-                continue
-            x_t, J_t, Jc, Js, g_t = best
-            update(x_t - x, g_t - g, free)
-            x, J, g, fresh = x_t, J_t, g_t, False
-            i += 1
-            track.record(i, J, Jc, Js, x.numpy())
-            track.notify(i, track.best_x)
-    except KeyboardInterrupt:
-        track.stopped = "interrupted"
-    return track.result(x.numpy())
-
+            if float(gd) >= 0:  # no free pixel has a gradient: converged on the bounds
+                return
+        t = LBFGS_FIRST_STEP / max(float(tf.sqrt(tf.reduce_mean(tf.square(d)))), 1e-30) if fresh else 1.0
+        tried = []
+        best = line_search(lambda t, x=x, g=g, d=d, tried=tried, compiled=compiled:
+                           tried.append(t) or compiled(x, g, d, tf.constant(t, tf.float32)), J, float(gd), t)
+        evaluations += len(tried)
+        if best is None:
+            if fresh:
+                return  # even steepest descent cannot lower the cost: converged
+            reset()
+            fresh = True
+            continue
+        x_t, J_t, Jc, Js, g_t = best
+        update(x_t - x, g_t - g, free)
+        x, J, g, fresh = x_t, J_t, g_t, False
+        new_cost = yield J, Jc, Js, x.numpy(), {"evaluations": evaluations}
+        if new_cost is not None:
+            if new_cost is not cost:
+                cost, compiled = new_cost, tf.function(trial)
+            J, g = evaluate(x)
+            evaluations += 1

@@ -1,106 +1,85 @@
-"""The full transfer: the style targets, the compiled cost, Adam and L-BFGS, coarse to fine, several styles.
+"""The full transfer: Adam or L-BFGS driven over one compiled cost, coarse to fine, bfloat16, several
+styles, the memory check and Ctrl-C.
 
-The core (nst_utils) holds the losses as the course teaches them; this module runs them fast.
+The core (nst_utils) teaches the losses and the plain loop (Adam, one scale, ``run_style_transfer``);
+this module runs the same cost faster: its Gram targets are computed once, its step is traced once for
+every scale of a run (and every run with the same layers), and its weights (alpha, beta, the layer
+weights, the TV weight, Adam's step) are values the step reads, so a live change retraces nothing.
+
+    for J, J_content, J_style, x, info in transfer_steps(model, content, [style], settings): ...
+
+is the whole run, one step at a time; ``run_transfer`` follows those steps (history, best image,
+callbacks, stop) and returns a TransferResult.
 """
 from __future__ import annotations
 
-import time
+import contextlib
+import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from nst_tools.fast import cost_layers
+from nst_tools.fast import (
+    PRECISIONS,
+    check_memory,
+    compute_dtype,
+    content_term,
+    cost_layers,
+    gram,
+    resolve_precision,
+    scale_plan,
+    scaled_size,
+    style_term,
+)
+from nst_tools.interrupts import ctrl_c_stops
+from nst_tools.lbfgs import lbfgs
 from nst_utils import (
-    ALPHA,
-    BETA,
-    CONTENT_LAYER,
-    STYLE_LAYERS,
-    NonFiniteLossError,
     NSTError,
+    Settings,
     TransferResult,
-    compute_content_cost,
-    compute_layer_style_cost,
+    adam,
+    check_setting,
     deprocess,
-    generate_noise_image,
+    follow,
+    make_cost_function,
     pixel_bounds,
     preprocess,
     resize_image,
-    total_cost,
+    rgb_image,
+    settings_with,
+    start_image,
+    style_activations,
     total_variation_cost,
 )
 
+OPTIMIZERS = ("adam", "lbfgs")
 
-def fast_layer_style_cost(G_S, a_G):
-    r"""The optimiser's twin of compute_layer_style_cost: the same J_style^[l], from the style's Gram
-    matrix ``G_S`` (n_C, n_C, computed once per run), with its gradient written out: one matmul, not two.
 
-    With F = a_G unrolled to (n_H n_W, n_C), D = F^T F - G_S (symmetric) and
-    J = sum(D^2) / (4 n_C^2 (n_H n_W)^2): dJ/dF = 4 F D / (4 n_C^2 (n_H n_W)^2).
-    A bfloat16 ``a_G`` gets a float32 Gram matrix and cost; its gradient, which goes back into
-    bfloat16 convolutions anyway, is computed in bfloat16 (F times D rounded to bfloat16).
+@dataclass(frozen=True)
+class TransferSettings(Settings):
+    """The core's Settings (the assignment's defaults) and what the full transfer adds.
+
+    optimizer: "adam" or "lbfgs" (``lr`` is Adam's alone). scales: None (one scale), "auto", a number of
+    scales or increasing fractions of the size ending at 1, each a number or (fraction, iterations), see
+    fast.scale_plan. precision: "float32", "bfloat16" or "auto" (bfloat16 where the hardware has it).
+    style_weights: blend weights of several style images (None: equal).
     """
-    _, n_H, n_W, n_C = a_G.shape
-    norm = float(4 * n_C**2 * (n_H * n_W) ** 2)
 
-    @tf.custom_gradient
-    def cost(a):
-        F = tf.reshape(a, (-1, n_C))
-        F32 = tf.cast(F, tf.float32)
-        D = tf.matmul(F32, F32, transpose_a=True) - G_S
+    optimizer: str = "adam"
+    scales: object = None
+    precision: str = "float32"
+    style_weights: tuple | None = None
 
-        def grad(dJ):
-            return tf.reshape(tf.matmul(F, tf.cast(D * (4.0 * dJ / norm), F.dtype)), tf.shape(a))
-
-        return tf.reduce_sum(tf.square(D)) / norm, grad
-
-    return cost(a_G)
-
-
-# --------------------------------------------------------------------------------------------------
-# The style targets, computed once per run: the Gram matrices of the style image
-# --------------------------------------------------------------------------------------------------
-
-
-def activation_gram(a):
-    """Gram matrix (n_C, n_C) of an activation (1, n_H, n_W, n_C): gram_matrix(unroll(a))."""
-    n_C = a.shape[-1]
-    flat = tf.reshape(a, (-1, n_C))  # (n_H n_W, n_C) = A^T, so A A^T = flat^T flat
-    return tf.matmul(flat, flat, transpose_a=True)
-
-
-def layer_style_cost_from_gram(G_S, a_G):
-    r"""Style cost of one layer against a precomputed style Gram matrix ``G_S`` (n_C, n_C).
-
-    J_style^[l] = 1 / (4 n_C^2 (n_H n_W)^2) * sum_{i,j} (G_S[i,j] - G_G[i,j])^2,  a_G: (1, n_H, n_W, n_C)
-    """
-    _, n_H, n_W, n_C = a_G.shape
-    G_G = activation_gram(a_G)
-    return tf.reduce_sum(tf.square(G_S - G_G)) / float(4 * n_C**2 * (n_H * n_W) ** 2)
-
-
-def style_grams(a_S, style_layers=STYLE_LAYERS, target_positions=None):
-    """Style targets: ``{layer: G_S}`` for each style layer of the activations dict ``a_S``.
-
-    If the generated image will have ``target_positions[layer]`` = n_H n_W positions at a layer and the
-    style image has a different number, G_S is scaled by that ratio so its magnitude matches.
-    """
-    grams = {}
-    for name, _ in style_layers:
-        a = a_S[name]
-        G = activation_gram(a)
-        if target_positions is not None:
-            G = G * (target_positions[name] / float(a.shape[1] * a.shape[2]))
-        grams[name] = G
-    return grams
-
-
-def style_cost_from_grams(grams, a_G, style_layers=STYLE_LAYERS):
-    """J_style = sum_l lambda_l J_style^[l]: ``grams`` {layer: G_S}, ``a_G`` {layer: activation}."""
-    J = tf.constant(0.0)
-    for name, weight in style_layers:
-        if weight:
-            J += weight * layer_style_cost_from_gram(grams[name], a_G[name])
-    return J
+    def __post_init__(self):
+        super().__post_init__()
+        check_setting("optimizer", self.optimizer, "choice", OPTIMIZERS)
+        check_setting("precision", self.precision, "choice", PRECISIONS)
+        if isinstance(self.scales, list):
+            object.__setattr__(self, "scales", tuple(tuple(s) if isinstance(s, list) else s for s in self.scales))
+        scale_plan(self.scales, self.iterations)  # the one refusal of a bad plan
+        if self.style_weights is not None:
+            object.__setattr__(self, "style_weights", tuple(np.ravel(self.style_weights).tolist()))
 
 
 def styles_list(style):
@@ -109,291 +88,6 @@ def styles_list(style):
     if not styles:
         raise NSTError("give at least one style image")
     return styles
-
-
-def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS,
-                       alpha=ALPHA, beta=BETA, tv_weight=0.0, style_weights=None, precision="float32",
-                       content_cost=compute_content_cost, layer_style_cost=compute_layer_style_cost,
-                       total_cost=total_cost):
-    """Compile ``cost(x) -> (J, J_content, J_style, dJ/dx)`` for images of ``content``'s size.
-
-    ``content`` and ``style`` are preprocessed (1, H, W, 3) arrays (``style`` may be a list of them,
-    blended with ``style_weights``, see blend_style_grams). The content activation and the
-    style Gram matrices are computed once here and kept as constants; the step runs the network only
-    up to the deepest layer the costs need, inside ``tf.function``. A term whose weight (alpha or beta)
-    is 0 reads 0 unless its layers come for free (see cost_layers).
-    precision: "float32", "bfloat16" (convolutions after conv1_1 in bfloat16, Gram matrices and costs
-    in float32; see feature_extractor) or "auto" (see resolve_precision).
-    content_cost(a_C, a_G), layer_style_cost(a_S, a_G), total_cost(J_content, J_style, alpha, beta): the
-    losses to use (yours, say). With the library's layer_style_cost the style Gram matrices are computed
-    once (fast_layer_style_cost); another one gets the style activations a_S (one style image only).
-    """
-    alpha, beta, tv_weight = float(alpha), float(beta), float(tv_weight)
-    style_layers = [(n, float(w)) for n, w in style_layers]
-    model.check_layers([content_layer] + [n for n, _ in style_layers])
-    needed = cost_layers(model, content_layer, style_layers, alpha, beta)
-    active = [(n, w) for n, w in style_layers if w]
-    active = active if all(n in needed for n, _ in active) else []
-    if precision == "float32":
-        forward = model
-    else:  # bfloat16 convolutions: the speed module's feature extractor
-        from nst_tools.fast import feature_extractor, resolve_precision
-
-        forward = feature_extractor(model, resolve_precision(precision), cast=False)
-    a_C = tf.constant(model(content, [content_layer])[content_layer]) if content_layer in needed else None
-    if layer_style_cost is compute_layer_style_cost:  # the Gram targets once: one style, or a blend of several
-        grams = blend_style_grams(model, style, style_weights, active, content.shape)
-        style_term = lambda n, a: fast_layer_style_cost(grams[n], a)  # noqa: E731
-    else:
-        s = styles_list(style)
-        if len(s) > 1:
-            raise NSTError("a layer_style_cost of your own takes one style image: blend several with the default one")
-        names = [n for n, _ in active]
-        a_S, gen = model(s[0], names), model(np.zeros(content.shape, np.float32), names)
-        # a style of another size: scale a_S so its Gram matrix is per position of G (as style_grams)
-        a_S = {n: tf.constant(a * np.sqrt(np.prod(gen[n].shape[1:3]) / np.prod(a.shape[1:3])))
-               for n, a in a_S.items()}
-        style_term = lambda n, a: layer_style_cost(a_S[n], tf.cast(a, tf.float32))  # noqa: E731
-
-    @tf.function(reduce_retracing=True, autograph=False)
-    def cost(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            feats = forward(x, needed)
-            J_content = (content_cost(a_C, tf.cast(feats[content_layer], tf.float32))
-                         if a_C is not None else tf.constant(0.0))
-            J_style = tf.add_n([w * style_term(n, feats[n]) for n, w in active] or [0.0])
-            J = total_cost(J_content, J_style, alpha, beta)
-            if tv_weight:
-                J += tv_weight * total_variation_cost(x)
-        return J, J_content, J_style, tape.gradient(J, x)
-
-    return cost
-
-
-def check_finite(J, iteration):
-    if not np.isfinite(J):
-        raise NonFiniteLossError(
-            f"the cost became {J} at iteration {iteration}; nothing was saved. "
-            "lower the learning rate (lr) or alpha/beta and run again")
-
-
-def run_transfer(model, content, style, *, iterations=200, optimizer="adam", alpha=ALPHA, beta=BETA,
-                       lr=2.0, init="noise", seed=None, content_layer=CONTENT_LAYER,
-                       style_layers=STYLE_LAYERS, tv_weight=0.0, callback=None, callback_every=10,
-                       stop_event=None, init_image=None, style_weights=None, scales=None,
-                       precision="float32", content_cost=compute_content_cost,
-                       layer_style_cost=compute_layer_style_cost, total_cost=total_cost) -> TransferResult:
-    """Neural style transfer: find G minimising J(G) = alpha J_content + beta J_style (+ tv_weight J_TV).
-
-    content, style: RGB images (H, W, 3) in [0, 255] (the style may have another size). ``style`` may
-    be a list of images: the style target is then sum_k w_k G_S^(k), w = ``style_weights`` (see
-    blend_style_grams; default equal weights).
-    optimizer: "adam" (the assignment's, lr 2.0) or "lbfgs" (L-BFGS in TensorFlow with one memory for
-    the run, see run_lbfgs; lr is not used).
-    init: "noise" (the assignment's noisy content), "content", or give ``init_image`` (H, W, 3).
-    callback(iteration, costs, image): called every ``callback_every`` iterations and at the end, with
-    costs = {"J", "J_content", "J_style", "seconds"} and the current uint8 image.
-    stop_event: a ``threading.Event``; when set (or on Ctrl-C) the run ends and returns the best image.
-    scales: coarse to fine (see scale_plan), e.g. "auto", 3 or [0.5, 1]: the run starts at a fraction of
-    the size (content and styles resized alike), each later scale starts from the previous result
-    upsampled, ``iterations`` is split between the scales. Iterations and seconds count from the start
-    of the run, callbacks get images of the current scale's size, history entries carry their "scale";
-    the result is the best image of the last scale (of the scale reached, upsampled, if stopped early).
-    precision: "float32", "bfloat16" or "auto" (see resolve_precision and feature_extractor).
-    content_cost, layer_style_cost, total_cost: the losses to use (see make_cost_function).
-    A NaN or infinite cost raises NonFiniteLossError; a size that would not fit in memory, NSTError.
-    """
-    import dataclasses
-
-    from nst_tools.fast import check_memory, resolve_precision, scale_plan, scaled_size
-    from nst_tools.interrupts import ctrl_c_stops
-    from nst_tools.lbfgs import run_lbfgs
-
-    if optimizer not in ("adam", "lbfgs"):
-        raise NSTError(f"optimizer must be 'adam' or 'lbfgs', not {optimizer!r}")
-    if init not in ("noise", "content"):
-        raise NSTError(f"init must be 'noise' or 'content', not {init!r}")
-    if int(iterations) < 0:
-        raise NSTError("iterations must be 0 or more")
-    if not np.isfinite(float(lr)) or float(lr) < 0:
-        raise NSTError(f"lr must be a finite number >= 0, got {lr!r}")
-    if not float(alpha) and not float(beta):
-        raise NSTError("alpha and beta are both 0: nothing to optimise; give one of them a positive weight")
-    if seed is not None and not (isinstance(seed, (int, np.integer)) and seed >= 0):
-        raise NSTError(f"seed must be a whole number >= 0 (or None), got {seed!r}")
-    precision = resolve_precision(precision)
-    content = _rgb("content", content)
-    size = content.shape[:2]
-    init_image = None if init_image is None else _rgb("init_image", init_image, size)
-    plan = scale_plan(scales, int(iterations), size)
-    check_memory(model, size, optimizer, precision)
-    styles = [_rgb("style", im) for im in styles_list(style)]
-    run = run_lbfgs if optimizer == "lbfgs" else _run_adam
-    start, history, result, done, evaluations = time.perf_counter(), [], None, 0, 0
-    with ctrl_c_stops() as interrupt:
-        try:
-            for k, (fraction, n) in enumerate(plan):
-                final = k == len(plan) - 1
-                shape = size if final else scaled_size(size, fraction)
-                track = Tracker(model.mean, callback, max(1, int(callback_every)), stop_event, start=start,
-                                offset=done, final=final, extra={"scale": fraction} if len(plan) > 1 else None,
-                                interrupt=interrupt, evaluations=evaluations)
-                if result is not None and track.should_stop():  # between two scales
-                    result = dataclasses.replace(result, stopped=track.stopped)
-                    break
-                c, s, x0 = _scale_inputs(model.mean, content, styles, shape, fraction,
-                                         None if result is None else result.x, init, init_image, seed)
-                try:
-                    cost = make_cost_function(model, c, s if isinstance(style, (list, tuple)) else s[0],
-                                              content_layer, style_layers, alpha, beta, tv_weight,
-                                              style_weights=style_weights, precision=precision,
-                                              content_cost=content_cost, layer_style_cost=layer_style_cost,
-                                              total_cost=total_cost)
-                    out = run(cost, x0, model.mean, n, float(lr), callback, track.every, stop_event, track=track)
-                except tf.errors.ResourceExhaustedError:
-                    raise NSTError(f"out of memory at {shape[0]}x{shape[1]}: use a smaller image size") from None
-                history += out.history
-                done, evaluations = done + out.iterations, out.evaluations
-                # a scale stopped before its first iteration keeps the last scale's best
-                result = out if out.history or result is None else dataclasses.replace(result, stopped=out.stopped)
-                if final or out.stopped != "finished":
-                    break
-        except KeyboardInterrupt:  # a second Ctrl-C, or a callback's, between two iterations
-            if result is None:
-                raise
-            result = dataclasses.replace(result, stopped="interrupted")
-    if len(plan) == 1:
-        return result
-    if result.x.shape[1:3] != tuple(size):  # stopped at a coarse scale: its best image at the full size
-        x = preprocess(resize_image(result.x[0] + model.mean, size), model.mean)
-        result = dataclasses.replace(result, image=deprocess(x, model.mean), x=x)
-    return dataclasses.replace(result, iterations=done, history=history,
-                               seconds=time.perf_counter() - start)
-
-
-def _rgb(name, image, size=None) -> np.ndarray:
-    """``image`` as float32 (H, W, 3), H, W >= 1 (and (H, W) == ``size`` if given), else NSTError."""
-    a = np.asarray(image, np.float32)
-    if a.ndim != 3 or a.shape[2] != 3 or min(a.shape) < 1 or size is not None and a.shape[:2] != tuple(size):
-        want = "(H, W, 3)" if size is None else f"({size[0]}, {size[1]}, 3)"
-        raise NSTError(f"{name} must be an RGB image of shape {want}, got {a.shape}")
-    return a
-
-
-def _scale_inputs(mean, content, styles, shape, fraction, x_prev, init, init_image, seed):
-    """Preprocessed content, styles and start image of one scale (see run_style_transfer).
-
-    The content and ``init_image`` are resized to ``shape`` (H, W), each style by ``fraction`` of its
-    own size; the start is ``x_prev`` (the last scale's best, preprocessed) upsampled if given.
-    """
-    from nst_tools.fast import scaled_size
-
-    full = tuple(shape) == np.shape(content)[:2]
-    c = preprocess(content if full else resize_image(content, shape), mean)
-    s = [preprocess(im if full else resize_image(im, scaled_size(im.shape[:2], fraction)), mean) for im in styles]
-    if x_prev is not None:
-        x0 = preprocess(resize_image(x_prev[0] + mean, shape), mean)
-    elif init_image is not None:
-        x0 = preprocess(np.asarray(init_image, np.float32) if full else resize_image(init_image, shape), mean)
-    else:
-        x0 = generate_noise_image(c, 0.6, seed) if init == "noise" else c.copy()
-    return c, s, x0
-
-
-class Tracker:
-    """Bookkeeping shared by both optimisers: history, best image, callbacks, stop requests.
-
-    ``offset``: iterations done at earlier scales (numbers and callbacks continue from there);
-    ``start``: perf_counter time the whole run began; ``final``: the last scale, whose end is the run's
-    end (a last callback then); ``extra``: keys added to each history entry; ``evaluations``: cost
-    evaluations so far (the optimiser adds its own; each history entry carries the running count).
-    """
-
-    def __init__(self, mean, callback, every, stop_event, start=None, offset=0, final=True, extra=None,
-                 interrupt=None, evaluations=0):
-        self.mean, self.callback, self.every, self.stop_event = mean, callback, every, stop_event
-        self.interrupt = interrupt  # an Event set by Ctrl-C (see nst_tools.interrupts)
-        self.start = time.perf_counter() if start is None else start
-        self.offset, self.final, self.extra = offset, final, dict(extra or {})
-        self.history, self.best, self.best_x, self.last = [], None, None, None
-        self.stopped, self.notified, self.evaluations = "finished", None, evaluations
-
-    def record(self, iteration, J, Jc, Js, x):
-        """Log the costs of local iteration ``iteration``; keep ``x`` (a fresh array) if it is the best."""
-        J, Jc, Js = float(J), float(Jc), float(Js)
-        check_finite(J, self.offset + iteration)
-        entry = {"iteration": self.offset + iteration, "seconds": round(time.perf_counter() - self.start, 4),
-                 "J": J, "J_content": Jc, "J_style": Js, "evaluations": self.evaluations, **self.extra}
-        self.history.append(entry)
-        self.last = entry
-        if self.best is None or J < self.best["J"]:
-            self.best, self.best_x = entry, np.asarray(x, dtype=np.float32)
-
-    def notify(self, iteration, x, force=False):
-        """Call the callback for local iteration ``iteration`` if due; ``x`` may be a function giving it."""
-        number = self.offset + iteration
-        if self.callback is not None and self.last is not None and (force or number % self.every == 0):
-            costs = {k: self.last[k] for k in ("J", "J_content", "J_style", "seconds")}
-            self.notified = number
-            self.callback(number, costs, deprocess(x() if callable(x) else x, self.mean))
-
-    def should_stop(self):
-        for event, why in ((self.interrupt, "interrupted"), (self.stop_event, "stop requested")):
-            if event is not None and event.is_set():
-                self.stopped = why
-                return True
-        return False
-
-    def result(self, x_final):
-        """The TransferResult of this scale; at the run's end, a last callback if none was made."""
-        if self.best_x is None:  # zero iterations
-            x = np.asarray(x_final, np.float32)
-            return TransferResult(deprocess(x, self.mean), x, 0, 0.0, float("nan"), float("nan"),
-                                  float("nan"), [], self.stopped, self.evaluations)
-        b = self.best
-        result = TransferResult(deprocess(self.best_x, self.mean), self.best_x, len(self.history),
-                                time.perf_counter() - self.start, b["J"], b["J_content"], b["J_style"],
-                                self.history, self.stopped, self.evaluations)
-        if (self.final or self.stopped != "finished") and self.notified != self.last["iteration"]:
-            self.notify(len(self.history), result.x, force=True)
-        return result
-
-
-def _run_adam(cost, x0, mean, iterations, lr, callback, every, stop_event, beta1=0.9, beta2=0.999,
-              eps=1e-8, track=None):
-    """Adam on the pixels, clipped to the valid range after each step (see run_style_transfer)."""
-    lo, hi = pixel_bounds(mean)
-    x = tf.Variable(x0)
-    m = tf.Variable(tf.zeros_like(x0))
-    v = tf.Variable(tf.zeros_like(x0))
-    t = tf.Variable(0.0)
-
-    @tf.function(autograph=False)
-    def step():
-        J, Jc, Js, g = cost(x)
-        t.assign_add(1.0)
-        m.assign(beta1 * m + (1 - beta1) * g)
-        v.assign(beta2 * v + (1 - beta2) * tf.square(g))
-        m_hat = m / (1 - beta1**t)
-        v_hat = v / (1 - beta2**t)
-        x_before = tf.identity(x)
-        x.assign(tf.clip_by_value(x - lr * m_hat / (tf.sqrt(v_hat) + eps), lo, hi))
-        return J, Jc, Js, x_before
-
-    track = track or Tracker(mean, callback, every, stop_event)
-    try:
-        for i in range(1, iterations + 1):
-            if track.should_stop():
-                break
-            J, Jc, Js, x_before = step()
-            track.evaluations += 1
-            track.record(i, J, Jc, Js, x_before.numpy())
-            track.notify(i, track.best_x if i == iterations else x.numpy)
-    except KeyboardInterrupt:
-        track.stopped = "interrupted"
-    return track.result(x.numpy())
-
 
 
 def normalize_style_weights(weights, n) -> np.ndarray:
@@ -410,29 +104,211 @@ def normalize_style_weights(weights, n) -> np.ndarray:
     return w / w.sum()
 
 
-def blend_style_grams(model, styles, weights=None, style_layers=STYLE_LAYERS, content_shape=None):
+def style_targets(model, styles, weights, layers, shape):
     r"""The style target of one or several style images: G^[l] = sum_k w_k G_S^(k)[l], sum_k w_k = 1.
 
-    styles: one preprocessed (1, h, w, 3) array or a list of them (sizes may differ); weights: one per
-    style (normalised to sum 1, None: equal). A style whose n_H n_W differs from the generated image's
-    (``content_shape`` (1, H, W, 3)) has its G_S scaled by the ratio of positions (see style_grams).
-    Returns {layer: G (n_C, n_C)} as tf constants.
+    styles: preprocessed (1, h, w, 3) arrays (sizes may differ: see nst_utils.style_activations, for a
+    generated image of ``shape``); weights: one per style (normalised to sum 1, None: equal).
+    Returns {layer: G (n_C, n_C)} in float32.
     """
-    styles = styles_list(styles)
     w = normalize_style_weights(weights, len(styles))
-    names = [n for n, _ in style_layers]
-    positions = None
-    if content_shape is not None and any(np.shape(s)[1:3] != tuple(content_shape[1:3]) for s in styles):
-        gen = model(tf.zeros(content_shape, tf.float32), names)
-        positions = {n: int(a.shape[1] * a.shape[2]) for n, a in gen.items()}
     total = {}
     for w_k, s in zip(w, styles):
         if w_k == 0 and len(styles) > 1:
             continue  # a style with weight 0 adds nothing: do not run the network on it
-        own = positions if positions is not None and np.shape(s)[1:3] != tuple(content_shape[1:3]) else None
-        grams = style_grams(model(s, names), style_layers, own)
-        for n, G in grams.items():
-            total[n] = total[n] + float(w_k) * G if n in total else float(w_k) * G
-    return {n: tf.constant(G) for n, G in total.items()}
+        for n, a in style_activations(model, s, layers, shape).items():
+            total[n] = total[n] + float(w_k) * gram(a) if n in total else float(w_k) * gram(a)
+    return total
 
 
+def _weights(s, style_names):
+    """The values the compiled step reads: [alpha, beta, tv_weight, lambda_1, ..., lambda_L]."""
+    lambdas = dict(s.style_layers)
+    return [s.alpha, s.beta, s.tv_weight] + [lambdas[n] for n in style_names]
+
+
+def compiled_cost(model, content_layer, style_names, precision, tv=False):
+    """The library's cost for images of any size, traced once for each (layers, precision) and kept on
+    ``model``: ``cost(x, a_C, grams, w) -> (J, J_content, J_style, dJ/dx)``, w as in _weights.
+    ``content_layer`` None: no content term (J_content reads 0); ``tv``: with the TV term."""
+    key = (content_layer, tuple(style_names), precision, bool(tv))
+    cache = model.__dict__.setdefault("_compiled_costs", {})
+    if key not in cache:
+        dtype = compute_dtype(precision)
+        layers = ([content_layer] if content_layer else []) + list(style_names)
+        n_C = model.channels(content_layer) if content_layer else 1
+        spec = [tf.TensorSpec((1, None, None, 3)), tf.TensorSpec((1, None, None, n_C)),
+                tuple(tf.TensorSpec((model.channels(n),) * 2) for n in style_names),
+                tf.TensorSpec((3 + len(style_names),))]
+
+        @tf.function(input_signature=spec, autograph=False)
+        def cost(x, a_C, grams, w):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                a_G = model(x, layers, dtype)
+                J_content = content_term(a_C, a_G[content_layer]) if content_layer else tf.constant(0.0)
+                terms = [w[3 + k] * style_term(G, a_G[n]) for k, (n, G) in enumerate(zip(style_names, grams))]
+                J_style = tf.add_n(terms) if terms else tf.constant(0.0)
+                J = w[0] * J_content + w[1] * J_style
+                if tv:
+                    J += w[2] * total_variation_cost(x)
+            return J, J_content, J_style, tape.gradient(J, x)
+
+        cache[key] = cost
+    return cache[key]
+
+
+class _ScaleCost:
+    """One scale's cost(x) -> (J, J_content, J_style, dJ/dx): the compiled cost with this scale's targets
+    and its weights in a tf.Variable (``set(settings)`` changes them for the next step, no retrace)."""
+
+    def __init__(self, model, content, styles, s, losses):
+        if losses:  # yours: the core's cost function, float32, one style, traced for this size
+            if len(styles) > 1:
+                raise NSTError("losses of your own take one style image: blend several with the library's")
+            self.fn = make_cost_function(model, content, styles[0], s, **losses)
+            return
+        layers = cost_layers(model, s.content_layer, s.style_layers, s.alpha, s.beta)
+        self.names = [n for n, w in s.style_layers if w and n in layers]
+        content_layer = s.content_layer if s.content_layer in layers else None
+        fn = compiled_cost(model, content_layer, self.names, s.precision, s.tv_weight > 0)
+        a_C = model(content, [content_layer])[content_layer] if content_layer else tf.zeros((1, 1, 1, 1))
+        grams = style_targets(model, styles, s.style_weights, self.names, content.shape) if self.names else {}
+        targets = (a_C, tuple(grams[n] for n in self.names))
+        self.weights = tf.Variable(_weights(s, self.names), dtype=tf.float32)
+        self.fn = lambda x: fn(x, *targets, self.weights)
+
+    def set(self, s):
+        self.weights.assign(_weights(s, self.names))
+
+    def __call__(self, x):
+        return self.fn(x)
+
+
+def cost_function(model, content, style, settings=None, **changes):
+    """The full transfer's cost(x) -> (J, J_content, J_style, dJ/dx) for images of ``content``'s size
+    (preprocessed (1, H, W, 3)); ``style``: one preprocessed style or a list (blended)."""
+    s = settings_with(settings, changes, TransferSettings)
+    return _ScaleCost(model, content, styles_list(style), dataclasses.replace(s, precision=resolve_precision(s.precision)), None)
+
+
+def _layout(s):
+    """What a cost's graph depends on (a change here needs a new cost): its layers, terms and precision."""
+    return (s.content_layer, tuple(n for n, w in s.style_layers if w), bool(s.alpha), bool(s.beta), bool(s.tv_weight),
+            s.precision)
+
+
+def _scale_inputs(mean, content, styles, shape, fraction, x_prev, s, init_image):
+    """Preprocessed content, styles and start image of one scale.
+
+    The content and ``init_image`` are resized to ``shape`` (H, W), each style by ``fraction`` of its
+    own size; the start is ``x_prev`` (the last scale's best, preprocessed) upsampled if given.
+    """
+    full = tuple(shape) == np.shape(content)[:2]
+    c = preprocess(content if full else resize_image(content, shape), mean)
+    st = [preprocess(im if full else resize_image(im, scaled_size(im.shape[:2], fraction)), mean) for im in styles]
+    if x_prev is not None:
+        return c, st, preprocess(resize_image(x_prev[0] + mean, shape), mean)
+    init = None if init_image is None else init_image if full else resize_image(init_image, shape)
+    return c, st, start_image(c, s, init, mean)
+
+
+def transfer_steps(model, content, styles, settings, init_image=None, losses=None):
+    """Every iteration of a full transfer, one per ``next()``: (J, J_content, J_style, x, info), info =
+    {"evaluations": cost evaluations so far, "scale": fraction of the size (with several scales)}.
+
+    Coarse to fine: each scale of the plan starts from the best image of the one before, upsampled.
+    ``send(settings)`` between two steps changes the settings live, the optimiser keeping its state: new
+    weights (alpha, beta, layer weights, tv_weight, lr) are values the compiled step reads (nothing is
+    retraced); a new content layer, or a term or style layer switched on or off, builds a new cost.
+    """
+    s, size = settings, np.shape(content)[:2]
+    lo, hi = pixel_bounds(model.mean)
+    lr = tf.Variable(s.lr, dtype=tf.float32)
+    x_best, done, plan = None, 0, scale_plan(s.scales, s.iterations, size)
+    for fraction, n in plan:  # coarse to fine
+        shape = tuple(size) if fraction == 1 else scaled_size(size, fraction)
+        c, st, x0 = _scale_inputs(model.mean, content, styles, shape, fraction, x_best, s, init_image)
+        cost = _ScaleCost(model, c, st, s, losses)
+        steps = lbfgs(cost, x0, lo, hi) if s.optimizer == "lbfgs" else adam(cost, x0, lo, hi, lr)
+        best, sent, evaluations = (np.inf, x0), None, 0
+        for _ in range(n):
+            step = next(steps, None) if sent is None else steps.send(sent)
+            if step is None:  # converged at this scale: on to the next
+                break
+            J, J_content, J_style, x, *info = step
+            evaluations = info[0]["evaluations"] if info else evaluations + 1
+            best = (float(J), x) if float(J) < best[0] else best
+            info = {"evaluations": done + evaluations, **({"scale": fraction} if len(plan) > 1 else {})}
+            new = yield J, J_content, J_style, x, info
+            sent = None
+            if new is not None and new != s:
+                new = dataclasses.replace(new, precision=resolve_precision(new.precision))
+                if losses or _layout(new) != _layout(s):
+                    cost = _ScaleCost(model, c, st, new, losses)
+                else:
+                    cost.set(new)
+                s, sent = new, cost
+                lr.assign(s.lr)
+        x_best, done = best[1], done + evaluations
+
+
+class _Either:
+    """Set when any of ``events`` is (the user's stop and Ctrl-C)."""
+
+    def __init__(self, *events):
+        self.events = [e for e in events if e is not None]
+
+    def is_set(self):
+        return any(e.is_set() for e in self.events)
+
+
+def run_transfer(model, content, style, settings=None, *, init_image=None, callback=None, callback_every=10,
+                 stop_event=None, content_cost=None, style_cost=None, total_cost=None, **changes) -> TransferResult:
+    """Neural style transfer, the full version: find G minimising J(G) = alpha J_content + beta J_style
+    (+ tv_weight J_TV) with the settings of TransferSettings (or its fields as keywords).
+
+    content, style: RGB images (H, W, 3) in [0, 255]; ``style`` may be a list (blended, see style_targets).
+    callback(iteration, costs, image): every ``callback_every`` iterations of the run (all scales counted)
+    and at the end, with the current scale's image; ``stop_event`` or Ctrl-C ends the run with its best
+    image. content_cost, style_cost, total_cost: losses of your own (float32, one style; see the core's
+    make_cost_function). The result is the best image of the last scale reached, at the full size.
+    """
+    s = settings_with(settings, changes, TransferSettings)
+    s = dataclasses.replace(s, precision=resolve_precision(s.precision))  # resolved once, here
+    content = rgb_image("content", content)
+    styles = [rgb_image("style", im) for im in styles_list(style)]
+    if len(styles) > 1 or s.style_weights is not None:
+        normalize_style_weights(s.style_weights, len(styles))
+    size = content.shape[:2]
+    if init_image is not None:
+        init_image = rgb_image("init_image", init_image, size)
+    scale_plan(s.scales, s.iterations, size)  # a scale too small for the size: refused before any work
+    check_memory(model, size, s.optimizer, s.precision)
+    losses = {k: f for k, f in (("content_cost", content_cost), ("style_cost", style_cost),
+                                ("total_cost", total_cost)) if f is not None}
+    if losses:
+        from nst_utils import compute_content_cost, compute_style_cost
+        from nst_utils import total_cost as library_total
+
+        losses = {"content_cost": compute_content_cost, "style_cost": compute_style_cost,
+                  "total_cost": library_total, **losses}
+    x0 = start_image(preprocess(content, model.mean), s, init_image, model.mean)
+    steps = transfer_steps(model, content, styles, s, init_image, losses)
+    every = check_setting("callback_every", callback_every, "whole") or 1
+    with ctrl_c_stops() as interrupt, _out_of_memory(size):
+        result = follow(steps, s.iterations, model.mean, x0, callback, every, _Either(stop_event, interrupt))
+    if interrupt.is_set():
+        result = dataclasses.replace(result, stopped="interrupted")
+    if result.x.shape[1:3] != tuple(size):  # stopped at a coarse scale: its best image at the full size
+        x = preprocess(resize_image(result.x[0] + model.mean, size), model.mean)
+        result = dataclasses.replace(result, image=deprocess(x, model.mean), x=x)
+    return result
+
+
+@contextlib.contextmanager
+def _out_of_memory(size):
+    try:
+        yield
+    except tf.errors.ResourceExhaustedError:
+        raise NSTError(f"out of memory at {size[0]}x{size[1]}: use a smaller image size") from None

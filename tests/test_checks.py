@@ -216,7 +216,7 @@ def _train_step_problem(model, rng):
     x_C, x_S = nu.preprocess(content, model.mean), nu.preprocess(style, model.mean)
     style_names = [n for n, _ in nu.STYLE_LAYERS]
     a_C = model(x_C, [nu.CONTENT_LAYER])[nu.CONTENT_LAYER]
-    grams = transfer.style_grams(model(x_S, style_names))
+    a_S = model(x_S, style_names)
     lo, hi = -model.mean, 255.0 - model.mean
 
     def make_step(bias_correction=True, clip=True, sign=-1.0, return_after=False, assign=True):
@@ -224,7 +224,7 @@ def _train_step_problem(model, rng):
             with tf.GradientTape() as tape:
                 a_G = model(G, [nu.CONTENT_LAYER] + style_names)
                 J = nu.total_cost(nu.compute_content_cost(a_C, a_G[nu.CONTENT_LAYER]),
-                                  transfer.style_cost_from_grams(grams, a_G))
+                                  nu.compute_style_cost(a_S, a_G))
             g = tape.gradient(J, G)
             state["t"] += 1
             state["m"] = beta1 * state["m"] + (1 - beta1) * g
@@ -240,7 +240,7 @@ def _train_step_problem(model, rng):
             if return_after:  # J at the new G instead of the one the gradient was taken at
                 a_G = model(G, [nu.CONTENT_LAYER] + style_names)
                 J = nu.total_cost(nu.compute_content_cost(a_C, a_G[nu.CONTENT_LAYER]),
-                                  transfer.style_cost_from_grams(grams, a_G))
+                                  nu.compute_style_cost(a_S, a_G))
             return J
         return step
 

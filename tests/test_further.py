@@ -219,15 +219,15 @@ def test_cost_and_run_with_weights_1_0_equal_the_single_style(tiny_model, two_st
     a, b = two_styles
     c = nst.preprocess(smooth_image(rng, 16, 24), tiny_model.mean)
     x = tf.constant(nst.generate_noise_image(c, seed=3))
-    single = nst.make_cost_function(tiny_model, c, a)(x)
-    blended = nst.make_cost_function(tiny_model, c, [a, b], style_weights=[1, 0])(x)
+    single = transfer.cost_function(tiny_model, c, a)(x)
+    blended = transfer.cost_function(tiny_model, c, [a, b], style_weights=[1, 0])(x)
     for u, v in zip(single, blended):
         np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-6)
-    half = nst.make_cost_function(tiny_model, c, [a, b], style_weights=[1, 1])(x)
+    half = transfer.cost_function(tiny_model, c, [a, b], style_weights=[1, 1])(x)
     assert abs(float(half[2]) - float(single[2])) > 1e-3 * abs(float(single[2]))  # the target moved
     img_c, img_a, img_b = (nst.deprocess(v, tiny_model.mean) for v in (c, a, b))
-    r1 = nst.run_style_transfer(tiny_model, img_c, img_a, iterations=3, seed=1)
-    r2 = nst.run_style_transfer(tiny_model, img_c, [img_a, img_b], style_weights=(1, 0), iterations=3, seed=1)
+    r1 = transfer.run_transfer(tiny_model, img_c, img_a, iterations=3, seed=1)
+    r2 = transfer.run_transfer(tiny_model, img_c, [img_a, img_b], style_weights=(1, 0), iterations=3, seed=1)
     np.testing.assert_array_equal(r1.image, r2.image)
     assert r1.J == pytest.approx(r2.J, rel=1e-6)
 
@@ -266,7 +266,7 @@ def test_recorder_keeps_every_nth_frame_and_writes_a_gif(tiny_model, rng, tmp_pa
     content = smooth_image(rng, 16, 24)
     style = rng.uniform(0, 255, (16, 24, 3)).astype(np.float32)
     rec = further.AnimationRecorder(every=3)
-    nst.run_style_transfer(tiny_model, content, style, iterations=10, callback=rec, callback_every=1, seed=0)
+    transfer.run_transfer(tiny_model, content, style, iterations=10, callback=rec, callback_every=1, seed=0)
     assert rec.iterations == [3, 6, 9] and len(rec) == 3
     path = rec.save(tmp_path / "run.gif", fps=5)
     frames = iio.imread(path, index=None)

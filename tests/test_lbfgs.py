@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import nst_utils as nst
-from nst_tools import lbfgs
+from nst_tools import lbfgs, transfer
 
 MEAN = np.array([123.68, 116.779, 103.939], np.float32)
 
@@ -128,8 +128,8 @@ def test_saturating_style_one_evaluation_per_iteration(tiny_model, make_images, 
 
         return counting
 
-    monkeypatch.setattr(nst, "make_cost_function", counted)
-    r = nst.run_style_transfer(tiny_model, content, checker, iterations=40, optimizer="lbfgs", seed=0)
+    monkeypatch.setattr(transfer, "cost_function", counted)
+    r = transfer.run_transfer(tiny_model, content, checker, iterations=40, optimizer="lbfgs", seed=0)
     assert np.mean((r.image == 0) | (r.image == 255)) > 0.1
     assert r.iterations == 40 and int(evaluations.numpy()) <= 1.2 * 40
     assert r.evaluations == r.history[-1]["evaluations"] == int(evaluations.numpy())

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import nst_utils as nst  # noqa: E402
-from nst_tools import course  # noqa: E402
+from nst_tools import course, transfer  # noqa: E402
 from nst_tools.preview import LivePreview  # noqa: E402
 
 
@@ -109,7 +109,7 @@ def test_as_the_callback_of_a_real_run(tiny_model, rng):
     style = rng.uniform(0, 255, (16, 24, 3)).astype(np.float32)
     fake = FakeDisplay()
     preview = LivePreview(alpha=10, beta=40, every=2, display=fake)
-    result = nst.run_style_transfer(tiny_model, content, style, iterations=5, seed=0, callback=preview,
+    result = transfer.run_transfer(tiny_model, content, style, iterations=5, seed=0, callback=preview,
                                     callback_every=1)
     assert [h["iteration"] for h in preview.history] == [1, 2, 3, 4, 5]
     assert [k for k, _ in fake.log] == ["display", "update", "update"]  # 1, 2, 4

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 import nst_utils as nst
-from nst_tools import cli
+from nst_tools import cli, transfer
 
 UNWRITABLE = "/sys"  # not writable even for root
 
@@ -258,7 +258,7 @@ def test_api_ctrl_c_at_a_scale_change_returns_the_last_scales_best(tiny_model, m
         return value
 
     monkeypatch.setattr(nst, where, interrupted)
-    r = nst.run_style_transfer(tiny_model, content, style, iterations=20, scales=[0.5, 1], seed=0)
+    r = transfer.run_transfer(tiny_model, content, style, iterations=20, scales=[0.5, 1], seed=0)
     assert r.stopped == "interrupted" and r.iterations == 10
     assert math.isfinite(r.J) and r.J == min(h["J"] for h in r.history)
     assert r.image.shape == (64, 96, 3)
@@ -275,8 +275,8 @@ def test_api_keyboard_interrupt_between_scales_does_not_escape(tiny_model, make_
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(nst, "make_cost_function", raising)
-    r = nst.run_style_transfer(tiny_model, content, style, iterations=20, scales=[0.5, 1], seed=0)
+    monkeypatch.setattr(transfer, "cost_function", raising)
+    r = transfer.run_transfer(tiny_model, content, style, iterations=20, scales=[0.5, 1], seed=0)
     assert r.stopped == "interrupted" and r.iterations == 10 and r.image.shape == (64, 96, 3)
 
 
@@ -333,7 +333,7 @@ def test_negative_seed(files, tiny_vgg_path, run_main, tiny_model, make_images):
     assert code == 2
     one_error(err, "--seed")
     with pytest.raises(nst.NSTError, match="seed"):
-        nst.run_style_transfer(tiny_model, *make_images(16, 16, 0), iterations=1, seed=-1)
+        transfer.run_transfer(tiny_model, *make_images(16, 16, 0), iterations=1, seed=-1)
 
 
 def test_zero_iterations_json_is_strict_json(files, tiny_vgg_path, capsys):
@@ -348,7 +348,7 @@ def test_zero_iterations_json_is_strict_json(files, tiny_vgg_path, capsys):
 @pytest.mark.parametrize("lr", [float("nan"), float("inf"), -1.0])
 def test_bad_learning_rate_in_the_api(tiny_model, make_images, lr):
     with pytest.raises(nst.NSTError, match="lr"):
-        nst.run_style_transfer(tiny_model, *make_images(16, 16, 0), iterations=1, lr=lr)
+        transfer.run_transfer(tiny_model, *make_images(16, 16, 0), iterations=1, lr=lr)
 
 
 def test_late_error_is_its_own_line_after_the_bar(files, tiny_vgg_path):
@@ -374,5 +374,5 @@ def test_api_shapes(tiny_model, arg, shape, message):
     images = {"content": np.zeros((20, 30, 3), np.float32), "style": np.zeros((20, 30, 3), np.float32)}
     images[arg] = np.zeros(shape, np.float32)
     with pytest.raises(nst.NSTError) as info:
-        nst.run_style_transfer(tiny_model, iterations=1, **images)
+        transfer.run_transfer(tiny_model, iterations=1, **images)
     assert str(info.value) == message

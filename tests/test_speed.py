@@ -31,7 +31,7 @@ def _ops(cost, shape):
 
 def _costs(model, content, style, **kwargs):
     c, s = nst.preprocess(content, model.mean), nst.preprocess(style, model.mean)
-    return nst.make_cost_function(model, c, s, **kwargs), c
+    return transfer.cost_function(model, c, s, **kwargs), c
 
 
 def test_step_stops_at_conv5_1(tiny_model, images):
@@ -92,7 +92,7 @@ def test_bfloat16_costs_close_to_float32(tiny_model, images):
 
 
 def test_bfloat16_transfer_lowers_the_cost(tiny_model, images):
-    r = nst.run_style_transfer(tiny_model, *images, iterations=10, optimizer="lbfgs", precision="bfloat16",
+    r = transfer.run_transfer(tiny_model, *images, iterations=10, optimizer="lbfgs", precision="bfloat16",
                                seed=0)
     J = [h["J"] for h in r.history]
     assert r.iterations == 10 and np.isfinite(J).all() and J[-1] < 0.5 * J[0]
@@ -134,7 +134,7 @@ def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
     monkeypatch.setattr(lbfgs, "lbfgs_state", spy_state)
     content, style = images
     c, s = nst.preprocess(content, tiny_model.mean), nst.preprocess(style, tiny_model.mean)
-    cost = nst.make_cost_function(tiny_model, c, s)
+    cost = transfer.cost_function(tiny_model, c, s)
     seen = []
 
     def counting(x):
@@ -153,8 +153,8 @@ def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
 
 
 def test_lbfgs_beats_adam_per_iteration(tiny_model, images):
-    adam = nst.run_style_transfer(tiny_model, *images, iterations=30, optimizer="adam", seed=0)
-    lbfgs = nst.run_style_transfer(tiny_model, *images, iterations=30, optimizer="lbfgs", seed=0)
+    adam = transfer.run_transfer(tiny_model, *images, iterations=30, optimizer="adam", seed=0)
+    lbfgs = transfer.run_transfer(tiny_model, *images, iterations=30, optimizer="lbfgs", seed=0)
     assert lbfgs.iterations == 30 and lbfgs.J < adam.J
 
 
@@ -179,7 +179,7 @@ def test_scale_plan():
 def test_coarse_to_fine(tiny_model, images):
     content, style = images
     seen = []
-    r = nst.run_style_transfer(tiny_model, content, style, iterations=12, optimizer="lbfgs", seed=0,
+    r = transfer.run_transfer(tiny_model, content, style, iterations=12, optimizer="lbfgs", seed=0,
                                scales=[(0.5, 6), 1], callback=lambda i, c, im: seen.append((i, im.shape)),
                                callback_every=3)
     assert r.image.shape == content.shape and r.x.shape == (1, 64, 96, 3) and r.iterations == 12
@@ -193,7 +193,7 @@ def test_coarse_to_fine(tiny_model, images):
     assert seconds == sorted(seconds)
     full = [h["J"] for h in r.history if h["scale"] == 1.0]
     assert r.J == min(full) and r.J < full[0]  # the fine scale lowers the cost of the upsampled start
-    single = nst.run_style_transfer(tiny_model, content, style, iterations=1, optimizer="lbfgs", seed=0)
+    single = transfer.run_transfer(tiny_model, content, style, iterations=1, optimizer="lbfgs", seed=0)
     assert r.J < single.history[0]["J"]  # and ends far below the noisy start at full size
 
 
@@ -206,7 +206,7 @@ def test_coarse_to_fine_stop_returns_full_size(tiny_model, images):
         if i == 2:
             stop.set()
 
-    r = nst.run_style_transfer(tiny_model, *images, iterations=10, scales=[0.5, 1], callback=cb,
+    r = transfer.run_transfer(tiny_model, *images, iterations=10, scales=[0.5, 1], callback=cb,
                                callback_every=1, stop_event=stop)
     assert r.stopped == "stop requested" and r.iterations == 2 and r.image.shape == (64, 96, 3)
 
@@ -224,7 +224,7 @@ def test_memory_check(tiny_model, monkeypatch):
     monkeypatch.setattr(fast, "available_memory", lambda: 2**29)
     big = np.zeros((3000, 3000, 3), np.float32)
     with pytest.raises(nst.NSTError, match="use a smaller size"):
-        nst.run_style_transfer(tiny_model, big, big, iterations=1)
+        transfer.run_transfer(tiny_model, big, big, iterations=1)
 
 
 def test_cli_refuses_a_size_that_does_not_fit(tiny_vgg_path, tmp_path, monkeypatch, capsys):

@@ -1,4 +1,6 @@
 """run_style_transfer end to end on the tiny weights: both optimisers, callbacks, stops, NaNs."""
+import dataclasses
+import re
 import threading
 
 import numpy as np
@@ -16,7 +18,7 @@ def images(make_images):
 
 @pytest.mark.parametrize("optimizer,lr", [("adam", 2.0), ("lbfgs", 1.0)])
 def test_both_optimisers_lower_the_total_cost(tiny_model, images, optimizer, lr):
-    r = nst.run_style_transfer(tiny_model, *images, iterations=15, optimizer=optimizer, lr=lr, seed=0)
+    r = transfer.run_transfer(tiny_model, *images, iterations=15, optimizer=optimizer, lr=lr, seed=0)
     J = [h["J"] for h in r.history]
     assert r.iterations == len(J) == 15 and r.stopped == "finished"
     assert J[-1] < 0.7 * J[0]
@@ -36,7 +38,7 @@ def test_both_optimisers_lower_the_total_cost(tiny_model, images, optimizer, lr)
 
 def test_costs_match_the_library_losses(tiny_model, images):
     content, style = images
-    r = nst.run_style_transfer(tiny_model, content, style, iterations=1, init="content", alpha=2, beta=3)
+    r = transfer.run_transfer(tiny_model, content, style, iterations=1, init="content", alpha=2, beta=3)
     h = r.history[0]
     assert h["J_content"] == 0.0  # started from the content image itself
     feats_G = tiny_model(nst.preprocess(content), [name for name, _ in nst.STYLE_LAYERS])
@@ -48,7 +50,7 @@ def test_costs_match_the_library_losses(tiny_model, images):
 
 def test_callback_every_n_with_image(tiny_model, images):
     seen = []
-    nst.run_style_transfer(tiny_model, *images, iterations=7, callback_every=3,
+    transfer.run_transfer(tiny_model, *images, iterations=7, callback_every=3,
                            callback=lambda i, costs, img: seen.append((i, set(costs), img.shape, img.dtype)))
     assert [s[0] for s in seen] == [3, 6, 7]  # every 3rd, then the last one
     assert all(s[1] == {"J", "J_content", "J_style", "seconds"} for s in seen)
@@ -63,7 +65,7 @@ def test_stop_request_returns_best_so_far(tiny_model, images, optimizer):
         if i == 3:
             stop.set()
 
-    r = nst.run_style_transfer(tiny_model, *images, iterations=50, optimizer=optimizer, callback=cb,
+    r = transfer.run_transfer(tiny_model, *images, iterations=50, optimizer=optimizer, callback=cb,
                                callback_every=1, stop_event=stop)
     assert r.stopped == "stop requested" and r.iterations == 3
     assert r.J == min(h["J"] for h in r.history)
@@ -75,20 +77,23 @@ def test_ctrl_c_returns_best_so_far(tiny_model, images, optimizer):
         if i == 2:
             raise KeyboardInterrupt
 
-    r = nst.run_style_transfer(tiny_model, *images, iterations=50, optimizer=optimizer, callback=cb,
+    r = transfer.run_transfer(tiny_model, *images, iterations=50, optimizer=optimizer, callback=cb,
                                callback_every=1)
     assert r.stopped == "interrupted" and r.iterations == 2 and r.image.shape == (32, 48, 3)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_nan_stops_with_a_clear_message(tiny_model, images, optimizer):
-    with pytest.raises(nst.NonFiniteLossError, match="the cost became nan at iteration 1; nothing was saved"):
-        nst.run_style_transfer(tiny_model, *images, iterations=5, optimizer=optimizer, alpha=float("nan"))
+    with pytest.raises(nst.NSTError, match=r"^alpha must be a finite number >= 0, not nan$"):  # refused up front
+        transfer.run_transfer(tiny_model, *images, iterations=5, optimizer=optimizer, alpha=float("nan"))
+    nan = lambda a_C, a_G: tf.constant(float("nan"))  # noqa: E731  a cost that becomes NaN while running
+    with pytest.raises(nst.NonFiniteLossError, match="the cost became nan"):
+        transfer.run_transfer(tiny_model, *images, iterations=5, optimizer=optimizer, content_cost=nan)
 
 
 def test_pixels_stay_in_range_and_seed_is_reproducible(tiny_model, images):
-    a = nst.run_style_transfer(tiny_model, *images, iterations=3, lr=200.0, seed=5)
-    b = nst.run_style_transfer(tiny_model, *images, iterations=3, lr=200.0, seed=5)
+    a = transfer.run_transfer(tiny_model, *images, iterations=3, lr=200.0, seed=5)
+    b = transfer.run_transfer(tiny_model, *images, iterations=3, lr=200.0, seed=5)
     np.testing.assert_array_equal(a.image, b.image)
     lo, hi = -tiny_model.mean, 255 - tiny_model.mean
     assert np.all(a.x >= lo - 1e-3) and np.all(a.x <= hi + 1e-3)
@@ -96,20 +101,20 @@ def test_pixels_stay_in_range_and_seed_is_reproducible(tiny_model, images):
 
 def test_style_of_another_size_and_zero_iterations(tiny_model, images):
     content, style = images
-    r = nst.run_style_transfer(tiny_model, content, np.concatenate([style, style]), iterations=2)
+    r = transfer.run_transfer(tiny_model, content, np.concatenate([style, style]), iterations=2)
     assert r.image.shape == content.shape and np.isfinite(r.J)
-    r0 = nst.run_style_transfer(tiny_model, content, style, iterations=0, init="content")
+    r0 = transfer.run_transfer(tiny_model, content, style, iterations=0, init="content")
     assert r0.iterations == 0 and r0.history == []
     np.testing.assert_array_equal(r0.image, content.astype(np.uint8))
 
 
 def test_bad_arguments(tiny_model, images):
     with pytest.raises(nst.NSTError, match="optimizer must be"):
-        nst.run_style_transfer(tiny_model, *images, optimizer="sgd")
+        transfer.run_transfer(tiny_model, *images, optimizer="sgd")
     with pytest.raises(nst.NSTError, match="init must be"):
-        nst.run_style_transfer(tiny_model, *images, init="zeros")
+        transfer.run_transfer(tiny_model, *images, init="zeros")
     with pytest.raises(nst.NSTError, match="conv9_1 not in"):
-        nst.run_style_transfer(tiny_model, *images, content_layer="conv9_1")
+        transfer.run_transfer(tiny_model, *images, content_layer="conv9_1")
 
 
 def _costs(result):
@@ -119,45 +124,45 @@ def _costs(result):
 def test_passing_the_library_losses_gives_the_default_run(tiny_model, images):
     """The library's functions, passed as such or wrapped (the slow path: a_S, not Gram matrices), paint the same."""
     run = dict(iterations=4, seed=0)
-    default = nst.run_style_transfer(tiny_model, *images, **run)
-    same = nst.run_style_transfer(tiny_model, *images, content_cost=nst.compute_content_cost,
-                                  layer_style_cost=nst.compute_layer_style_cost, total_cost=nst.total_cost, **run)
-    np.testing.assert_array_equal(_costs(same), _costs(default))
-    wrapped = nst.run_style_transfer(tiny_model, *images, content_cost=lambda a, b: nst.compute_content_cost(a, b),
-                                     layer_style_cost=lambda a, b: nst.compute_layer_style_cost(a, b),
+    default = transfer.run_transfer(tiny_model, *images, **run)
+    same = transfer.run_transfer(tiny_model, *images, content_cost=nst.compute_content_cost,
+                                  style_cost=nst.compute_style_cost, total_cost=nst.total_cost, **run)
+    np.testing.assert_allclose(_costs(same), _costs(default), rtol=1e-5)  # the taught losses: float32 rounding apart
+    wrapped = transfer.run_transfer(tiny_model, *images, content_cost=lambda a, b: nst.compute_content_cost(a, b),
+                                     style_cost=lambda a, b, layers: nst.compute_style_cost(a, b, layers),
                                      total_cost=lambda c, s, a, b: nst.total_cost(c, s, a, b), **run)
     np.testing.assert_allclose(_costs(wrapped), _costs(default), rtol=1e-4)
     # a style of another size: its activations are scaled like the default's Gram matrices
     content, style = images
     big = np.concatenate([style, style])
-    default = nst.run_style_transfer(tiny_model, content, big, **run)
-    wrapped = nst.run_style_transfer(tiny_model, content, big, layer_style_cost=lambda a, b:
-                                     nst.compute_layer_style_cost(a, b), **run)
+    default = transfer.run_transfer(tiny_model, content, big, **run)
+    wrapped = transfer.run_transfer(tiny_model, content, big, style_cost=lambda a, b, layers:
+                                     nst.compute_style_cost(a, b, layers), **run)
     np.testing.assert_allclose(_costs(wrapped), _costs(default), rtol=1e-4)
 
 
 def test_the_losses_passed_are_the_losses_the_run_reports(tiny_model, images):
     run = dict(iterations=1, seed=0, alpha=2.0, beta=3.0)
-    base = nst.run_style_transfer(tiny_model, *images, **run).history[0]
-    h = nst.run_style_transfer(tiny_model, *images, content_cost=lambda a, b: 2 * nst.compute_content_cost(a, b),
+    base = transfer.run_transfer(tiny_model, *images, **run).history[0]
+    h = transfer.run_transfer(tiny_model, *images, content_cost=lambda a, b: 2 * nst.compute_content_cost(a, b),
                                **run).history[0]
     assert h["J_content"] == pytest.approx(2 * base["J_content"], rel=1e-5)
     assert h["J_style"] == pytest.approx(base["J_style"], rel=1e-5)
     assert h["J"] == pytest.approx(2 * 2 * base["J_content"] + 3 * base["J_style"], rel=1e-5)
-    h = nst.run_style_transfer(tiny_model, *images, layer_style_cost=lambda a, b:
-                               3 * nst.compute_layer_style_cost(a, b), **run).history[0]
+    h = transfer.run_transfer(tiny_model, *images, style_cost=lambda a, b, layers:
+                               3 * nst.compute_style_cost(a, b, layers), **run).history[0]
     assert h["J_style"] == pytest.approx(3 * base["J_style"], rel=1e-4)
     assert h["J_content"] == pytest.approx(base["J_content"], rel=1e-5)
-    h = nst.run_style_transfer(tiny_model, *images, total_cost=lambda c, s, a, b: a * c, **run).history[0]
+    h = transfer.run_transfer(tiny_model, *images, total_cost=lambda c, s, a, b: a * c, **run).history[0]
     assert h["J"] == pytest.approx(2 * base["J_content"], rel=1e-5)
 
 
 def test_a_layer_style_cost_of_ones_own_takes_one_style(tiny_model, images):
     content, style = images
     with pytest.raises(nst.NSTError) as err:
-        nst.run_style_transfer(tiny_model, content, [style, style[::-1]], iterations=1,
-                               layer_style_cost=lambda a, b: nst.compute_layer_style_cost(a, b))
-    assert str(err.value) == "a layer_style_cost of your own takes one style image: blend several with the default one"
+        transfer.run_transfer(tiny_model, content, [style, style[::-1]], iterations=1,
+                               style_cost=lambda a, b, layers: nst.compute_style_cost(a, b, layers))
+    assert str(err.value) == "losses of your own take one style image: blend several with the library's"
 
 
 @pytest.mark.parametrize("stub", ["raises", "returns None"])
@@ -172,7 +177,7 @@ def test_train_step_check_says_not_implemented_for_a_stub(tiny_model, images, ca
         return J
 
     x_C, x_S = (nst.preprocess(im, tiny_model.mean) for im in images)
-    cost = nst.make_cost_function(tiny_model, x_C, x_S)
+    cost = transfer.cost_function(tiny_model, x_C, x_S)
     assert course.check_train_step(step, cost, nst.generate_noise_image(x_C, 0.6, seed=0), tiny_model.mean) is False
     out = capsys.readouterr()
     assert out.out.splitlines() == [course.not_implemented_line("train_step")] and out.err == ""
@@ -232,7 +237,7 @@ def _numpy_adam(w, target, x0, steps, lr, beta1=0.9, beta2=0.999, eps=1e-8):
 
 def test_adam_matches_numpy_with_bias_correction_and_clipping():
     cost, x0, w, target = _quadratic()
-    r = transfer._run_adam(cost, x0, MEAN, 12, 7.0, None, 1, None)
+    r = nst.follow(nst.adam(cost, x0, *nst.pixel_bounds(MEAN), 7.0), 12, MEAN, x0)
     trajectory, x_end = _numpy_adam(w, target, x0, 12, 7.0)
     lo, hi = nst.pixel_bounds(MEAN)
     assert np.mean((x_end == lo) | (x_end == hi)) > 0.2  # many pixels were clipped
@@ -246,7 +251,7 @@ def test_adam_returns_the_best_image_in_range_when_the_cost_rises():
     # lr 120 overshoots the targets (all inside the range) and past 0 and 255 (a quarter of the
     # steps would leave the range): the cost falls, then rises again by the end
     cost, x0, w, target = _quadratic(seed=1, low=20, high=235)
-    r = transfer._run_adam(cost, x0, MEAN, 10, 120.0, None, 1, None)
+    r = nst.follow(nst.adam(cost, x0, *nst.pixel_bounds(MEAN), 120.0), 10, MEAN, x0)
     trajectory, _ = _numpy_adam(w, target, x0, 10, 120.0)
     J = [h["J"] for h in r.history]
     np.testing.assert_allclose(J, [J for J, _ in trajectory], rtol=1e-4)
@@ -257,3 +262,64 @@ def test_adam_returns_the_best_image_in_range_when_the_cost_rises():
     lo, hi = nst.pixel_bounds(MEAN)
     assert np.all((r.x >= lo) & (r.x <= hi))
     np.testing.assert_array_equal(r.image, nst.deprocess(r.x, MEAN))
+
+
+def test_the_cores_loop_is_the_toolboxs_adam(tiny_model, images):
+    """nst.run_style_transfer (the loop notebook 05 writes) and the full transfer's Adam give the same run."""
+    core = nst.run_style_transfer(tiny_model, *images, iterations=6, seed=3, alpha=2, beta=30)
+    full = transfer.run_transfer(tiny_model, *images, iterations=6, seed=3, alpha=2, beta=30, optimizer="adam")
+    np.testing.assert_allclose(_costs(core), _costs(full), rtol=2e-4)
+    assert core.iterations == full.iterations == 6 and core.evaluations == 6
+
+
+def test_the_core_refuses_settings_it_does_not_have(tiny_model, images):
+    with pytest.raises(nst.NSTError, match=r"^unknown setting\(s\) optimizer: the settings are alpha, beta"):
+        nst.run_style_transfer(tiny_model, *images, optimizer="lbfgs")
+    for bad, message in [(dict(iterations=-1), "iterations must be a whole number >= 0, not -1"),
+                         (dict(iterations=2.5), "iterations must be a whole number >= 0, not 2.5"),
+                         (dict(iterations=float("nan")), "iterations must be a whole number >= 0, not nan"),
+                         (dict(lr="2"), "lr must be a finite number >= 0, not '2'"),
+                         (dict(tv_weight=-1), "tv_weight must be a finite number >= 0, not -1"),
+                         (dict(style_layers=["conv1_1"]), "style_layers must be (layer, weight >= 0) pairs"),
+                         (dict(seed=True), "seed must be a whole number >= 0, not True")]:
+        with pytest.raises(nst.NSTError, match="^" + re.escape(message)):
+            nst.run_style_transfer(tiny_model, *images, **bad)
+    with pytest.raises(nst.NSTError, match="callback must be a function"):
+        nst.run_style_transfer(tiny_model, *images, callback=5)
+    with pytest.raises(nst.NSTError, match="stop_event a threading.Event"):
+        nst.run_style_transfer(tiny_model, *images, stop_event=True)
+
+
+def test_callbacks_count_the_runs_iterations_across_scales(tiny_model, make_images):
+    seen = []
+    transfer.run_transfer(tiny_model, *make_images(64, 96, 2), iterations=12, scales=[(0.5, 5), 1], seed=0,
+                          callback=lambda i, costs, image: seen.append((i, image.shape[:2])), callback_every=3)
+    assert [i for i, _ in seen] == [3, 6, 9, 12]
+    assert seen[0][1] == (32, 48) and seen[-1][1] == (64, 96)
+
+
+def test_a_callback_that_raises_ends_the_run_with_the_best_image_kept(tiny_model, images):
+    def cb(i, costs, image):
+        if i == 3:
+            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom") as err:
+        nst.run_style_transfer(tiny_model, *images, iterations=10, seed=0, callback=cb, callback_every=1)
+    r = err.value.result
+    assert r.iterations == 3 and r.image.shape == images[0].shape and r.J == min(h["J"] for h in r.history)
+
+
+def test_a_live_change_keeps_adams_state_and_traces_nothing(tiny_model, images, monkeypatch):
+    """send(new settings) between two steps: beta x10 changes the next cost at once, without a retrace."""
+    content, style = images
+    s = transfer.TransferSettings(iterations=20, seed=0, optimizer="adam")
+    steps = transfer.transfer_steps(tiny_model, content, [style], s)
+    first = [next(steps) for _ in range(3)]
+    traces = []
+    real = tf.function
+    monkeypatch.setattr(tf, "function", lambda *a, **k: traces.append(1) or real(*a, **k))
+    changed = steps.send(dataclasses.replace(s, beta=10 * s.beta))
+    J, J_content, J_style = (float(v) for v in changed[:3])
+    assert J == pytest.approx(s.alpha * J_content + 10 * s.beta * J_style, rel=1e-4)
+    assert traces == []  # the same compiled step: only the weights it reads changed
+    # Adam's state went on: the step after the change moves the pixels by about lr, not by a fresh start's
+    assert float(first[2][0]) > 0 and changed[3].shape == first[2][3].shape

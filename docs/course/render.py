@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import nst_utils as nst  # noqa: E402
-from nst_tools import course, fast, further  # noqa: E402
+from nst_tools import course, fast, further, transfer  # noqa: E402
 
 MAX_WIDTH = 1400          # pixels
 JPEG_QUALITY = 85
@@ -268,7 +268,7 @@ def fig_grid(model, s, label):
     results = []
     for ratio in s["ratios"]:
         t = time.perf_counter()
-        results.append(nst.run_style_transfer(model, content, style, iterations=s["iterations"], optimizer="lbfgs",
+        results.append(transfer.run_transfer(model, content, style, iterations=s["iterations"], optimizer="lbfgs",
                                               alpha=s["alpha"], beta=ratio * s["alpha"], seed=SEED))
         print(f"  beta/alpha {ratio:g}: J_content {results[-1].J_content:.3g}, J_style {results[-1].J_style:.3g} "
               f"({time.perf_counter() - t:.0f} s)", flush=True)
@@ -293,7 +293,7 @@ def fig_result(model, s, label):
     content = load(s["content"], size=s["size"])
     style = load(s["style"], size=s["size"])
     t = time.perf_counter()
-    result = nst.run_style_transfer(model, content, style, iterations=s["iterations"], optimizer="lbfgs",
+    result = transfer.run_transfer(model, content, style, iterations=s["iterations"], optimizer="lbfgs",
                                     alpha=s["alpha"], beta=s["beta"], scales=s["scales"], seed=SEED,
                                     precision="float32")
     print(f"  J {result.J:.4g} ({time.perf_counter() - t:.0f} s)", flush=True)
@@ -308,7 +308,7 @@ def fig_result(model, s, label):
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.02, wspace=0.02)
     footer = (f"{hw(s['size'])}, {s['iterations']} L-BFGS iterations, scales \"{s['scales']}\" "
               f"({plan_text(s['size'], s['iterations'], s['scales'])}), α = {s['alpha']:g}, β = {s['beta']:g}, "
-              f"float32, seed {SEED} (nst.run_style_transfer).\nWeights: {label}")
+              f"float32, seed {SEED} (transfer.run_transfer).\nWeights: {label}")
     return fig, footer
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "nst_utils.py").is_file())  # the repository
 sys.path.insert(0, str(ROOT))
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
-from nst_tools import course
+from nst_tools import course, transfer  # the full transfer: L-BFGS
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -134,7 +134,7 @@ print(f"largest pixel difference between the two images: {difference} (out of 25
 RATIOS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 4.0]        # beta / alpha; 4 = the assignment's 40 / 10
 grid = []
 for ratio in RATIOS:
-    result = nst.run_style_transfer(model, content, style, iterations=ITERATIONS, optimizer="lbfgs",
+    result = transfer.run_transfer(model, content, style, iterations=ITERATIONS, optimizer="lbfgs",
                                     alpha=ALPHA, beta=ratio * ALPHA, seed=0)
     grid.append(result)
     print(f"beta/alpha = {ratio:<6g}  J_content = {result.J_content:8.3g}   J_style = {result.J_style:9.3g}"
@@ -278,7 +278,7 @@ tv_content = nst.load_image(CONTENT_PATH, max_size=TV_SIZE)
 tv_style = nst.load_image(STYLE_PATH, size=tv_content.shape[:2])
 tv_runs = []
 for tv_weight in TV_WEIGHTS:
-    result = nst.run_style_transfer(model, tv_content, tv_style, iterations=ITERATIONS, optimizer="lbfgs",
+    result = transfer.run_transfer(model, tv_content, tv_style, iterations=ITERATIONS, optimizer="lbfgs",
                                     alpha=ALPHA, beta=1e-3 * ALPHA, tv_weight=tv_weight, seed=0)
     J_TV = float(nst.total_variation_cost(tf.constant(nst.preprocess(result.image, model.mean))))
     tv_runs.append((result, J_TV))

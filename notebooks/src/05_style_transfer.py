@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "nst_utils.py").is_file())  # the repository
 sys.path.insert(0, str(ROOT))
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
-from nst_tools import course
+from nst_tools import course, transfer  # the full transfer: L-BFGS (section 4)
 from nst_tools.preview import LivePreview
 
 import matplotlib.pyplot as plt
@@ -78,7 +78,7 @@ fns = course.mine(nst.compute_content_cost, nst.gram_matrix, nst.compute_layer_s
 compute_content_cost = fns["compute_content_cost"]
 compute_style_cost = fns["compute_style_cost"]            # uses your compute_layer_style_cost and gram_matrix
 total_cost = fns["total_cost"]
-LOSSES = dict(content_cost=fns["compute_content_cost"], layer_style_cost=fns["compute_layer_style_cost"],
+LOSSES = dict(content_cost=fns["compute_content_cost"], style_cost=fns["compute_style_cost"],
               total_cost=fns["total_cost"])                # for nst.run_style_transfer and make_cost_function
 
 # %% [markdown]
@@ -257,7 +257,7 @@ def my_train_step(G, state, lr=2.0, beta1=0.9, beta2=0.999, eps=1e-8):
 # `**LOSSES`); the check runs Adam on it next to your steps.
 
 # %%
-cost = nst.make_cost_function(model, x_C, x_S, alpha=ALPHA, beta=BETA, **LOSSES)
+cost = nst.make_cost_function(model, x_C, x_S, nst.Settings(alpha=ALPHA, beta=BETA), **LOSSES)
 passed = course.check_train_step(my_train_step, cost, G0, model.mean)
 
 # %% [markdown]
@@ -271,7 +271,7 @@ passed = course.check_train_step(my_train_step, cost, G0, model.mean)
 # settings.
 
 # %%
-library = nst.run_style_transfer(model, content, style, iterations=HAND_STEPS, optimizer="adam",
+library = nst.run_style_transfer(model, content, style, iterations=HAND_STEPS,
                                  alpha=ALPHA, beta=BETA, seed=0, **LOSSES)
 if passed:
     G = tf.Variable(G0)
@@ -322,7 +322,7 @@ else:
 
 # %%
 preview = LivePreview(ALPHA, BETA, every=PREVIEW_EVERY, title=f"Adam, alpha = {ALPHA:g}, beta = {BETA:g}")
-result = nst.run_style_transfer(model, content, style, iterations=ITERATIONS, optimizer="adam",
+result = nst.run_style_transfer(model, content, style, iterations=ITERATIONS,
                                 alpha=ALPHA, beta=BETA, seed=0, callback=preview, callback_every=1, **LOSSES)
 preview.done(result)
 print(f"{result.iterations} iterations in {result.seconds:.0f} s: J = {result.J:.4g}, "
@@ -376,7 +376,7 @@ def lbfgs_callback(iteration, costs, image):
         stop.set()
 
 
-lbfgs = nst.run_style_transfer(model, content, style, iterations=LBFGS_MAX, optimizer="lbfgs",
+lbfgs = transfer.run_transfer(model, content, style, iterations=LBFGS_MAX, optimizer="lbfgs",
                                alpha=ALPHA, beta=BETA, seed=0, callback=lbfgs_callback, callback_every=1,
                                stop_event=stop, **LOSSES)
 lbfgs_preview.done(lbfgs)

@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "nst_utils.py").is_file())  # the repository
 sys.path.insert(0, str(ROOT))
 import nst_utils as nst  # first: it quietens TensorFlow's start-up messages
-from nst_tools import course, further, transfer
+from nst_tools import course, further, transfer  # the full transfer: L-BFGS, scales
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -201,7 +201,7 @@ report("the recoloured style has the content's mean and covariance",
        f"means {np.round(mu_x, 1)} vs {np.round(mu_c, 1)}")
 
 # %% [markdown]
-# Now the three transfers with the same settings. `further.stylize` is `run_style_transfer` plus the extras of
+# Now the three transfers with the same settings. `further.stylize` is `transfer.run_transfer` plus the extras of
 # this notebook (`preserve_colors=`, `style_weights=`, `style_scale=`, `recorder=`). The luminance-only
 # transfer is written out here with your `restore_chroma` (`preserve_colors="luminance"` does the same
 # inside `further.stylize`): the grey transfer of $L_C$ with $L_S'$, then the content's chroma put back.
@@ -214,7 +214,7 @@ results = {}
 for mode in [None, "luminance", "histogram"]:
     t = time.perf_counter()
     if mode == "luminance":        # the grey transfer, then your restore_chroma
-        grey = nst.run_style_transfer(model, further.luminance_image(content), L_S, **SETTINGS)
+        grey = transfer.run_transfer(model, further.luminance_image(content), L_S, **SETTINGS)
         results[mode] = dataclasses.replace(grey, image=restore_chroma(grey.image, content))
     else:
         results[mode] = further.stylize(model, content, style_a, preserve_colors=mode,
@@ -412,7 +412,7 @@ print("mean frequency per scale:", {s: round(f, 4) for s, f in zip(scales, freqs
 # $$G_1 = \text{transfer}(C_{s_1}, \text{noise}), \qquad
 # G_k = \text{transfer}\big(C_{s_k}, \text{start} = \text{upsample}_{s_k}(G_{k-1})\big)$$
 #
-# `run_style_transfer(..., scales=...)` (and so `further.stylize`) runs that loop: `scales=[(0.5, 40), 1]`
+# `transfer.run_transfer(..., scales=...)` (and so `further.stylize`) runs that loop: `scales=[(0.5, 40), 1]`
 # with `iterations=70` means 40 iterations at half the size and the remaining 30 at full size;
 # `scales=[(0.25, 60), (0.5, 40), 1]` with `iterations=150` adds a quarter-size scale in front. Each style
 # is resized by the same fraction, so the strokes keep their size relative to the picture. On the command
