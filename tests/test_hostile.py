@@ -272,14 +272,15 @@ ROWS = [
     stylize("mean-complex", setup=mat(mean=np.array([123.7, 116.8, 103.9]) * (1 + 1j)),
             says="the mean pixel (meta.normalization.averageImage) is not 3 finite numbers in [0, 255]"),
     stylize("kernel-1e30", setup=mat(corrupt=damaged("conv3_1", "kernel", 1e30)),
-            says=f"{{tmp}}/w.mat: layer conv3_1 has a kernel weight of 1e+30: the file is damaged; {MAT_HINT}"),
+            says=f"{{tmp}}/w.mat: layer conv3_1 has a kernel weight of 1e+30, beyond any real VGG's (at most 1000): "
+                 f"the file is damaged; {MAT_HINT}"),
     stylize("bias-1e30", setup=mat(corrupt=damaged("conv5_2", "bias", -1e30)),
-            says="layer conv5_2 has a bias of -1e+30"),
+            says="layer conv5_2 has a bias of -1e+30, beyond any real VGG's (at most 100000)"),
     stylize("kernel-complex", setup=mat(corrupt=damaged("conv2_1", "kernel", 1j)),
             says=f"{{tmp}}/w.mat: layer conv2_1 has complex weights: the file is damaged; {MAT_HINT}"),
     stylize("h5-kernel-1e30", weights="{tmp}/w.h5", setup=h5(corrupt=damaged("conv4_2", "kernel", 1e30)),
-            says="{tmp}/w.h5: layer conv4_2 has a kernel weight of 1e+30: the file is damaged; "
-                 f"{MAT_HINT} --source keras"),
+            says="{tmp}/w.h5: layer conv4_2 has a kernel weight of 1e+30, beyond any real VGG's (at most 1000): the "
+                 f"file is damaged; {MAT_HINT} --source keras"),
     stylize("h5-kernel-complex", weights="{tmp}/w.h5", setup=h5(corrupt=damaged("conv1_1", "kernel", 1j)),
             says="{tmp}/w.h5: layer conv1_1 has complex weights: the file is damaged"),
     # -- weights a learner cannot read, or a folder -----------------------------------------------------------------
@@ -287,7 +288,8 @@ ROWS = [
             says="cannot read {tmp}/w.mat: permission denied; fix its permissions (chmod u+r {tmp}/w.mat)"),
     stylize("weights-folder-permission-denied", weights="{tmp}/private/w.mat", setup=unreadable(mat(), "folder"),
             no_read=True, not_says=["download"],
-            says="cannot read {tmp}/private/w.mat: permission denied; fix its permissions (chmod u+rx {tmp}/private)"),
+            says="cannot read {tmp}/private/w.mat: permission denied; fix the permissions of its folder "
+                 "(chmod u+rx {tmp}/private)"),
     stylize("weights-is-an-empty-folder", weights="{tmp}/weights", setup=in_folder(None),
             says="VGG weights not found at {tmp}/weights/imagenet-vgg-verydeep-19.mat; get them with: "
                  "python nst_utils.py download-weights --output {tmp}/weights/imagenet-vgg-verydeep-19.mat"),
