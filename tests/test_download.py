@@ -119,8 +119,14 @@ def test_unreachable_server_is_one_clear_error(tmp_path):
 
 def test_cli_download_weights(server, tmp_path, capsys):
     out = tmp_path / "sub" / "w.mat"
-    code = cli.main(["download-weights", "--output", str(out), "--url", server, "--md5", MD5,
-                     "--size", str(len(PAYLOAD)), "--quiet"])
+    argv = ["download-weights", "--output", str(out), "--url", server, "--md5", MD5, "--size", str(len(PAYLOAD)),
+            "--quiet"]
+    assert cli.main(argv) == 1  # a folder given with --output must exist, as for stylize -o
+    assert capsys.readouterr().err.strip() == f"nst_utils.py download-weights: error: output folder does not exist: " \
+                                              f"{tmp_path / 'sub'}"
+    assert list(tmp_path.iterdir()) == [] and Handler.seen == []
+    (tmp_path / "sub").mkdir()
+    code = cli.main(argv)
     assert code == 0 and out.read_bytes() == PAYLOAD
     assert capsys.readouterr().out.strip() == f"saved {out}"
     code = cli.main(["download-weights", "--output", str(tmp_path / "x.mat"), "--url", server,
@@ -241,3 +247,65 @@ def test_full_disk_says_so(server, tmp_path, monkeypatch):
     with pytest.raises(nst.NSTError, match="disk is full") as info:
         fetch(server, tmp_path / "w.mat")
     assert "No space left on device" in str(info.value)
+
+
+@pytest.mark.parametrize("given", [MD5.upper(), f"{MD5}  imagenet-vgg-verydeep-19.mat", f"{MD5} *w.mat",
+                                   f"\\{MD5}  odd\\nname.mat", f"MD5 (w.mat) = {MD5}", f" {MD5}\n"])
+def test_md5_as_people_paste_it(server, tmp_path, given):
+    out = tmp_path / "w.mat"
+    assert fetch(server, out, md5=given) == out and out.read_bytes() == PAYLOAD
+    out.write_bytes(PAYLOAD[:-1] + b"x")  # and it is still checked: a wrong file is fetched again
+    fetch(server, out, md5=given)
+    assert out.read_bytes() == PAYLOAD
+
+
+@pytest.mark.parametrize("given", [MD5[:-1], MD5 + "0", "g" * 32, f"{MD5[:16]} {MD5[16:]}", "md5", "None"])
+def test_malformed_md5_is_refused_before_any_transfer(server, tmp_path, given):
+    with pytest.raises(nst.NSTError, match=r"^md5 must be 32 hexadecimal digits \(as md5sum prints them\), or '' "
+                                           r"to skip the check; got "):
+        fetch(server, tmp_path / "w.mat", md5=given)
+    assert Handler.seen == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("offset", [-1, 1])
+def test_a_server_file_of_another_size_is_refused_before_its_body(server, tmp_path, offset, monkeypatch):
+    wrote = []
+    monkeypatch.setattr(download, "_receive", lambda *a: wrote.append(1))
+    with pytest.raises(nst.NSTError, match=rf"^the server's file has {len(PAYLOAD)} bytes, "
+                                           rf"{'more' if offset < 0 else 'fewer'} than the expected"):
+        fetch(server, tmp_path / "w.mat", size=len(PAYLOAD) + offset)
+    assert wrote == [] and list(tmp_path.iterdir()) == []
+
+
+def test_the_default_folder_is_made_but_a_given_one_must_exist(server, tmp_path, monkeypatch):
+    default = tmp_path / "pretrained-model" / "k.h5"
+    monkeypatch.setitem(download.SOURCES, "keras", {"url": server, "md5": MD5, "size": len(PAYLOAD), "output": default})
+    assert download.download_weights(source="keras", progress=False) == default and default.read_bytes() == PAYLOAD
+    with pytest.raises(nst.NSTError, match=rf"^output folder does not exist: {re.escape(str(tmp_path / 'other'))}$"):
+        download.download_weights(tmp_path / "other" / "k.h5", source="keras", progress=False)
+    assert not (tmp_path / "other").exists()
+
+
+def test_a_416_to_a_short_part_is_not_complete(server, tmp_path, monkeypatch):
+    """However the 416 comes (with the server's size, or without), a .part shorter than the file never lands."""
+    out = tmp_path / "w.mat"
+    real, bare = Handler.do_GET, {"yes": False}
+
+    def always_416(self):
+        if self.headers.get("Range"):
+            type(self).seen.append(self.headers["Range"])
+            self.send_response(416)
+            if not bare["yes"]:
+                self.send_header("Content-Range", f"bytes */{len(PAYLOAD)}")
+            self.end_headers()
+            return
+        real(self)
+
+    monkeypatch.setattr(Handler, "do_GET", always_416)
+    for bare["yes"], size in [(False, 0), (False, len(PAYLOAD)), (True, 0)]:
+        (tmp_path / "w.mat.part").write_bytes(PAYLOAD[:5000])
+        with pytest.raises(nst.NSTError, match="HTTP 416"):
+            fetch(server, out, md5="", size=size)
+        assert not out.exists()
+        assert fetch(server, out, md5="", size=size) == out and out.read_bytes() == PAYLOAD  # the next run: afresh
+        out.unlink()

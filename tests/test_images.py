@@ -58,3 +58,34 @@ def test_make_styles_reproduces_the_shipped_styles(tmp_path):
         diff = np.abs(new - old).mean()
         assert diff < 2.0, f"{name} differs from the shipped file by {diff:.2f} grey levels on average; " \
                            "rerun python images/make_styles.py"
+
+
+@pytest.mark.parametrize("height,width,max_size,expected", [
+    (300, 401, 128, (96, 128)),  # 95.76 rounds up: truncating gave 95
+    (401, 300, 128, (128, 96)),
+    (300, 400, 400, (300, 400)),
+    (3, 1000, 100, (1, 100)),  # 0.3 px: at least one pixel
+    (1000, 1999, 1000, (500, 1000)),  # 500.25
+])
+def test_fit_size_rounds_to_the_nearest_pixel(height, width, max_size, expected):
+    assert nst_utils.fit_size(height, width, max_size) == expected
+
+
+def test_load_image_with_max_size_rounds(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (401, 300), (10, 20, 30)).save(tmp_path / "i.png")
+    assert nst_utils.load_image(tmp_path / "i.png", max_size=128).shape == (96, 128, 3)
+
+
+def test_deprocess_rounds_to_the_nearest_level_and_clips():
+    values = np.array([10.6, 10.4, 254.7, 255.6, -0.4, -7.0, 0.5001, 99.9999], np.float32)
+    x = np.stack([values, values + 1, values - 1], -1).reshape(1, 2, 4, 3)
+    out = nst_utils.deprocess(x, mean=np.zeros(3))
+    assert out.dtype == np.uint8 and out.shape == (2, 4, 3)
+    np.testing.assert_array_equal(out[..., 0].ravel(), [11, 10, 255, 255, 0, 0, 1, 100])
+    np.testing.assert_array_equal(out[..., 1].ravel(), [12, 11, 255, 255, 1, 0, 2, 101])
+    np.testing.assert_array_equal(out[..., 2].ravel(), [10, 9, 254, 255, 0, 0, 0, 99])
+    # With the VGG mean: the preprocessed image of a pixel 0.7 above a level comes back one level up.
+    pixel = np.array([[[100.7, 0.7, 200.7]]], np.float32)
+    np.testing.assert_array_equal(nst_utils.deprocess(nst_utils.preprocess(pixel)), [[[101, 1, 201]]])

@@ -146,3 +146,26 @@ def test_a_whole_saved_model_reads_its_model_weights_group(tmp_path, rng):
     a, b = nst.load_vgg_model(plain), nst.load_vgg_model(tmp_path / "model.h5")
     x = rng.normal(0, 50, (1, 8, 8, 3)).astype(np.float32)
     np.testing.assert_array_equal(a(x, ["conv2_2"])["conv2_2"].numpy(), b(x, ["conv2_2"])["conv2_2"].numpy())
+
+
+def _one(which, value):
+    def damage(k, b):
+        k, b = k.astype(np.result_type(k, value)), b.astype(np.result_type(b, value))
+        (k.reshape(-1) if which == "kernel" else b.reshape(-1))[0] = value
+        return k, b
+    return damage
+
+
+@pytest.mark.filterwarnings("error")  # no ComplexWarning either
+@pytest.mark.parametrize("layer,damage,what", [
+    ("conv1_1", _one("kernel", 1j), "complex weights"),
+    ("conv3_4", _one("bias", 1 - 1j), "complex weights"),
+    ("conv4_2", _one("kernel", 1e30), r"a kernel weight of 1e\+30, beyond any real VGG's \(at most 1000\)"),
+    ("conv5_1", _one("bias", -1e30), r"a bias of -1e\+30, beyond any real VGG's \(at most 100000\)"),
+])
+def test_wrong_weights_in_an_h5_are_refused_at_load_time(tmp_path, layer, damage, what):
+    path = write_vgg_h5(tmp_path / "w.h5", width=2, corrupt={layer: damage})
+    with pytest.raises(nst.NSTError) as info:
+        nst.load_vgg_model(path)
+    assert re.fullmatch(rf"{re.escape(str(path))}: layer {layer} has {what}: the file is damaged; {HINT}",
+                        str(info.value)), str(info.value)

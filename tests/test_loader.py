@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.io
 import tensorflow as tf
-from vgg_fixture import write_vgg_mat
+from vgg_fixture import write_vgg_h5, write_vgg_mat
 
 import nst_utils as nst
 
@@ -163,6 +163,15 @@ def _inf_bias(k, b):
     return k, b
 
 
+def _one(which, value):
+    """Replace one number of the kernel (or the last bias) by ``value``, as a damaged file would hold it."""
+    def damage(k, b):
+        k, b = k.astype(np.result_type(k, value)), b.astype(np.result_type(b, value))
+        (k.reshape(-1) if which == "kernel" else b.reshape(-1))[-1] = value
+        return k, b
+    return damage
+
+
 DAMAGE = {  # layer -> (how its weights are broken, what the message says about them)
     "half_inputs": ("conv2_1", lambda k, b: (k[:, :, : k.shape[2] // 2], b), r"a \[3, 3, 2, 8\] kernel and 8 biases, "
                     r"not \[k, k, 4, n\] \(k odd\)"),  # silently a grouped convolution before
@@ -172,6 +181,11 @@ DAMAGE = {  # layer -> (how its weights are broken, what the message says about 
     "short_bias": ("conv2_2", lambda k, b: (k, b[:-1]), r"a \[3, 3, 8, 8\] kernel and 7 biases"),
     "nan_kernel": ("conv4_1", _nan_at_corner, "NaN or infinite weights"),
     "inf_bias": ("conv1_1", _inf_bias, "NaN or infinite weights"),
+    "huge_kernel": ("conv3_1", _one("kernel", 1e30), r"a kernel weight of 1e\+30, beyond any real VGG's \(at most 1000\)"),
+    "big_kernel": ("conv5_4", _one("kernel", -2000.0), r"a kernel weight of -2e\+03, beyond any real VGG's"),
+    "huge_bias": ("conv2_2", _one("bias", 3e5), r"a bias of 3e\+05, beyond any real VGG's \(at most 100000\)"),
+    "complex_kernel": ("conv1_2", _one("kernel", 1j), "complex weights"),  # two ComplexWarnings and a run before
+    "complex_bias": ("conv4_4", _one("bias", 2 + 1j), "complex weights"),
 }
 
 
@@ -185,6 +199,48 @@ def test_damaged_weights_are_one_error_at_load_time(tmp_path, case):
     assert "\n" not in message
     assert re.fullmatch(rf"{re.escape(str(path))}: layer {layer} has {what}.*: the file is damaged; "
                         r"re-download it with: python nst_utils\.py download-weights", message), message
+
+
+WRONG_MEANS = [[np.nan, 116.8, 103.9], [123.7, np.inf, 103.9], [123.7, 300.0, 103.9], [-1.0, 116.8, 103.9],
+               np.array([123.7, 116.8, 103.9]) * (1 + 1j)]
+
+
+@pytest.mark.filterwarnings("error")  # a ComplexWarning too would fail it
+@pytest.mark.parametrize("layout,mean", [("new", m) for m in WRONG_MEANS + [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0]]]
+                         + [("old", m) for m in WRONG_MEANS], ids=str)  # old: a 224 x 224 x 3 mean image
+def test_a_wrong_mean_pixel_is_refused_at_load_time(tmp_path, layout, mean):
+    field = "meta.normalization.averageImage" if layout == "new" else "normalization.averageImage"
+    path = write_vgg_mat(tmp_path / "mean.mat", layout=layout, width=2, mean=mean)
+    with pytest.raises(nst.NSTError) as info:
+        nst.load_vgg_model(path)
+    assert str(info.value) == (f"{path}: the mean pixel ({field}) is not 3 finite numbers in [0, 255]: the file is "
+                               "damaged; re-download it with: python nst_utils.py download-weights")
+
+
+@pytest.mark.parametrize("mean", [[0.0, 0.0, 0.0], [255.0, 255.0, 255.0], [10, 20, 30]])
+def test_mean_pixels_at_the_edges_are_fine(tmp_path, mean):
+    np.testing.assert_allclose(nst.load_vgg_model(write_vgg_mat(tmp_path / "m.mat", width=2, mean=mean)).mean, mean)
+
+
+def test_weights_near_the_bounds_load(tmp_path):
+    path = write_vgg_mat(tmp_path / "ok.mat", width=2, corrupt={"conv2_1": _one("kernel", -999.0),
+                                                                "conv3_1": _one("bias", 99_999.0)})
+    assert nst.load_vgg_model(path).path == path
+
+
+def test_a_folder_stands_for_its_weights_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("NST_VGG_PATH", raising=False)
+    expected = tmp_path / "imagenet-vgg-verydeep-19.mat"
+    with pytest.raises(nst.NSTError) as info:
+        nst.load_vgg_model(tmp_path)
+    assert str(info.value) == (f"VGG weights not found at {expected}; get them with: python nst_utils.py "
+                               f"download-weights --output {expected}")
+    write_vgg_h5(tmp_path / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", width=2)
+    assert nst.load_vgg_model(tmp_path).path.suffix == ".h5"  # only the .h5: that one
+    write_vgg_mat(expected, width=2)
+    assert nst.load_vgg_model(tmp_path).path == expected  # both: the .mat, as in pretrained-model/
+    monkeypatch.setenv("NST_VGG_PATH", str(tmp_path))
+    assert nst.load_vgg_model().path == expected
 
 
 def test_damaged_weights_in_the_cli_are_one_line(tmp_path, run_main):

@@ -14,10 +14,15 @@ MEAN_RGB = np.array([123.68, 116.779, 103.939])
 BLOCKS = {"vgg19": [2, 2, 4, 4, 4], "vgg16": [2, 2, 3, 3, 3]}
 
 
+def _stored(value):
+    """float32 as in the real files; a complex value stays complex (a damaged file, for the loader's tests)."""
+    return np.asarray(value).astype(np.complex64 if np.iscomplexobj(value) else np.float32)
+
+
 def _conv(name, kernel, bias, old):
     w = np.empty((1, 2), dtype=object)
-    w[0, 0] = kernel.astype(np.float32)
-    w[0, 1] = (bias.reshape(1, -1) if old else bias.reshape(-1, 1)).astype(np.float32)
+    w[0, 0] = _stored(kernel)
+    w[0, 1] = _stored(bias.reshape(1, -1) if old else bias.reshape(-1, 1))
     pad, stride = np.array([[1.0, 1, 1, 1]]), np.array([[1.0, 1]])
     if old:  # the older file's field order
         return {"weights": w, "pad": pad, "type": "conv", "name": name, "stride": stride}
@@ -83,6 +88,7 @@ def write_vgg_mat(path, layout="new", arch="vgg19", width=4, seed=0, kernels=Non
                   head=True, corrupt=None):
     """Write a MatConvNet-layout VGG file to ``path``; returns ``path``. ``corrupt``: see ``conv_weights``."""
     old = layout == "old"
+    mean = np.asarray(mean, complex if np.iscomplexobj(mean) else float)  # complex: a damaged file
     layers = vgg_layers(arch, width, seed, kernels, head, old, corrupt)
     cell = np.empty((1, len(layers)), dtype=object)
     for j, layer in enumerate(layers):
@@ -90,13 +96,13 @@ def write_vgg_mat(path, layout="new", arch="vgg19", width=4, seed=0, kernels=Non
     classes = {"name": np.empty((1, 0), dtype=object), "description": np.empty((1, 0), dtype=object)}
     if old:
         data = {"layers": cell, "classes": classes,
-                "normalization": {"averageImage": np.broadcast_to(np.asarray(mean, float), (224, 224, 3)).copy(),
+                "normalization": {"averageImage": np.broadcast_to(mean, (224, 224, 3)).copy(),
                                   "keepAspect": 1, "imageSize": np.array([[224, 224, 3]])}}
     else:
         data = {"layers": cell,
                 "meta": {"inputs": {"name": "input", "size": np.array([[224.0, 224, 3, 10]])}, "classes": classes,
                          "normalization": {"imageSize": np.array([[224.0, 224, 3, 10]]), "keepAspect": 1,
-                                           "averageImage": np.asarray(mean, float).reshape(1, 1, 3)}}}
+                                           "averageImage": mean.reshape(1, 1, -1)}}}
     scipy.io.savemat(str(path), data, do_compression=False, oned_as="column")
     return path
 
@@ -128,7 +134,7 @@ def write_vgg_h5(path, arch="vgg19", width=4, seed=0, kernels=None, naming="scop
             group = f.create_group(name)
             group.attrs["weight_names"] = text([name + s for s in suffixes])
             for s, value in zip(suffixes, (k, bias)):
-                group[name + s] = np.asarray(value, dtype=np.float32)
+                group[name + s] = _stored(value)
             layers.append(name)
             if i == BLOCKS[arch][b - 1]:
                 layers.append(f"block{b}_pool")
