@@ -60,9 +60,18 @@ def _quiet_stderr():
             os.close(saved)
 
 
-if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # Ctrl-C while TF loads: one line
+if __name__ == "__main__":  # Ctrl-C, SIGTERM or SIGHUP while TF loads: one line, 130 (then the CLI takes over)
+    def _early_signal(*_):
+        with contextlib.suppress(OSError):  # a dead terminal still gets its exit status
+            if "--json" in sys.argv[1:]:
+                os.write(1, b'{"error": "interrupted", "status": 130}\n')
+            os.write(_fd, b"nst_utils.py: interrupted\n")
+        os._exit(130)
+
     _fd = os.dup(2)
-    signal.signal(signal.SIGINT, lambda *_: (os.write(_fd, b"nst_utils.py: interrupted\n"), os._exit(130)))
+    for _name in ("SIGINT", "SIGTERM", "SIGHUP"):  # one ignored (nohup, a background job) stays so
+        if hasattr(signal, _name) and signal.getsignal(getattr(signal, _name)) is not signal.SIG_IGN:
+            signal.signal(getattr(signal, _name), _early_signal)
 
 with _quiet_stderr():
     import tensorflow as tf

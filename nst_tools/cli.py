@@ -197,10 +197,14 @@ def build_parser():
 
 class _Signals:
     """SIGINT, SIGTERM and SIGHUP alike: before the run they raise KeyboardInterrupt (nothing to save yet);
-    once ``running`` they only set ``stop``, so the run ends after its step and its best image is saved."""
+    once ``running`` they only set ``stop``, so the run ends after its step and its best image is saved.
 
-    def __init__(self):
-        self.stop, self.running, self.old = threading.Event(), False, {}
+    ``program``: the process ends when the command does, so instead of restoring the old handlers (whose
+    default would kill it with 143/129 while Python shuts down) a late signal ends it at once with 130,
+    what was printed flushed first."""
+
+    def __init__(self, program=False):
+        self.stop, self.running, self.old, self.program, self.code = threading.Event(), False, {}, program, None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -210,13 +214,43 @@ class _Signals:
         return self
 
     def __exit__(self, *exc):
+        if self.program:
+            for stream in (sys.stdout, sys.stderr):
+                _say("", stream)  # flush what is buffered: os._exit below would lose it
         for name, handler in self.old.items():
-            signal.signal(getattr(signal, name), signal.SIG_DFL if handler is None else handler)
+            signal.signal(getattr(signal, name), self._late if self.program else
+                          signal.SIG_DFL if handler is None else handler)
+
+    def _late(self, signum, frame):
+        if self.code == 0:  # the work is done and saved: say why the status is not 0
+            _say(f"{_prog()}: interrupted while exiting (everything was saved)\n", sys.stderr)
+        os._exit(130 if self.code in (0, 130, None) else self.code)
 
     def _handle(self, signum, frame):
         self.stop.set()
         if not self.running:
             raise KeyboardInterrupt
+
+
+def _prog():
+    """What the program calls itself: ``nst`` when run as the console script, else ``nst_utils.py``."""
+    name = Path(sys.argv[0] if sys.argv and sys.argv[0] else "").name
+    return "nst" if name in ("nst", "nst.exe") else "nst_utils.py"
+
+
+def _say(text, stream):
+    """Write ``text`` to ``stream`` and flush; a closed one (a dead terminal, a closed pipe) is pointed at
+    /dev/null instead, so that nothing later (a save, the exit status, Python's last flush) depends on it."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError):
+            pass
+        return False
+    return True
 
 
 def _same_file(a, b) -> bool:
@@ -329,8 +363,12 @@ def _cmd_stylize(args, signals):
     bar = tqdm(total=args.iterations, unit="it", disable=args.quiet, file=sys.stderr)
 
     def progress(i, costs, _image):
-        bar.update(i - bar.n)
-        bar.set_postfix(J=f"{costs['J']:.4g}")
+        try:
+            bar.update(i - bar.n)
+            bar.set_postfix(J=f"{costs['J']:.4g}")
+        except (OSError, ValueError):  # the terminal is gone: the run goes on without its bar
+            bar.disable = True
+            _say("", sys.stderr)
 
     signals.running = True
     try:
@@ -342,7 +380,10 @@ def _cmd_stylize(args, signals):
                          callback_every=1, scales=args.scales, precision=args.precision,
                          stop_event=signals.stop)
     finally:
-        bar.close()  # a message after this starts its own line
+        try:
+            bar.close()  # a message after this starts its own line
+        except (OSError, ValueError):
+            _say("", sys.stderr)
     interrupted = result.stopped != "finished" or signals.stop.is_set()
     if signals.stop.is_set():  # the run saw our stop request: it came from a signal
         result = dataclasses.replace(result, stopped="interrupted")
@@ -353,15 +394,18 @@ def _cmd_stylize(args, signals):
     extra = {}
     if recorder is not None and len(recorder):
         extra = {"animation": str(_save(recorder.save, args.animation, problems)), "animation_frames": len(recorder)}
+    interrupted = interrupted or signals.stop.is_set()  # a signal while saving: saved, and said so
     if args.json:
-        print(json.dumps(_json({"output": str(saved), **result.summary(), **extra}), allow_nan=False))
+        _say(json.dumps(_json({"output": str(saved), **result.summary(), **extra}), allow_nan=False) + "\n",
+             sys.stdout)
     elif not problems:
-        print(f"saved {out} ({result.iterations} iterations, {result.seconds:.1f} s, J = {result.J:.6g})")
+        _say(f"saved {out} ({result.iterations} iterations, {result.seconds:.1f} s, J = {result.J:.6g})\n",
+             sys.stdout)
     if problems:
         raise NSTError("; ".join(problems))
     if interrupted:
-        print(f"nst_utils.py stylize: interrupted: saved the best image so far to {out} "
-              f"({result.iterations} iterations, J = {result.J:.6g})", file=sys.stderr)
+        _say(f"{_prog()} stylize: interrupted: saved the best image so far to {out} "
+             f"({result.iterations} iterations, J = {result.J:.6g})\n", sys.stderr)
         return 130
     return 0
 
@@ -400,24 +444,33 @@ def _cmd_bench(args):
 
 
 def main(argv=None):
-    """Entry point of ``python nst_utils.py``; returns the exit status."""
+    """Entry point of ``python nst_utils.py`` and ``nst``; returns the exit status (``argv=None``, the program:
+    exits with it, see _Signals)."""
     args = build_parser().parse_args(argv)
-    with _Signals() as signals:
-        try:
-            if args.command == "stylize":
-                return _cmd_stylize(args, signals)
-            if args.command == "bench":
-                return _cmd_bench(args)
-            path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet,
-                                    source=args.source)
-            print(f"saved {path}")
-            return 0
-        except NSTError as exc:
-            hint = f" (--max-size {exc.max_size})" if isinstance(exc, TooLargeError) and exc.max_size else ""
-            print(f"nst_utils.py {args.command}: error: {exc}{hint}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            then = {"stylize": "; nothing was saved", "download-weights": "; run it again to resume"}
-            print(f"nst_utils.py {args.command}: interrupted{then.get(args.command, '')}", file=sys.stderr)
-            return 130
+    with _Signals(program=argv is None) as signals:
+        signals.code = _run(args, signals)
+    if signals.program:  # no interpreter shut-down: it would reset the handlers, and a signal then kill us
+        os._exit(signals.code)
+    return signals.code
+
+
+def _run(args, signals):
+    """Run the command ``args`` names; its exit status (errors and interrupts as one line on stderr)."""
+    try:
+        if args.command == "stylize":
+            return _cmd_stylize(args, signals)
+        if args.command == "bench":
+            return _cmd_bench(args)
+        path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet,
+                                source=args.source)
+        _say(f"saved {path}\n", sys.stdout)
+        return 0
+    except NSTError as exc:
+        hint = f" (--max-size {exc.max_size})" if isinstance(exc, TooLargeError) and exc.max_size else ""
+        _say(f"{_prog()} {args.command}: error: {exc}{hint}\n", sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        then = {"stylize": "; nothing was saved", "download-weights": "; run it again to resume"}
+        _say(f"{_prog()} {args.command}: interrupted{then.get(args.command, '')}\n", sys.stderr)
+        return 130
 
