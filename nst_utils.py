@@ -503,12 +503,20 @@ def open_rgb(source, name, verb, load=True):
     An unreadable or too big image is an NSTError ("cannot read <name> as an image (...); <verb> a PNG,
     JPEG ..."). ``load=False``: only read the header (and return None).
     """
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(source) as img:
+        with warnings.catch_warnings():  # under the limit is accepted, without Pillow's warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
+        with img:
             if load:
                 img.load()
+                if img.mode == "F" and np.isnan(np.asarray(img)).any():
+                    raise NSTError(f"{name} has NaN pixels (a float image with missing values): "
+                                   "fill them in, or save it as an 8-bit or 16-bit image")
                 return _to_rgb(ImageOps.exif_transpose(img))
     except Image.DecompressionBombError as exc:
         raise NSTError(f"{name} is too big to open safely ({str(exc).split(', could')[0]}, Pillow's "
@@ -580,7 +588,7 @@ def atomic_write(path, write, suffix=".tmp"):
     path = Path(path)
     if not path.parent.is_dir():
         raise NSTError(f"output folder does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=suffix)  # fits where path does
     os.close(fd)
     try:
         write(tmp)
@@ -599,6 +607,8 @@ def image_format(path) -> str:
     from PIL import Image
 
     fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt in ("ICO", "ICNS"):  # icons are saved at fixed sizes (at most 256 or 1024 px), not the picture's
+        raise NSTError(f"cannot write {Path(path).name!r}: an icon file resizes the picture; use .png or .jpg")
     try:  # a real tiny save: some formats register but cannot write RGB (.xbm, .msp, .h5, ...)
         Image.new("RGB", (2, 2)).save(io.BytesIO(), format=fmt)
     except Exception:

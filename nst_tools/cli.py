@@ -39,6 +39,7 @@ from nst_utils import (
     ALPHA,
     BETA,
     DEFAULT_WEIGHTS,
+    IMAGES_DIR,
     KERAS_WEIGHTS,
     NSTError,
     TooLargeError,
@@ -47,14 +48,18 @@ from nst_utils import (
     load_vgg_model,
     open_rgb,
     probe_writable,
+    resolve_weights_path,
     save_image,
 )
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument as one line on stderr."""
+    """argparse that reports a bad argument as one line on stderr (``last_error``: that line's message)."""
+
+    last_error = None
 
     def error(self, message):
+        _Parser.last_error = message
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -112,12 +117,24 @@ def _scales(text):
         if any(len(v) not in (1, 2) for v in value):
             raise ValueError
         value = [v if len(v) == 2 else v[0] for v in value]
-        scale_plan(value, 10**6)
+        scale_plan(value, sum(v[1] for v in value if isinstance(v, tuple)))  # the fractions (--iterations: later)
     except (ValueError, NSTError) as exc:
         raise argparse.ArgumentTypeError(str(exc) if isinstance(exc, NSTError) else
                                          f"expected a number of scales or fractions like 0.25,0.5,1 or "
                                          f"0.25:20,0.5:10,1 (fraction:iterations), not {text!r}") from None
     return value
+
+
+def _sides(text):
+    """argparse type for bench --memory-sizes: comma-separated longest sides, each a whole number >= 16."""
+    try:
+        sides = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        sides = []
+    if not sides or min(sides) < 16:
+        raise argparse.ArgumentTypeError(f"expected longest sides in pixels, each 16 or more, like 512,1024, "
+                                         f"not {text!r}")
+    return sides
 
 
 def build_parser():
@@ -177,7 +194,8 @@ def build_parser():
     bn.add_argument("--style", help="style image (default images/style_swirls.jpg)")
     bn.add_argument("--plot", metavar="PATH", help="save the cost-against-seconds plot here")
     bn.add_argument("--pictures", metavar="PATH", help="save each method's picture, side by side, here")
-    bn.add_argument("--memory-sizes", default="512,1024", help="longest sides for the memory part")
+    bn.add_argument("--memory-sizes", type=_sides, default=[512, 1024], metavar="N,N,...",
+                    help="longest sides for the memory part (default 512,1024)")
     bn.add_argument("--repeats", type=_int_at_least(1), default=5, help="timing repeats (best is kept)")
     bn.add_argument("--quick", action="store_true", help="2 repeats and no memory part (for tests)")
     bn.add_argument("--seed", type=_int_at_least(0), default=0)
@@ -264,8 +282,15 @@ def _same_file(a, b) -> bool:
 def _check_output(path, flag, inputs=()):
     """NSTError naming ``flag`` unless a file can be written at ``path`` without destroying an input."""
     path = Path(path)
+    try:
+        longest = os.pathconf(path.parent if path.parent.is_dir() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        longest = 255
+    if len(os.fsencode(path.name)) > longest or len(os.fsencode(os.path.abspath(path))) > 4000:
+        raise NSTError(f"{flag} name is too long ({len(path.name)} characters; at most {longest} here): "
+                       "give a shorter name")
     for source in inputs:
-        if _same_file(path, source):
+        if source is not None and _same_file(path, source):
             raise NSTError(f"{flag} {path} is the input {source}: it would be overwritten; give another name")
     if path.is_dir():
         raise NSTError(f"{flag} {path} is a directory: give a file name")
@@ -278,7 +303,15 @@ def _check_output(path, flag, inputs=()):
     return path
 
 
-def _check_figure(path, flag):
+def _inputs(args):
+    """Every file the command reads (images and weights, defaults included): no output may overwrite one."""
+    if args.command == "stylize":
+        return [args.content, *args.style, resolve_weights_path(args.weights)]
+    return [resolve_weights_path(args.weights), resolve_weights_path(args.quality_weights or args.weights),
+            args.content or IMAGES_DIR / "chelsea.jpg", args.style or IMAGES_DIR / "style_swirls.jpg"]
+
+
+def _check_figure(path, flag, inputs=()):
     """NSTError naming ``flag`` unless matplotlib can save a figure as ``path``'s format (a tiny real save)."""
     import io
 
@@ -288,7 +321,7 @@ def _check_figure(path, flag):
         Figure(figsize=(0.2, 0.2)).savefig(io.BytesIO(), format=image_format(path))
     except (ValueError, NSTError):
         raise NSTError(f"cannot write {flag} {Path(path).name!r}: use .png, .jpg or .pdf") from None
-    return _check_output(path, flag)
+    return _check_output(path, flag, inputs)
 
 
 def _save(write, path, problems):
@@ -298,7 +331,7 @@ def _save(write, path, problems):
     except (OSError, ValueError, NSTError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         try:
-            kept = write(timestamped_path(tempfile.gettempdir(), f"{Path(path).stem}-unsaved", Path(path).suffix))
+            kept = write(timestamped_path(tempfile.gettempdir(), f"{Path(path).stem[:60]}-unsaved", Path(path).suffix))
             problems.append(f"could not save {path} ({why}); kept it as {kept} instead")
             return kept
         except (OSError, ValueError, NSTError) as again:
@@ -321,7 +354,7 @@ def _check_inputs(args):
         if path.exists() and not path.is_file():
             raise NSTError(f"{path} is not a regular file: give an image file")
         if path.is_file():
-            open_rgb(path, path, "use", load=False)
+            open_rgb(path, path, "use")  # decoded: NaN pixels are refused here, not after the model loads
 
 
 def _check_further_args(args, out):
@@ -335,7 +368,7 @@ def _check_further_args(args, out):
     path = check_animation_path(args.animation)
     if _same_file(path, out):
         raise NSTError("--animation and --output name the same file: give the animation another name")
-    _check_output(path, "--animation", [args.content, *args.style])
+    _check_output(path, "--animation", _inputs(args))
     every = args.animation_every or 10
     if args.iterations < every:
         raise NSTError(f"--animation-every {every} is more than --iterations {args.iterations}: "
@@ -348,9 +381,13 @@ def _cmd_stylize(args, signals):
 
     out = Path(args.output)
     image_format(out)
-    _check_output(out, "--output", [args.content, *args.style])
+    _check_output(out, "--output", _inputs(args))
     _check_inputs(args)
     recorder = _check_further_args(args, out)
+    try:
+        scale_plan(args.scales, args.iterations)
+    except NSTError as exc:
+        raise NSTError(f"--scales with --iterations {args.iterations}: {exc}") from None
     if not args.alpha and not args.beta:
         raise NSTError("--alpha and --beta are both 0: nothing to optimise; give one of them a positive weight")
     if args.size is None and args.max_size is None:
@@ -419,13 +456,12 @@ def _cmd_bench(args):
                        "parts: step, quality, memory")
     for flag, path in (("--plot", args.plot), ("--pictures", args.pictures)):
         if path is not None:
-            _check_figure(path, flag)
+            _check_figure(path, flag, _inputs(args))
     if args.quick:
         parts = [p for p in parts if p != "memory"]
     tf.get_logger().setLevel("ERROR")  # the runs build many tf.functions: no retracing warnings
-    sizes = [int(v) for v in args.memory_sizes.split(",") if v.strip()]
     result = benchmark(args.weights, args.quality_weights, args.size, args.iterations, methods, parts,
-                       args.content, args.style, 2 if args.quick else args.repeats, args.seed, sizes,
+                       args.content, args.style, 2 if args.quick else args.repeats, args.seed, args.memory_sizes,
                        log=lambda *a: print(*a, file=sys.stderr, flush=True))
     problems = []
     if result["quality"] is not None:
@@ -446,7 +482,13 @@ def _cmd_bench(args):
 def main(argv=None):
     """Entry point of ``python nst_utils.py`` and ``nst``; returns the exit status (``argv=None``, the program:
     exits with it, see _Signals)."""
-    args = build_parser().parse_args(argv)
+    as_json = "--json" in (sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        if as_json and exc.code:
+            _say(json.dumps({"error": _Parser.last_error, "status": exc.code}) + "\n", sys.stdout)
+        raise
     with _Signals(program=argv is None) as signals:
         signals.code = _run(args, signals)
     if signals.program:  # no interpreter shut-down: it would reset the handlers, and a signal then kill us
@@ -467,10 +509,17 @@ def _run(args, signals):
         return 0
     except NSTError as exc:
         hint = f" (--max-size {exc.max_size})" if isinstance(exc, TooLargeError) and exc.max_size else ""
-        _say(f"{_prog()} {args.command}: error: {exc}{hint}\n", sys.stderr)
-        return 1
+        return _fail(args, 1, f"{exc}{hint}", f"{_prog()} {args.command}: error: {exc}{hint}")
     except KeyboardInterrupt:
         then = {"stylize": "; nothing was saved", "download-weights": "; run it again to resume"}
-        _say(f"{_prog()} {args.command}: interrupted{then.get(args.command, '')}\n", sys.stderr)
-        return 130
+        why = f"interrupted{then.get(args.command, '')}"
+        return _fail(args, 130, why, f"{_prog()} {args.command}: {why}")
+
+
+def _fail(args, status, error, line):
+    """``line`` on stderr; with --json also ``{"error", "status"}`` as the last line of stdout. Returns ``status``."""
+    if getattr(args, "json", False):
+        _say(json.dumps({"error": error, "status": status}) + "\n", sys.stdout)
+    _say(line + "\n", sys.stderr)
+    return status
 

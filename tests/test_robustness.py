@@ -446,3 +446,31 @@ def test_api_shapes(tiny_model, arg, shape, message):
     with pytest.raises(nst.NSTError) as info:
         nst.run_style_transfer(tiny_model, iterations=1, **images)
     assert str(info.value) == message
+
+
+def test_a_250_character_output_name_is_saved(files, tiny_vgg_path, run_main, capsys):
+    """Valid, but too long for anything added to it: the save's temporary name must still fit."""
+    out = files / ("o" * 246 + ".png")
+    code, err = run_main(stylize_argv(files, tiny_vgg_path, out=out))
+    assert code == 0, err
+    assert nst.load_image(out).shape == (16, 24, 3)
+    assert sorted(p.name for p in files.iterdir()) == sorted(["c.png", "s.jpg", out.name])
+
+
+def test_a_failed_save_of_a_250_character_name_is_kept_in_the_temp_folder(files, tiny_vgg_path, run_main,
+                                                                          monkeypatch, tmp_path_factory):
+    rescue = tmp_path_factory.mktemp("rescue")
+    monkeypatch.setattr("tempfile.tempdir", str(rescue))
+    real_save = Image.Image.save
+
+    def full_disk(self, fp, *a, **k):
+        if str(fp).startswith(str(files)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(self, fp, *a, **k)
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    code, err = run_main(stylize_argv(files, tiny_vgg_path, out=files / ("o" * 246 + ".png")))
+    assert code == 1
+    line = one_error(err, "No space left on device", "kept it as")
+    kept = [p for p in rescue.iterdir() if p.suffix == ".png"]
+    assert len(kept) == 1 and str(kept[0]) in line
