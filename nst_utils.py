@@ -47,9 +47,13 @@ def _quiet_stderr():
             os.close(saved)
 
 
-if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # Ctrl-C while TF loads: one line
-    _fd = os.dup(2)
-    signal.signal(signal.SIGINT, lambda *_: (os.write(_fd, b"nst_utils.py: interrupted\n"), os._exit(130)))
+if __name__ == "__main__":  # Ctrl-C, SIGTERM or SIGHUP while TF loads: one line, 130 (then the CLI takes over)
+    _fd, _said = os.dup(2), b'{"error": "interrupted", "status": 130}\n' * ("--json" in sys.argv[1:])
+    def _early_signal(*_):
+        with contextlib.suppress(OSError):  # a dead terminal still gets its exit status
+            os.write(_fd, b"nst_utils.py: interrupted\n") + os.write(1, _said)
+        os._exit(130)
+    [signal.signal(s, _early_signal) for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", 0)) if s and signal.getsignal(s) is not signal.SIG_IGN]  # one ignored (nohup) stays so
 
 with _quiet_stderr():
     import tensorflow as tf
@@ -451,12 +455,19 @@ def open_rgb(source, name, verb, load=True):
     An unreadable or too big image is an NSTError ("cannot read <name> as an image (...); <verb> a PNG,
     JPEG ..."). ``load=False``: only read the header (and return None).
     """
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(source) as img:
+        with warnings.catch_warnings():  # under the limit is accepted, without Pillow's warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
+        with img:
             if load:
                 img.load()
+                if img.mode == "F" and np.isnan(np.asarray(img)).any():
+                    raise NSTError(f"{name} has NaN pixels (missing values): fill them in, or save it as an 8-bit image")
                 return _to_rgb(ImageOps.exif_transpose(img))
     except Image.DecompressionBombError as exc:
         raise NSTError(f"{name} is too big to open safely ({str(exc).split(', could')[0]}, Pillow's "
@@ -473,15 +484,24 @@ def load_image(path, size=None, max_size=None) -> np.ndarray:
     """
     from PIL import Image
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise NSTError(f"load_image: path must be a file name (str or pathlib.Path), got {type(path).__name__}")
+    whole = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+    if size is not None and not (isinstance(size, (tuple, list, np.ndarray)) and len(size) == 2) or max_size is not None \
+            and not whole(max_size) or size is not None and not all(map(whole, size)):
+        raise NSTError(f"load_image: size must be (height, width), two whole numbers >= 1, and max_size one whole number >= 1; got size={size!r}, max_size={max_size!r}")
     path = Path(path)
     if not path.is_file():  # a FIFO or a device would hang the reader
         raise NSTError(f"{path} is not a regular file: give an image file" if path.exists() else
                        f"image not found: {path}")
-    if size is not None and (len(size) != 2 or min(size) < 1) or max_size is not None and max_size < 1:
-        raise NSTError(f"size (height, width) and max_size must be at least 1, got size={size}, max_size={max_size}")
     img = open_rgb(path, path, "use")
     if size is None and max_size is not None:
         size = fit_size(img.height, img.width, int(max_size))
+    (h, w), free = size if size is not None else (img.height, img.width), float("inf")
+    with contextlib.suppress(OSError, ValueError, StopIteration), open("/proc/meminfo") as info:  # else unchecked
+        free = next(int(line.split()[1]) * 1024 for line in info if line.startswith("MemAvailable:"))
+    if 19 * int(h) * int(w) > free:  # two RGB copies and the float32 result
+        raise NSTError(f"{path.name} at {h}x{w} needs about {19 * h * w / 2**30:.1f} GiB of memory but {free / 2**30:.1f} GiB is free: give a smaller size")
     if size is not None and (img.height, img.width) != tuple(size):
         img = img.resize((int(size[1]), int(size[0])), Image.LANCZOS)
     return np.asarray(img, dtype=np.float32)
@@ -528,7 +548,7 @@ def atomic_write(path, write, suffix=".tmp"):
     path = Path(path)
     if not path.parent.is_dir():
         raise NSTError(f"output folder does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=suffix)  # fits where path does
     os.close(fd)
     try:
         write(tmp)
@@ -547,6 +567,8 @@ def image_format(path) -> str:
     from PIL import Image
 
     fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt in ("ICO", "ICNS"):  # icons are saved at fixed sizes (at most 256 or 1024 px), not the picture's
+        raise NSTError(f"cannot write {Path(path).name!r}: an icon file resizes the picture; use .png or .jpg")
     try:  # a real tiny save: some formats register but cannot write RGB (.xbm, .msp, .h5, ...)
         Image.new("RGB", (2, 2)).save(io.BytesIO(), format=fmt)
     except Exception:
@@ -555,14 +577,23 @@ def image_format(path) -> str:
 
 
 def save_image(path, image) -> Path:
-    """Save a uint8 ``(H, W, 3)`` image (or a preprocessed ``(1, H, W, 3)`` one with VGG_MEAN) atomically."""
+    """Save an (H, W, 3) image in [0, 255] atomically (or RGBA; a float (1, H, W, 3) gets VGG_MEAN back, a uint8 one is a batch)."""
     from PIL import Image
 
     arr = np.asarray(image)
-    if arr.ndim == 4:
-        arr = deprocess(arr)
+    if arr.dtype.kind not in "buif" or arr.shape[-1:] not in ((3,), (4,)) or arr.ndim not in (3, 4) or 0 in arr.shape \
+            or arr.ndim == 4 and arr.shape[:1] + arr.shape[-1:] != (1, 3) or not np.isfinite(arr).all():
+        raise NSTError(f"save_image: image must be an array of finite numbers (no NaN) of shape (H, W, 3), (H, W, 4) "
+                       f"or (1, H, W, 3), got {arr.dtype} {arr.shape}")
+    if arr.ndim == 3 and arr.dtype.kind == "f" and 0 < arr.max() <= 1 and arr.min() >= 0:
+        raise NSTError(f"save_image: the image looks like [0, 1] (max {arr.max():.3g}), but it takes [0, 255]: multiply it by 255")
+    arr = deprocess(arr) if arr.ndim == 4 and arr.dtype.kind == "f" else arr.reshape(arr.shape[-3:])  # uint8 4-D: a batch
     arr = np.clip(arr, 0, 255).astype(np.uint8)
     fmt = image_format(path)
+    try:  # RGBA needs a format that holds the alpha channel
+        Image.new(("RGB", "RGBA")[arr.shape[-1] == 4], (2, 2)).save(io.BytesIO(), format=fmt)
+    except (OSError, ValueError, KeyError):
+        raise NSTError(f"save_image: the image has an alpha channel (RGBA) that {Path(path).name!r} cannot hold: save it as .png, or pass image[..., :3]") from None
     return atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format=fmt))
 
 

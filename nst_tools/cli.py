@@ -39,6 +39,7 @@ from nst_utils import (
     ALPHA,
     BETA,
     DEFAULT_WEIGHTS,
+    IMAGES_DIR,
     KERAS_WEIGHTS,
     NSTError,
     image_format,
@@ -46,14 +47,18 @@ from nst_utils import (
     load_vgg_model,
     open_rgb,
     probe_writable,
+    resolve_weights_path,
     save_image,
 )
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument as one line on stderr."""
+    """argparse that reports a bad argument as one line on stderr (``last_error``: that line's message)."""
+
+    last_error = None
 
     def error(self, message):
+        _Parser.last_error = message
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -111,12 +116,24 @@ def _scales(text):
         if any(len(v) not in (1, 2) for v in value):
             raise ValueError
         value = [v if len(v) == 2 else v[0] for v in value]
-        scale_plan(value, 10**6)
+        scale_plan(value, sum(v[1] for v in value if isinstance(v, tuple)))  # the fractions (--iterations: later)
     except (ValueError, NSTError) as exc:
         raise argparse.ArgumentTypeError(str(exc) if isinstance(exc, NSTError) else
                                          f"expected a number of scales or fractions like 0.25,0.5,1 or "
                                          f"0.25:20,0.5:10,1 (fraction:iterations), not {text!r}") from None
     return value
+
+
+def _sides(text):
+    """argparse type for bench --memory-sizes: comma-separated longest sides, each a whole number >= 16."""
+    try:
+        sides = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        sides = []
+    if not sides or min(sides) < 16:
+        raise argparse.ArgumentTypeError(f"expected longest sides in pixels, each 16 or more, like 512,1024, "
+                                         f"not {text!r}")
+    return sides
 
 
 def build_parser():
@@ -176,7 +193,8 @@ def build_parser():
     bn.add_argument("--style", help="style image (default images/style_swirls.jpg)")
     bn.add_argument("--plot", metavar="PATH", help="save the cost-against-seconds plot here")
     bn.add_argument("--pictures", metavar="PATH", help="save each method's picture, side by side, here")
-    bn.add_argument("--memory-sizes", default="512,1024", help="longest sides for the memory part")
+    bn.add_argument("--memory-sizes", type=_sides, default=[512, 1024], metavar="N,N,...",
+                    help="longest sides for the memory part (default 512,1024)")
     bn.add_argument("--repeats", type=_int_at_least(1), default=5, help="timing repeats (best is kept)")
     bn.add_argument("--quick", action="store_true", help="2 repeats and no memory part (for tests)")
     bn.add_argument("--seed", type=_int_at_least(0), default=0)
@@ -196,10 +214,14 @@ def build_parser():
 
 class _Signals:
     """SIGINT, SIGTERM and SIGHUP alike: before the run they raise KeyboardInterrupt (nothing to save yet);
-    once ``running`` they only set ``stop``, so the run ends after its step and its best image is saved."""
+    once ``running`` they only set ``stop``, so the run ends after its step and its best image is saved.
 
-    def __init__(self):
-        self.stop, self.running, self.old = threading.Event(), False, {}
+    ``program``: the process ends when the command does, so instead of restoring the old handlers (whose
+    default would kill it with 143/129 while Python shuts down) a late signal ends it at once with 130,
+    what was printed flushed first."""
+
+    def __init__(self, program=False):
+        self.stop, self.running, self.old, self.program, self.code = threading.Event(), False, {}, program, None
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -209,13 +231,43 @@ class _Signals:
         return self
 
     def __exit__(self, *exc):
+        if self.program:
+            for stream in (sys.stdout, sys.stderr):
+                _say("", stream)  # flush what is buffered: os._exit below would lose it
         for name, handler in self.old.items():
-            signal.signal(getattr(signal, name), signal.SIG_DFL if handler is None else handler)
+            signal.signal(getattr(signal, name), self._late if self.program else
+                          signal.SIG_DFL if handler is None else handler)
+
+    def _late(self, signum, frame):
+        if self.code == 0:  # the work is done and saved: say why the status is not 0
+            _say(f"{_prog()}: interrupted while exiting (everything was saved)\n", sys.stderr)
+        os._exit(130 if self.code in (0, 130, None) else self.code)
 
     def _handle(self, signum, frame):
         self.stop.set()
         if not self.running:
             raise KeyboardInterrupt
+
+
+def _prog():
+    """What the program calls itself: ``nst`` when run as the console script, else ``nst_utils.py``."""
+    name = Path(sys.argv[0] if sys.argv and sys.argv[0] else "").name
+    return "nst" if name in ("nst", "nst.exe") else "nst_utils.py"
+
+
+def _say(text, stream):
+    """Write ``text`` to ``stream`` and flush; a closed one (a dead terminal, a closed pipe) is pointed at
+    /dev/null instead, so that nothing later (a save, the exit status, Python's last flush) depends on it."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError):
+            pass
+        return False
+    return True
 
 
 def _same_file(a, b) -> bool:
@@ -229,8 +281,15 @@ def _same_file(a, b) -> bool:
 def _check_output(path, flag, inputs=()):
     """NSTError naming ``flag`` unless a file can be written at ``path`` without destroying an input."""
     path = Path(path)
+    try:
+        longest = os.pathconf(path.parent if path.parent.is_dir() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        longest = 255
+    if len(os.fsencode(path.name)) > longest or len(os.fsencode(os.path.abspath(path))) > 4000:
+        raise NSTError(f"{flag} name is too long ({len(path.name)} characters; at most {longest} here): "
+                       "give a shorter name")
     for source in inputs:
-        if _same_file(path, source):
+        if source is not None and _same_file(path, source):
             raise NSTError(f"{flag} {path} is the input {source}: it would be overwritten; give another name")
     if path.is_dir():
         raise NSTError(f"{flag} {path} is a directory: give a file name")
@@ -243,7 +302,15 @@ def _check_output(path, flag, inputs=()):
     return path
 
 
-def _check_figure(path, flag):
+def _inputs(args):
+    """Every file the command reads (images and weights, defaults included): no output may overwrite one."""
+    if args.command == "stylize":
+        return [args.content, *args.style, resolve_weights_path(args.weights)]
+    return [resolve_weights_path(args.weights), resolve_weights_path(args.quality_weights or args.weights),
+            args.content or IMAGES_DIR / "chelsea.jpg", args.style or IMAGES_DIR / "style_swirls.jpg"]
+
+
+def _check_figure(path, flag, inputs=()):
     """NSTError naming ``flag`` unless matplotlib can save a figure as ``path``'s format (a tiny real save)."""
     import io
 
@@ -253,7 +320,7 @@ def _check_figure(path, flag):
         Figure(figsize=(0.2, 0.2)).savefig(io.BytesIO(), format=image_format(path))
     except (ValueError, NSTError):
         raise NSTError(f"cannot write {flag} {Path(path).name!r}: use .png, .jpg or .pdf") from None
-    return _check_output(path, flag)
+    return _check_output(path, flag, inputs)
 
 
 def _save(write, path, problems):
@@ -263,7 +330,7 @@ def _save(write, path, problems):
     except (OSError, ValueError, NSTError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         try:
-            kept = write(timestamped_path(tempfile.gettempdir(), f"{Path(path).stem}-unsaved", Path(path).suffix))
+            kept = write(timestamped_path(tempfile.gettempdir(), f"{Path(path).stem[:60]}-unsaved", Path(path).suffix))
             problems.append(f"could not save {path} ({why}); kept it as {kept} instead")
             return kept
         except (OSError, ValueError, NSTError) as again:
@@ -286,7 +353,7 @@ def _check_inputs(args):
         if path.exists() and not path.is_file():
             raise NSTError(f"{path} is not a regular file: give an image file")
         if path.is_file():
-            open_rgb(path, path, "use", load=False)
+            open_rgb(path, path, "use")  # decoded: NaN pixels are refused here, not after the model loads
 
 
 def _check_further_args(args, out):
@@ -300,7 +367,7 @@ def _check_further_args(args, out):
     path = check_animation_path(args.animation)
     if _same_file(path, out):
         raise NSTError("--animation and --output name the same file: give the animation another name")
-    _check_output(path, "--animation", [args.content, *args.style])
+    _check_output(path, "--animation", _inputs(args))
     every = args.animation_every or 10
     if args.iterations < every:
         raise NSTError(f"--animation-every {every} is more than --iterations {args.iterations}: "
@@ -313,9 +380,13 @@ def _cmd_stylize(args, signals):
 
     out = Path(args.output)
     image_format(out)
-    _check_output(out, "--output", [args.content, *args.style])
+    _check_output(out, "--output", _inputs(args))
     _check_inputs(args)
     recorder = _check_further_args(args, out)
+    try:
+        scale_plan(args.scales, args.iterations)
+    except NSTError as exc:
+        raise NSTError(f"--scales with --iterations {args.iterations}: {exc}") from None
     if not args.alpha and not args.beta:
         raise NSTError("--alpha and --beta are both 0: nothing to optimise; give one of them a positive weight")
     if args.size is None and args.max_size is None:
@@ -328,8 +399,12 @@ def _cmd_stylize(args, signals):
     bar = tqdm(total=args.iterations, unit="it", disable=args.quiet, file=sys.stderr)
 
     def progress(i, costs, _image):
-        bar.update(i - bar.n)
-        bar.set_postfix(J=f"{costs['J']:.4g}")
+        try:
+            bar.update(i - bar.n)
+            bar.set_postfix(J=f"{costs['J']:.4g}")
+        except (OSError, ValueError):  # the terminal is gone: the run goes on without its bar
+            bar.disable = True
+            _say("", sys.stderr)
 
     signals.running = True
     try:
@@ -341,7 +416,10 @@ def _cmd_stylize(args, signals):
                          callback_every=1, scales=args.scales, precision=args.precision,
                          stop_event=signals.stop)
     finally:
-        bar.close()  # a message after this starts its own line
+        try:
+            bar.close()  # a message after this starts its own line
+        except (OSError, ValueError):
+            _say("", sys.stderr)
     interrupted = result.stopped != "finished" or signals.stop.is_set()
     if signals.stop.is_set():  # the run saw our stop request: it came from a signal
         result = dataclasses.replace(result, stopped="interrupted")
@@ -352,15 +430,18 @@ def _cmd_stylize(args, signals):
     extra = {}
     if recorder is not None and len(recorder):
         extra = {"animation": str(_save(recorder.save, args.animation, problems)), "animation_frames": len(recorder)}
+    interrupted = interrupted or signals.stop.is_set()  # a signal while saving: saved, and said so
     if args.json:
-        print(json.dumps(_json({"output": str(saved), **result.summary(), **extra}), allow_nan=False))
+        _say(json.dumps(_json({"output": str(saved), **result.summary(), **extra}), allow_nan=False) + "\n",
+             sys.stdout)
     elif not problems:
-        print(f"saved {out} ({result.iterations} iterations, {result.seconds:.1f} s, J = {result.J:.6g})")
+        _say(f"saved {out} ({result.iterations} iterations, {result.seconds:.1f} s, J = {result.J:.6g})\n",
+             sys.stdout)
     if problems:
         raise NSTError("; ".join(problems))
     if interrupted:
-        print(f"nst_utils.py stylize: interrupted: saved the best image so far to {out} "
-              f"({result.iterations} iterations, J = {result.J:.6g})", file=sys.stderr)
+        _say(f"{_prog()} stylize: interrupted: saved the best image so far to {out} "
+             f"({result.iterations} iterations, J = {result.J:.6g})\n", sys.stderr)
         return 130
     return 0
 
@@ -374,13 +455,12 @@ def _cmd_bench(args):
                        "parts: step, quality, memory")
     for flag, path in (("--plot", args.plot), ("--pictures", args.pictures)):
         if path is not None:
-            _check_figure(path, flag)
+            _check_figure(path, flag, _inputs(args))
     if args.quick:
         parts = [p for p in parts if p != "memory"]
     tf.get_logger().setLevel("ERROR")  # the runs build many tf.functions: no retracing warnings
-    sizes = [int(v) for v in args.memory_sizes.split(",") if v.strip()]
     result = benchmark(args.weights, args.quality_weights, args.size, args.iterations, methods, parts,
-                       args.content, args.style, 2 if args.quick else args.repeats, args.seed, sizes,
+                       args.content, args.style, 2 if args.quick else args.repeats, args.seed, args.memory_sizes,
                        log=lambda *a: print(*a, file=sys.stderr, flush=True))
     problems = []
     if result["quality"] is not None:
@@ -399,24 +479,46 @@ def _cmd_bench(args):
 
 
 def main(argv=None):
-    """Entry point of ``python nst_utils.py``; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    with _Signals() as signals:
-        try:
-            if args.command == "stylize":
-                return _cmd_stylize(args, signals)
-            if args.command == "bench":
-                return _cmd_bench(args)
-            path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet,
-                                    source=args.source)
-            print(f"saved {path}")
-            return 0
-        except NSTError as exc:
-            hint = f" (--max-size {exc.max_size})" if isinstance(exc, TooLargeError) and exc.max_size else ""
-            print(f"nst_utils.py {args.command}: error: {exc}{hint}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            then = {"stylize": "; nothing was saved", "download-weights": "; run it again to resume"}
-            print(f"nst_utils.py {args.command}: interrupted{then.get(args.command, '')}", file=sys.stderr)
-            return 130
+    """Entry point of ``python nst_utils.py`` and ``nst``; returns the exit status (``argv=None``, the program:
+    exits with it, see _Signals)."""
+    as_json = "--json" in (sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        if as_json and exc.code:
+            _say(json.dumps({"error": _Parser.last_error, "status": exc.code}) + "\n", sys.stdout)
+        raise
+    with _Signals(program=argv is None) as signals:
+        signals.code = _run(args, signals)
+    if signals.program:  # no interpreter shut-down: it would reset the handlers, and a signal then kill us
+        os._exit(signals.code)
+    return signals.code
+
+
+def _run(args, signals):
+    """Run the command ``args`` names; its exit status (errors and interrupts as one line on stderr)."""
+    try:
+        if args.command == "stylize":
+            return _cmd_stylize(args, signals)
+        if args.command == "bench":
+            return _cmd_bench(args)
+        path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet,
+                                source=args.source)
+        _say(f"saved {path}\n", sys.stdout)
+        return 0
+    except NSTError as exc:
+        hint = f" (--max-size {exc.max_size})" if isinstance(exc, TooLargeError) and exc.max_size else ""
+        return _fail(args, 1, f"{exc}{hint}", f"{_prog()} {args.command}: error: {exc}{hint}")
+    except KeyboardInterrupt:
+        then = {"stylize": "; nothing was saved", "download-weights": "; run it again to resume"}
+        why = f"interrupted{then.get(args.command, '')}"
+        return _fail(args, 130, why, f"{_prog()} {args.command}: {why}")
+
+
+def _fail(args, status, error, line):
+    """``line`` on stderr; with --json also ``{"error", "status"}`` as the last line of stdout. Returns ``status``."""
+    if getattr(args, "json", False):
+        _say(json.dumps({"error": error, "status": status}) + "\n", sys.stdout)
+    _say(line + "\n", sys.stderr)
+    return status
 

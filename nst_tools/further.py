@@ -116,7 +116,7 @@ def style_target_size(content_size, style_scale):
         raise NSTError(f"style scale must be a number > 0 (1 = the content's size), got {style_scale!r}")
     H, W = (int(v) for v in content_size)
     h, w = max(1, round(H * s)), max(1, round(W * s))
-    if s != 1 and min(h, w) < STYLE_SIDE_MIN or max(h, w) > STYLE_SIDE_MAX:
+    if s != 1 and (min(h, w) < STYLE_SIDE_MIN or max(h, w) > STYLE_SIDE_MAX):  # at 1 it is the content's size
         raise NSTError(f"style scale {s:g} makes the {H}x{W} style {h}x{w}; each side must be between "
                        f"{STYLE_SIDE_MIN} and {STYLE_SIDE_MAX} pixels, choose another scale")
     return h, w

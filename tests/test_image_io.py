@@ -135,3 +135,82 @@ def test_saved_files_get_the_usual_permissions(tmp_path, rng):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644  # as open() would make it, not mkstemp's 0600
+
+
+# -- wrong arguments: one NSTError naming the argument and what it must be --------------------------
+
+@pytest.mark.parametrize("kw,words", [
+    ({"path": 123}, ["path", "file name", "int"]),
+    ({"path": None}, ["path", "file name", "NoneType"]),
+    ({"path": b"c.png"}, ["path", "file name", "bytes"]),
+    ({"size": "300x400"}, ["size", "(height, width)"]),
+    ({"size": (1.5, 2)}, ["size", "whole numbers"]),
+    ({"size": ("a", "b")}, ["size", "whole numbers"]),
+    ({"size": 300}, ["size", "(height, width)"]),
+    ({"max_size": "big"}, ["max_size", "whole number"]),
+    ({"max_size": 2.5}, ["max_size", "whole number"]),
+])
+def test_load_image_wrong_arguments(tmp_path, kw, words):
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(tmp_path / "c.png")
+    kw = {"path": tmp_path / "c.png", **kw}
+    with pytest.raises(nst.NSTError) as info:
+        nst.load_image(**kw)
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_load_image_checks_memory_before_allocating(tmp_path):
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(tmp_path / "c.png")
+    with pytest.raises(nst.NSTError, match="GiB.*smaller size"):
+        nst.load_image(tmp_path / "c.png", size=(50000, 50000))  # about 37 GiB for the float32 result alone
+    with pytest.raises(nst.NSTError, match="GiB.*smaller size"):
+        nst.load_image(tmp_path / "c.png", max_size=10**6)
+
+
+def test_save_image_float_in_0_1_is_refused_not_black(tmp_path, rng):
+    with pytest.raises(nst.NSTError, match=r"looks like \[0, 1\].*multiply .*255"):
+        nst.save_image(tmp_path / "o.png", rng.uniform(0, 1, (4, 6, 3)).astype(np.float32))
+    assert list(tmp_path.iterdir()) == []
+    nst.save_image(tmp_path / "black.png", np.zeros((4, 6, 3), np.float32))  # all zero: black is meant
+    np.testing.assert_array_equal(nst.load_image(tmp_path / "black.png"), 0)
+
+
+def test_save_image_uint8_with_a_batch_axis_is_not_brightened(tmp_path, rng):
+    arr = rng.integers(0, 256, (1, 4, 6, 3), dtype=np.uint8)
+    nst.save_image(tmp_path / "o.png", arr)
+    np.testing.assert_array_equal(nst.load_image(tmp_path / "o.png"), arr[0])
+    x = nst.preprocess(arr[0].astype(np.float32))  # a float 4-D array is the model's input: the mean comes back
+    nst.save_image(tmp_path / "p.png", x)
+    np.testing.assert_array_equal(nst.load_image(tmp_path / "p.png"), arr[0])
+
+
+def test_save_image_rgba(tmp_path, rng):
+    rgba = rng.integers(0, 256, (4, 6, 4), dtype=np.uint8)
+    with pytest.raises(nst.NSTError, match=r"alpha.*\.png"):
+        nst.save_image(tmp_path / "o.jpg", rgba)
+    assert list(tmp_path.iterdir()) == []
+    nst.save_image(tmp_path / "o.png", rgba)
+    assert Image.open(tmp_path / "o.png").mode == "RGBA"
+
+
+@pytest.mark.parametrize("image,words", [
+    ("abc", ["image", "array"]),
+    (np.zeros((4, 6)), ["image", "(H, W, 3)", "(4, 6)"]),
+    (np.zeros((4, 6, 2)), ["image", "(H, W, 3)"]),
+    (np.zeros((2, 4, 6, 3), np.float32), ["image", "(1, H, W, 3)"]),
+    (np.full((4, 6, 3), np.nan, np.float32), ["NaN"]),
+])
+def test_save_image_wrong_images(tmp_path, image, words):
+    with pytest.raises(nst.NSTError) as info:
+        nst.save_image(tmp_path / "o.png", image)
+    for w in words:
+        assert w in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nan_pixels_are_refused(tmp_path):
+    arr = np.full((4, 6), 100, np.float32)
+    arr[1, 1] = np.nan
+    Image.fromarray(arr, "F").save(tmp_path / "f.tif")
+    with pytest.raises(nst.NSTError, match="NaN"):
+        nst.load_image(tmp_path / "f.tif")

@@ -236,13 +236,83 @@ def test_ctrl_c_at_any_moment_of_a_coarse_to_fine_run(files, tiny_vgg_path, dela
     assert nst.load_image(out).shape == (128, 160, 3)
 
 
-def test_ctrl_c_while_tensorflow_loads_is_one_line(files):
-    proc = _popen("stylize", files / "c.png", files / "s.jpg", "-o", files / "o.png")
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_while_tensorflow_loads_is_one_line(files, sig):
+    proc = _popen("stylize", files / "c.png", files / "s.jpg", "-o", files / "o.png", "--json")
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    proc.send_signal(getattr(signal, sig))
+    stdout, stderr = proc.communicate(timeout=60)
     lines = stderr.decode().strip().splitlines()
-    assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0], lines
+    assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0], (proc.returncode, lines)
+    assert json.loads(stdout.decode().strip().splitlines()[-1]) == {"error": "interrupted", "status": 130}
+
+
+@pytest.mark.parametrize("gap", [0.02, 0.3])
+def test_two_sigterms_mid_run_exit_130_with_the_image(files, tiny_vgg_path, gap):
+    out = files / "o.png"
+    proc = _popen("stylize", files / "c.png", files / "s.jpg", "-o", out, "--weights", tiny_vgg_path,
+                  "--size", "24x32", "--iterations", "100000")
+    buf = _wait_for(proc, r"\b[1-9]\d*/100000")
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(gap)
+    proc.send_signal(signal.SIGTERM)
+    code, _, stderr = _finish(proc, buf)
+    assert code == 130, stderr
+    assert "Traceback" not in stderr and _last_line(stderr).startswith("nst_utils.py stylize: interrupted")
+    assert nst.load_image(out).shape == (24, 32, 3)
+
+
+@pytest.mark.parametrize("dead", ["stderr", "stdout"])
+def test_a_dead_terminal_does_not_cost_the_image(files, tiny_vgg_path, dead):
+    """The terminal goes away (its end of the pipe is closed), then SIGHUP: the image is still saved."""
+    out = files / "o.png"
+    proc = _popen("stylize", files / "c.png", files / "s.jpg", "-o", out, "--weights", tiny_vgg_path,
+                  "--size", "24x32", "--iterations", "100000", "--json")
+    _wait_for(proc, r"\b[1-9]\d*/100000")
+    getattr(proc, dead).close()
+    time.sleep(0.5)  # a few progress updates into the dead pipe
+    proc.send_signal(signal.SIGHUP)
+    live = proc.stdout if dead == "stderr" else proc.stderr
+    rest = live.read().decode(errors="replace")
+    assert proc.wait(timeout=120) == 130, rest
+    assert "Traceback" not in rest and "Exception ignored" not in rest and "BrokenPipe" not in rest, rest
+    assert nst.load_image(out).shape == (24, 32, 3)
+    if dead == "stderr":  # --json's summary still arrives on the live stdout
+        assert json.loads(rest.strip().splitlines()[-1])["stopped"] == "interrupted"
+
+
+def test_a_signal_during_the_save_still_saves_and_exits_130(files, tiny_vgg_path, run_main, monkeypatch):
+    """The CLI's handler does not raise once the run has started: a signal while saving keeps the image."""
+    real = cli.save_image
+
+    def save_under_fire(path, image):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            os.kill(os.getpid(), sig)
+        return real(path, image)
+
+    monkeypatch.setattr(cli, "save_image", save_under_fire)
+    code, err = run_main(stylize_argv(files, tiny_vgg_path))
+    assert code == 130
+    one_error(err, "interrupted", "o.png")
+    assert nst.load_image(files / "o.png").shape == (16, 24, 3)
+
+
+def test_api_a_second_ctrl_c_breaks_out_of_a_long_iteration(tiny_model, make_images):
+    """In the Python API the first Ctrl-C asks the run to stop after its step; a second one does not wait."""
+    import threading
+
+    def long_step(i, costs, image):
+        if i == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # the first: the run would stop after this step...
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+            time.sleep(60)  # ... which takes a minute: the second one ends it
+
+    t = time.perf_counter()
+    r = nst.run_style_transfer(tiny_model, *make_images(16, 16, 0), iterations=50, callback=long_step,
+                               callback_every=1, seed=0)
+    assert time.perf_counter() - t < 30
+    assert r.stopped == "interrupted" and r.iterations == 2 and r.image.shape == (16, 16, 3)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 @pytest.mark.parametrize("where", ["_scale_inputs", "make_cost_function"])
@@ -376,3 +446,31 @@ def test_api_shapes(tiny_model, arg, shape, message):
     with pytest.raises(nst.NSTError) as info:
         transfer.run_transfer(tiny_model, iterations=1, **images)
     assert str(info.value) == message
+
+
+def test_a_250_character_output_name_is_saved(files, tiny_vgg_path, run_main, capsys):
+    """Valid, but too long for anything added to it: the save's temporary name must still fit."""
+    out = files / ("o" * 246 + ".png")
+    code, err = run_main(stylize_argv(files, tiny_vgg_path, out=out))
+    assert code == 0, err
+    assert nst.load_image(out).shape == (16, 24, 3)
+    assert sorted(p.name for p in files.iterdir()) == sorted(["c.png", "s.jpg", out.name])
+
+
+def test_a_failed_save_of_a_250_character_name_is_kept_in_the_temp_folder(files, tiny_vgg_path, run_main,
+                                                                          monkeypatch, tmp_path_factory):
+    rescue = tmp_path_factory.mktemp("rescue")
+    monkeypatch.setattr("tempfile.tempdir", str(rescue))
+    real_save = Image.Image.save
+
+    def full_disk(self, fp, *a, **k):
+        if str(fp).startswith(str(files)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(self, fp, *a, **k)
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    code, err = run_main(stylize_argv(files, tiny_vgg_path, out=files / ("o" * 246 + ".png")))
+    assert code == 1
+    line = one_error(err, "No space left on device", "kept it as")
+    kept = [p for p in rescue.iterdir() if p.suffix == ".png"]
+    assert len(kept) == 1 and str(kept[0]) in line
