@@ -118,7 +118,7 @@ print("layers:", " ".join(model.names))
 # and 4, with 64, 128, 256, 512 and 512 channels, each block lower than the one before. The picture below
 # was drawn from VGG16, which has blocks of 2, 2, 3, 3 and 3 convolutions and the same channels.
 #
-# ![The layers of VGG19, the content layer and the style layers](../docs/course/00_network.png)
+# ![The layers of VGG19, the content layer and the style layers](figures/00_network.png)
 #
 # *Rendered by docs/course/render.py at this notebook's real settings with VGG16 stand-in weights (the VGG19
 # file cannot be downloaded where it was made); sizes and iterations: docs/course/README.md.*
