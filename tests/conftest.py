@@ -1,4 +1,6 @@
 """Shared fixtures: small MatConvNet-layout VGG files written by the tests themselves."""
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -57,3 +59,89 @@ def run_main(capsys):
         return code, capsys.readouterr().err.strip().splitlines()
 
     return run
+
+
+def scratch_repository(dest):
+    """A git repository at ``dest`` holding this working tree's files as they are (tracked and not ignored),
+    committed: the learner's clone, where ``start`` and a learner's session can run without touching ours."""
+    import shutil
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    git = ["git", "-c", "user.name=learner", "-c", "user.email=learner@example.invalid", "-c", "init.defaultBranch=main"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "the course as cloned"]):
+        subprocess.run(git + args, cwd=dest, check=True)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def learner_clone(tmp_path_factory):
+    """A scratch clone of the course (see scratch_repository)."""
+    return scratch_repository(tmp_path_factory.mktemp("clone"))
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyter_server(cmd, cwd, log, env=None, timeout=120):
+    """Run ``cmd`` (a command that ends in a Jupyter server) in ``cwd``; yield ``(base_url, token)`` once the
+    server answers its API with that token (read from the log, as a learner reads it in the terminal)."""
+    import re
+    import subprocess
+    import time
+    import urllib.request
+
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            found = re.search(r"(http://127\.0\.0\.1:\d+/)lab\?token=(\w+)", log.read_text(errors="replace"))
+            if found:
+                base, token = found.groups()
+                try:
+                    with urllib.request.urlopen(f"{base}api/status?token={token}", timeout=5) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+            if proc.poll() is not None:
+                raise AssertionError(f"{cmd[:4]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > end:
+                raise AssertionError(f"no Jupyter server within {timeout} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+def start_command(port):
+    """The README's start command, with a free port, no browser, on 127.0.0.1 (the token is read from the log)."""
+    return [sys.executable, "nst_utils.py", "start", "--no-browser", "--port", str(port), "--",
+            "--ServerApp.ip=127.0.0.1"]
+
+
+@pytest.fixture(scope="session")
+def course_started(learner_clone, tiny_vgg_path, tmp_path_factory):
+    """``python3 nst_utils.py start`` running in the learner's clone: ``(clone, base_url, token, log path)``."""
+    log = tmp_path_factory.mktemp("start") / "start.log"
+    env = {"NST_VGG_PATH": str(tiny_vgg_path), "MPLBACKEND": "Agg"}
+    with jupyter_server(start_command(free_port()), learner_clone, log, env) as (base, token):
+        yield learner_clone, base, token, log

@@ -55,7 +55,7 @@ def test_missing_weights_prints_the_download_command(files, tmp_path):
     p = run_cli("stylize", files / "c.png", files / "s.jpg", "-o", out, "--weights", tmp_path / "none.mat")
     assert p.returncode == 1
     lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and "python nst_utils.py download-weights" in lines[0]
+    assert len(lines) == 1 and "python3 nst_utils.py download-weights" in lines[0]
     assert not out.exists()
 
 

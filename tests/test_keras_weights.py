@@ -8,7 +8,7 @@ from vgg_fixture import write_vgg_h5, write_vgg_mat
 
 import nst_utils as nst
 
-HINT = "re-download it with: python nst_utils.py download-weights --source keras"
+HINT = "re-download it with: python3 nst_utils.py download-weights --source keras"
 
 
 @pytest.mark.parametrize("naming", ["scoped", "flat"])
@@ -97,8 +97,8 @@ def test_random_bytes_and_damaged_weights_in_an_h5(tmp_path, rng):
 
 def test_missing_h5_says_which_download(tmp_path):
     path = tmp_path / "none.h5"
-    with pytest.raises(nst.NSTError, match=re.escape(f"not found at {path}; get them with: python nst_utils.py "
-                                                     f"download-weights --source keras --output {path}")):
+    with pytest.raises(nst.NSTError, match=re.escape(f"not found at {path}; get them with `python3 nst_utils.py "
+                                                     "download-weights`") + ".*" + re.escape("--source keras` (Keras's VGG19 .h5")):
         nst.load_vgg_model(path)
 
 

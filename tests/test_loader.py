@@ -112,7 +112,7 @@ def test_path_from_environment(tiny_vgg_path, monkeypatch, tmp_path):
 
 
 def test_missing_file_says_how_to_get_it(tmp_path):
-    with pytest.raises(nst.NSTError, match=r"not found at .*python nst_utils.py download-weights"):
+    with pytest.raises(nst.NSTError, match=r"not found at .*python3 nst_utils.py download-weights"):
         nst.load_vgg_model(tmp_path / "nope.mat")
 
 
@@ -127,7 +127,7 @@ def test_truncated_file_is_a_clear_error(tmp_path, tiny_vgg_path):
     cut = tmp_path / "cut.mat"
     data = tiny_vgg_path.read_bytes()
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(nst.NSTError, match="re-download it with: python nst_utils.py download-weights"):
+    with pytest.raises(nst.NSTError, match="re-download it with: python3 nst_utils.py download-weights"):
         nst.load_vgg_model(cut)
 
 
@@ -198,7 +198,7 @@ def test_damaged_weights_are_one_error_at_load_time(tmp_path, case):
     message = str(info.value)
     assert "\n" not in message
     assert re.fullmatch(rf"{re.escape(str(path))}: layer {layer} has {what}.*: the file is damaged; "
-                        r"re-download it with: python nst_utils\.py download-weights", message), message
+                        r"re-download it with: python3 nst_utils\.py download-weights", message), message
 
 
 WRONG_MEANS = [[np.nan, 116.8, 103.9], [123.7, np.inf, 103.9], [123.7, 300.0, 103.9], [-1.0, 116.8, 103.9],

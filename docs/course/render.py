@@ -1,4 +1,4 @@
-"""Render the course's key figures into docs/course/, so that a reader sees them before running anything.
+"""Render the course's key figures into notebooks/figures/, so that a reader sees them before running anything.
 
     python3 docs/course/render.py --weights PATH [--stand-in | --weights-label TEXT] [--only NAME] [--out DIR]
     python3 docs/course/render.py --smoke --weights tiny.mat --out /tmp/figs     # tiny sizes, 2 iterations
@@ -6,7 +6,8 @@
 Each figure is made by the library (nst_utils, nst_tools.course / further / fast) at the settings of the
 notebook it illustrates (SETTINGS below, copied from notebooks/src/NN_*.py), and carries a footer naming
 the weights, the size and the iterations. Photos and results are written as JPEG (quality 85), diagrams
-as PNG, at most MAX_WIDTH pixels wide. The captions are in docs/course/README.md.
+as PNG, at most MAX_WIDTH pixels wide, into notebooks/figures/: the notebooks link them as figures/NAME, so they
+show wherever Jupyter serves notebooks/ (or the learner's copy, course/). The captions are in docs/course/README.md.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 IMAGES = ROOT / "images"
+FIGURES = ROOT / "notebooks" / "figures"   # where the notebooks find them (figures/NAME)
 sys.path.insert(0, str(ROOT))
 
 import matplotlib  # noqa: E402
@@ -375,7 +377,7 @@ def build_parser():
     p.add_argument("--only", choices=list(RENDER), action="append", metavar="NAME",
                    help="render only this figure (may be repeated): " + ", ".join(RENDER))
     p.add_argument("--smoke", action="store_true", help="tiny sizes and 2 iterations (tests); needs --out")
-    p.add_argument("--out", help="output folder (default: docs/course/, the folder of this script)")
+    p.add_argument("--out", help="output folder (default: notebooks/figures/)")
     return p
 
 
@@ -384,7 +386,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.smoke and not args.out:
         parser.error("--smoke needs --out DIR (smoke figures never replace the committed ones)")
-    out = Path(args.out) if args.out else HERE
+    out = Path(args.out) if args.out else FIGURES
     try:
         out.mkdir(parents=True, exist_ok=True)
         model = nst.load_vgg_model(args.weights)

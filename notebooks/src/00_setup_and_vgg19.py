@@ -46,8 +46,8 @@ print("smoke mode:", SMOKE)
 # %% [markdown]
 # ## 1. Check the setup
 #
-# The course needs Python 3.10 or newer and the packages in `requirements.txt`
-# (`pip install -r requirements.txt` from the repository root installs them).
+# The course needs Python 3.9 to 3.13 and the packages in `requirements.txt`
+# (`python3 -m pip install -r requirements.txt` from the repository root installs them).
 
 # %%
 print(f"Python {platform.python_version()} on {platform.system()} {platform.machine()}")
@@ -64,17 +64,19 @@ print("GPUs TensorFlow sees:", len(tf.config.list_physical_devices("GPU")), "(a 
 #
 # The network's weights are one file from the MatConvNet project, `imagenet-vgg-verydeep-19.mat`:
 # 534,904,783 bytes, that is 534.9 MB (megabytes, $10^6$ bytes) or 510.1 MiB (mebibytes, $2^{20}$ bytes;
-# file managers often show this number and call it "MB"). It is expected in `pretrained-model/`. If it
-# is missing, run this once from the repository root (it resumes an interrupted download and checks the
-# MD5):
+# file managers often show this number and call it "MB"). It is expected in `pretrained-model/`.
+# `python3 nst_utils.py start` fetched it if it could; if it is missing, run this once from the repository
+# root (it resumes an interrupted download and checks the MD5):
 #
 # ```
-# python nst_utils.py download-weights
+# python3 nst_utils.py download-weights
 # ```
 #
-# Already have the file somewhere else (or a VGG16 file, which works too)? Point the course at it with the
-# environment variable `NST_VGG_PATH` before starting Jupyter, e.g.
-# `NST_VGG_PATH=/data/imagenet-vgg-verydeep-19.mat jupyter lab`.
+# or `python3 nst_utils.py download-weights --source keras` for Keras's 80 MB `.h5` of the same VGG19.
+# The README also names a Kaggle mirror. Already have the file somewhere else (or a VGG16 file, which works
+# too)? Point the course at it with the environment variable `NST_VGG_PATH` before starting Jupyter, e.g.
+# `NST_VGG_PATH=/data/imagenet-vgg-verydeep-19.mat python3 nst_utils.py start`. The cell below says all of
+# this when it finds no weights.
 
 # %%
 WEIGHTS = nst.resolve_weights_path()           # NST_VGG_PATH if set, else pretrained-model/...-19.mat
@@ -82,15 +84,17 @@ if WEIGHTS.is_file():
     size = WEIGHTS.stat().st_size
     print(f"found {WEIGHTS}: {size:,} bytes = {size / 1e6:.1f} MB = {size / 2**20:.1f} MiB")
 else:
-    print(f"no weights at {WEIGHTS}")
-    print(f"download them from the repository root with:  {nst.DOWNLOAD_COMMAND}")
-    print("or set NST_VGG_PATH=/path/to/imagenet-vgg-verydeep-19.mat and restart the kernel")
+    import textwrap
+
+    message = f"No VGG weights at {WEIGHTS}: from the repository root, {nst.WEIGHTS_HELP}."
+    print(textwrap.fill(message, 100, break_on_hyphens=False, break_long_words=False))
+    print("Then restart the kernel.")
 
 # %% [markdown]
 # > **What you should remember**
 # >
 # > - The weights are one 534.9 MB (510.1 MiB) file, `imagenet-vgg-verydeep-19.mat`, fetched once with
-# >   `python nst_utils.py download-weights`; `NST_VGG_PATH` points the course at a copy elsewhere.
+# >   `python3 nst_utils.py download-weights`; `NST_VGG_PATH` points the course at a copy elsewhere.
 # > - Nothing is trained in this course: the network's weights stay fixed, only the image changes.
 
 # %% [markdown]
@@ -118,7 +122,7 @@ print("layers:", " ".join(model.names))
 # and 4, with 64, 128, 256, 512 and 512 channels, each block lower than the one before. The picture below
 # was drawn from VGG16, which has blocks of 2, 2, 3, 3 and 3 convolutions and the same channels.
 #
-# ![The layers of VGG19, the content layer and the style layers](../docs/course/00_network.png)
+# ![The layers of VGG19, the content layer and the style layers](figures/00_network.png)
 #
 # *Rendered by docs/course/render.py at this notebook's real settings with VGG16 stand-in weights (the VGG19
 # file cannot be downloaded where it was made); sizes and iterations: docs/course/README.md.*
@@ -233,7 +237,7 @@ plt.show()
 # ## Summary
 #
 # - The course uses VGG19's 16 convolution layers (after ReLU), with average pooling, as a fixed feature
-#   extractor; the weights come from one `.mat` file (`python nst_utils.py download-weights`).
+#   extractor; the weights come from one `.mat` file (`python3 nst_utils.py download-weights`).
 # - An activation has shape $(1, n_H, n_W, n_C)$; each pool halves $n_H, n_W$ while $n_C$ grows from 64
 #   to 512, and the receptive field grows from 3 pixels (`conv1_1`) to 156 (`conv5_1` in VGG19), whatever
 #   the image size.

@@ -199,7 +199,7 @@ for i, label in enumerate(candidates):
 #
 # **What you should see:**
 #
-# ![Content reconstructions from conv1_2 to conv5_2](../docs/course/01_content_reconstructions.jpg)
+# ![Content reconstructions from conv1_2 to conv5_2](figures/01_content_reconstructions.jpg)
 #
 # *Rendered by docs/course/render.py at this notebook's real settings with VGG16 stand-in weights (the VGG19
 # file cannot be downloaded where it was made); sizes and iterations: docs/course/README.md.*

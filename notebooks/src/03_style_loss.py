@@ -362,7 +362,7 @@ for label in images:
 #
 # **What you should see** (the figure two cells below, from the run it was made with):
 #
-# ![Style reconstructions from grey noise, conv1_1 to conv1_1 ... conv5_1](../docs/course/03_style_reconstructions.jpg)
+# ![Style reconstructions from grey noise, conv1_1 to conv1_1 ... conv5_1](figures/03_style_reconstructions.jpg)
 #
 # *Rendered by docs/course/render.py at this notebook's real settings with VGG16 stand-in weights (the VGG19
 # file cannot be downloaded where it was made); sizes and iterations: docs/course/README.md.*

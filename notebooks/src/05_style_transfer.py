@@ -312,7 +312,7 @@ else:
 # **Where this is going**: content + style = result, as the README opens with it (the cat with the swirls
 # style, L-BFGS, 100 iterations at 300 x 400; section 4 compares the two optimisers):
 #
-# ![content + style = result: chelsea + swirls, L-BFGS, 100 iterations, VGG16 stand-in weights](../docs/course/05_result.jpg)
+# ![content + style = result: chelsea + swirls, L-BFGS, 100 iterations, VGG16 stand-in weights](figures/05_result.jpg)
 #
 # *Rendered by docs/course/render.py with VGG16 stand-in weights (the VGG19 file cannot be downloaded where
 # it was made); sizes and iterations: docs/course/README.md.* This cell uses the mosaic style and Adam: look
