@@ -665,7 +665,7 @@ def styles_list(style):
 def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS,
                        alpha=ALPHA, beta=BETA, tv_weight=0.0, style_weights=None, precision="float32",
                        content_cost=compute_content_cost, layer_style_cost=compute_layer_style_cost,
-                       total_cost=total_cost):
+                       total_cost=total_cost, style_cost=None):
     """Compile ``cost(x) -> (J, J_content, J_style, dJ/dx)`` for images of ``content``'s size.
 
     ``content`` and ``style`` are preprocessed (1, H, W, 3) arrays (``style`` may be a list of them,
@@ -678,7 +678,10 @@ def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style
     content_cost(a_C, a_G), layer_style_cost(a_S, a_G), total_cost(J_content, J_style, alpha, beta): the
     losses to use (yours, say). With the library's layer_style_cost the style Gram matrices are computed
     once (fast_layer_style_cost); another one gets the style activations a_S (one style image only).
+    style_cost(a_S, a_G, style_layers): the whole style term (yours, say: it calls its own layer style
+    cost); None or the library's compute_style_cost: built from layer_style_cost as above.
     """
+    style_cost = None if style_cost is compute_style_cost else style_cost
     alpha, beta, tv_weight = float(alpha), float(beta), float(tv_weight)
     style_layers = [(n, float(w)) for n, w in style_layers]
     model.check_layers([content_layer] + [n for n, _ in style_layers])
@@ -692,7 +695,7 @@ def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style
 
         forward = feature_extractor(model, resolve_precision(precision), cast=False)
     a_C = tf.constant(model(content, [content_layer])[content_layer]) if content_layer in needed else None
-    if layer_style_cost is compute_layer_style_cost:  # the Gram targets once: one style, or a blend of several
+    if layer_style_cost is compute_layer_style_cost and style_cost is None:  # the Gram targets once
         from nst_tools.further import blend_style_grams
 
         grams = blend_style_grams(model, style, style_weights, active, content.shape)
@@ -708,6 +711,12 @@ def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style
                for n, a in a_S.items()}
         style_term = lambda n, a: layer_style_cost(a_S[n], tf.cast(a, tf.float32))  # noqa: E731
 
+    def style_total(feats):
+        if style_cost is not None:
+            return style_cost(a_S, {n: tf.cast(feats[n], tf.float32) for n, _ in active}, active) if active \
+                else tf.constant(0.0)
+        return tf.add_n([w * style_term(n, feats[n]) for n, w in active] or [0.0])
+
     @tf.function(reduce_retracing=True, autograph=False)
     def cost(x):
         with tf.GradientTape() as tape:
@@ -715,7 +724,7 @@ def make_cost_function(model, content, style, content_layer=CONTENT_LAYER, style
             feats = forward(x, needed)
             J_content = (content_cost(a_C, tf.cast(feats[content_layer], tf.float32))
                          if a_C is not None else tf.constant(0.0))
-            J_style = tf.add_n([w * style_term(n, feats[n]) for n, w in active] or [0.0])
+            J_style = style_total(feats)
             J = total_cost(J_content, J_style, alpha, beta)
             if tv_weight:
                 J += tv_weight * total_variation_cost(x)
@@ -736,7 +745,8 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
                        style_layers=STYLE_LAYERS, tv_weight=0.0, callback=None, callback_every=10,
                        stop_event=None, init_image=None, style_weights=None, scales=None,
                        precision="float32", content_cost=compute_content_cost,
-                       layer_style_cost=compute_layer_style_cost, total_cost=total_cost) -> TransferResult:
+                       layer_style_cost=compute_layer_style_cost, total_cost=total_cost,
+                       style_cost=None) -> TransferResult:
     """Neural style transfer: find G minimising J(G) = alpha J_content + beta J_style (+ tv_weight J_TV).
 
     content, style: RGB images (H, W, 3) in [0, 255] (the style may have another size). ``style`` may
@@ -754,7 +764,7 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
     of the run, callbacks get images of the current scale's size, history entries carry their "scale";
     the result is the best image of the last scale (of the scale reached, upsampled, if stopped early).
     precision: "float32", "bfloat16" or "auto" (see resolve_precision and feature_extractor).
-    content_cost, layer_style_cost, total_cost: the losses to use (see make_cost_function).
+    content_cost, layer_style_cost, total_cost, style_cost: the losses to use (see make_cost_function).
     A NaN or infinite cost raises NonFiniteLossError; a size that would not fit in memory, NSTError.
     """
     import dataclasses
@@ -802,7 +812,7 @@ def run_style_transfer(model, content, style, *, iterations=200, optimizer="adam
                                               content_layer, style_layers, alpha, beta, tv_weight,
                                               style_weights=style_weights, precision=precision,
                                               content_cost=content_cost, layer_style_cost=layer_style_cost,
-                                              total_cost=total_cost)
+                                              total_cost=total_cost, style_cost=style_cost)
                     out = run(cost, x0, model.mean, n, float(lr), callback, track.every, stop_event, track=track)
                 except tf.errors.ResourceExhaustedError:
                     raise NSTError(f"out of memory at {shape[0]}x{shape[1]}: use a smaller image size") from None
