@@ -166,12 +166,20 @@ def restore_chroma(stylised, content):
 
 # %% [markdown]
 # The check compares your function with the library's `further.restore_chroma` on random images, one of
-# them black and white (so the clip matters). If it does not pass, `course.keep` hands the rest of the
+# them black and white (so the clip matters); `FAILED` names the likely cause (the Y and the chroma swapped, no
+# clip, no rounding, ...). `chroma` below is yours once it passed; until then `course.keep` hands the rest of the
 # notebook the library's version.
+#
+# **Expected output** of the check (its first case, a 4 x 6 stylised image and content:
+# `stylised, content = course.case_inputs("restore_chroma")`):
+#
+# ```
+# PASSED: restore_chroma = shape (4, 6, 3), first values [1, 114, 109, 0, 120, ...] (expected shape (4, 6, 3), first values [1, 114, 109, 0, 120, ...]), 3 test cases
+# ```
 
 # %%
 passed = course.check_restore_chroma(restore_chroma)
-restore_chroma = course.keep(restore_chroma, passed, further.restore_chroma)
+chroma = course.keep(restore_chroma, passed)  # yours once it passed, the library's until then
 
 # %% [markdown]
 # ### Colour histogram matching
@@ -211,11 +219,11 @@ report("the recoloured style has the content's mean and covariance",
 EVERY = 1 if SMOKE else 2          # keep one frame every EVERY iterations
 recorder = further.AnimationRecorder(every=EVERY)
 results = {}
-for mode in [None, "luminance", "histogram"]:
+for mode in course.progress([None, "luminance", "histogram"], desc="three transfers"):
     t = time.perf_counter()
     if mode == "luminance":        # the grey transfer, then your restore_chroma
         grey = nst.run_style_transfer(model, further.luminance_image(content), L_S, **SETTINGS)
-        results[mode] = dataclasses.replace(grey, image=restore_chroma(grey.image, content))
+        results[mode] = dataclasses.replace(grey, image=chroma(grey.image, content))
     else:
         results[mode] = further.stylize(model, content, style_a, preserve_colors=mode,
                                         recorder=recorder if mode is None else None, **SETTINGS)
@@ -293,7 +301,7 @@ row_a, row_b = nst.resize_image(style_a, ROW), nst.resize_image(style_b, ROW)
 blend_weights = [1.0, 0.75, 0.5, 0.25, 0.0]
 t = time.perf_counter()
 blends = [further.stylize(model, row_content, [row_a, row_b], style_weights=[w, 1 - w], **ROW_SETTINGS).image
-          for w in blend_weights]
+          for w in course.progress(blend_weights, desc="blends")]
 print(f"{len(blends)} pictures in {time.perf_counter() - t:.0f} s")
 show_row(blends, [f"w_A = {w:g}, w_B = {1 - w:g}" for w in blend_weights], "Blending two styles")
 
@@ -349,7 +357,8 @@ print("receptive fields (pixels):", {name: fields[name] for name in names_l})
 style_raw = nst.load_image(ROOT / "images" / "style_mosaic.jpg")   # its cells make the scale easy to see
 scales = [0.5, 1.0, 2.0]
 t = time.perf_counter()
-scaled = [further.stylize(model, row_content, style_raw, style_scale=s, **ROW_SETTINGS).image for s in scales]
+scaled = [further.stylize(model, row_content, style_raw, style_scale=s, **ROW_SETTINGS).image
+          for s in course.progress(scales, desc="style scales")]
 print(f"{len(scaled)} pictures in {time.perf_counter() - t:.0f} s")
 show_row(scaled, [f"style_scale = {s:g} (style {further.style_target_size(ROW, s)[0]}x"
                   f"{further.style_target_size(ROW, s)[1]})" for s in scales], "Style scale: the size of the strokes")
