@@ -131,7 +131,7 @@ print("G_gram = A A^T =\n", gram_small.astype(int))
 # $G_{gram} = A A^T$: `tf.matmul` and `tf.transpose` (or `tf.matmul`'s `transpose_b=True`). Replace the
 # `None` by your code, run the cell, then the check below it, which compares your function with the
 # library's on random matrices of three shapes (and inside `tf.function`). As in notebook 01, `course.keep`
-# then saves your function once it passes and hands the cells below `gram`: yours once it passed, the
+# then saves your function once it passes and hands the cells below `gram_fn`: yours once it passed, the
 # library's until then.
 #
 # **Expected output** of the check (its first case, `A = course.case_inputs("gram_matrix")[0]`, of shape
@@ -155,7 +155,7 @@ def gram_matrix(A):
 
 # %%
 passed = course.check_gram_matrix(gram_matrix)
-gram = course.keep(gram_matrix, passed)
+gram_fn = course.keep(gram_matrix, passed)
 
 # %% [markdown]
 # What `FAILED` looks like, with a deliberate mistake, and a classic one: $A^T A$. It sums over the
@@ -174,7 +174,7 @@ passed_transposed = course.check_gram_matrix(lambda A: tf.matmul(tf.transpose(A)
 #
 # A toy example you can read by eye: three $10 \times 10$ feature maps of a landscape, a "sky" channel
 # (the top rows), a "sun" channel (a blob inside the sky, value 2) and a "grass" channel (the bottom rows).
-# From here on `gram` is your `gram_matrix` if it passed, else the library's.
+# From here on `gram_fn` is your `gram_matrix` if it passed, else the library's.
 
 # %%
 n_H = n_W = 10
@@ -183,7 +183,7 @@ sun = np.zeros((n_H, n_W)); sun[1:3, 1:3] = 2.0
 grass = np.zeros((n_H, n_W)); grass[7:] = 1.0
 channels = ["sky", "sun", "grass"]
 a_landscape = tf.constant(np.stack([sky, sun, grass], axis=-1)[None], tf.float32)   # (1, n_H, n_W, n_C)
-G_gram = gram(nst.unroll(a_landscape))
+G_gram = gram_fn(nst.unroll(a_landscape))
 
 fig, axes = plt.subplots(1, 4, figsize=(13, 3), layout="constrained")
 for c, name in enumerate(channels):
@@ -241,8 +241,8 @@ silent = np.zeros_like(dog)
 a_dog = tf.constant(np.stack([silent, dog, silent], axis=-1)[None])                        # (1, 16, 16, 3)
 a_upside_down = a_dog[:, ::-1, :, :]                                                        # rows reversed
 
-G_dog = gram(nst.unroll(a_dog))
-G_upside_down = gram(nst.unroll(a_upside_down))
+G_dog = gram_fn(nst.unroll(a_dog))
+G_upside_down = gram_fn(nst.unroll(a_upside_down))
 J_style_dog = float(nst.compute_layer_style_cost(a_dog, a_upside_down))
 J_content_dog = float(nst.compute_content_cost(a_dog, a_upside_down))
 J_content_erased = float(nst.compute_content_cost(a_dog, tf.zeros_like(a_dog)))
@@ -298,7 +298,7 @@ plt.show()
 # positions $n_H n_W$, so each entry is an average over the image. To make the pictures readable, the
 # channels are sorted by how much **the photo** uses them (its diagonal, largest first), the same order
 # for both images, and each layer shares one colour scale (square-root scale, clipped at the 99.5th
-# percentile). (`gram` is your `gram_matrix` if it passed.)
+# percentile). (`gram_fn` is your `gram_matrix` if it passed.)
 
 # %%
 photo = nst.load_image(ROOT / "images" / "chelsea.jpg", size=SIZE)
@@ -306,10 +306,10 @@ style_image = nst.load_image(STYLE_PATH, size=SIZE)
 gram_layers = ["conv1_1", "conv3_1"]
 acts = {label: model(nst.preprocess(img, model.mean), gram_layers)
         for label, img in [("photo", photo), ("style image", style_image)]}
-grams = {(label, layer): (gram(nst.unroll(a[layer])) / (a[layer].shape[1] * a[layer].shape[2])).numpy()
+grams = {(label, layer): (gram_fn(nst.unroll(a[layer])) / (a[layer].shape[1] * a[layer].shape[2])).numpy()
          for label, a in acts.items() for layer in gram_layers}
 assert np.allclose(nst.activation_gram(acts["photo"]["conv1_1"]),
-                   gram(nst.unroll(acts["photo"]["conv1_1"])), rtol=1e-4)
+                   gram_fn(nst.unroll(acts["photo"]["conv1_1"])), rtol=1e-4)
 
 fig, axes = plt.subplots(len(gram_layers) + 1, 2, figsize=(10, 12), layout="constrained",
                          height_ratios=[0.6] + [1] * len(gram_layers))
@@ -330,7 +330,7 @@ plt.show()
 
 def gram_difference(a_1, a_2):
     """How far apart two Gram matrices are: ||G_gram(1) - G_gram(2)|| / ||G_gram(1)|| (Frobenius norms)."""
-    G_1, G_2 = gram(nst.unroll(a_1)), gram(nst.unroll(a_2))
+    G_1, G_2 = gram_fn(nst.unroll(a_1)), gram_fn(nst.unroll(a_2))
     return float(tf.norm(G_1 - G_2) / tf.norm(G_1))
 
 
