@@ -683,13 +683,13 @@ def style_activations(model, style, layers, shape):
 
 
 def make_cost_function(model, content, style, settings=None, content_cost=compute_content_cost,
-                       style_cost=compute_style_cost, total_cost=total_cost):
+                       style_cost=compute_style_cost, total_cost=total_cost, **changes):
     """Compile ``cost(x) -> (J, J_content, J_style, dJ/dx)`` for images of ``content``'s size.
 
     ``content``, ``style``: preprocessed (1, H, W, 3) arrays. The targets a_C and a_S are computed once,
     here; each call runs the network on x only, inside ``tf.function``. The losses are yours to give.
     """
-    s = settings or Settings()
+    s = settings_with(settings, changes)  # a Settings, or its fields as keywords (alpha=, beta=, ...)
     names = [n for n, _ in s.style_layers]
     model.check_layers([s.content_layer] + names)
     a_C = model(content, [s.content_layer])[s.content_layer]

@@ -19,6 +19,11 @@ source runs as the solution::
 
 Without a stub the learner gets ``# YOUR CODE HERE`` and ``raise NotImplementedError()``.
 ``--check`` builds into a temporary folder and exits 1 if a committed notebook differs.
+
+Both versions carry nbgrader's cell metadata, so that a teacher can grade them: a cell with a solution is
+a solution cell (``grade_id`` the name of the function it defines); a cell that checks an exercise
+(``course.check_...(name)`` of a function named as the exercise, not a deliberate mistake) is a read-only
+graded cell worth ``POINTS`` (under nbgrader a check that does not pass raises, so the cell fails).
 """
 from __future__ import annotations
 
@@ -32,6 +37,9 @@ HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "src"
 METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             "language_info": {"name": "python"}}
+POINTS = 1
+CHECK = re.compile(r"^[^#\n]*\bcourse\.check_(\w+)\((\w+)", re.M)
+DEF = re.compile(r"^def (\w+)\(", re.M)
 BLOCK = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*\n"
                    r"(?:^[ \t]*### BEGIN STUB[ \t]*\n(.*?)^[ \t]*### END STUB[ \t]*(?:\n|\Z))?",
                    re.M | re.S)
@@ -58,6 +66,20 @@ def learner_version(source: str) -> str:
     return BLOCK.sub(stub, source if source.endswith("\n") else source + "\n").rstrip("\n")
 
 
+def nbgrader_metadata(source: str, stem: str) -> dict | None:
+    """nbgrader's metadata for a code cell of ``source`` (the cell as written, with its markers), or None."""
+    if "### BEGIN SOLUTION" in source:
+        name = (DEF.findall(source) or ["solution"])[0]
+        return {"solution": True, "grade": False, "locked": False, "grade_id": f"{stem}-{name}",
+                "schema_version": 3}
+    checks = [(check, fn) for check, fn in CHECK.findall(source) if "deliberate mistake" not in source.lower()]
+    if checks:
+        check, fn = checks[0]
+        return {"solution": False, "grade": True, "locked": True, "points": POINTS,
+                "grade_id": f"{stem}-check_{check}", "schema_version": 3}
+    return None
+
+
 def build(source: Path, out_dir: Path) -> list[Path]:
     """Write the learner's and the instructor's notebook of ``source`` under ``out_dir``; their paths."""
     import jupytext
@@ -75,6 +97,9 @@ def build(source: Path, out_dir: Path) -> list[Path]:
             new = (nbformat.v4.new_code_cell(body) if cell.cell_type == "code"
                    else nbformat.v4.new_markdown_cell(body))
             new["id"] = f"cell-{i:02d}"
+            grading = nbgrader_metadata(cell.source, source.stem) if cell.cell_type == "code" else None
+            if grading is not None:
+                new["metadata"]["nbgrader"] = grading
             cells.append(new)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{source.stem}.ipynb"

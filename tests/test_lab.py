@@ -2,15 +2,17 @@
 import datetime
 import io
 import json
+import re
 import threading
 import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 import nst_utils as nst
-from nst_tools import lab, lab_panel, preview
+from nst_tools import lab, lab_panel, preview, transfer
 
 
 def images(rng, content_shape=(20, 30), style_shape=(24, 24)):
@@ -28,52 +30,67 @@ def wait_for(predicate, timeout=30.0):
     raise AssertionError("timed out")
 
 
-# --- settings: widget values -> run_style_transfer keyword arguments ------------------------------
+# --- settings: widget values -> the full transfer's settings ------------------------------------
 
 
-def test_settings_from_widget_values_map_to_run_kwargs():
+def test_settings_from_widget_values_map_to_transfer_settings(tiny_model, rng):
     values = {"alpha": 5.0, "beta": 1e3, "conv1_1": 0.5, "conv2_1": 0.0, "conv3_1": 0.25, "conv4_1": 0.0,
-              "conv5_1": 1.0, "content_layer": "conv3_2", "optimizer": "lbfgs", "lr": 0.5, "iterations": 42,
-              "size": 96, "init": "content", "tv_weight": 1e-3}
+              "conv5_1": 1.0, "content_layer": "conv3_2", "optimizer": "LBFGS", "lr": "0.5", "iterations": 42,
+              "size": 96, "init": "content", "tv_weight": "1e-3"}
     s = lab.lab_settings(values)
-    event, cb, init = threading.Event(), (lambda *a: None), np.zeros((2, 2, 3))
-    kw = lab.lab_run_kwargs(s, callback=cb, stop_event=event, init_image=init)
-    assert kw["style_layers"] == [("conv1_1", 0.5), ("conv3_1", 0.25), ("conv5_1", 1.0)]  # zeros left out
-    assert (kw["alpha"], kw["beta"], kw["lr"], kw["tv_weight"]) == (5.0, 1e3, 0.5, 1e-3)
-    assert (kw["optimizer"], kw["init"], kw["content_layer"], kw["iterations"]) == ("lbfgs", "content",
-                                                                                   "conv3_2", 42)
-    assert kw["stop_event"] is event and kw["callback"] is cb and kw["init_image"] is init
-    assert kw["callback_every"] == 1
-    assert lab.lab_run_kwargs(s, iterations=7)["iterations"] == 7
-    # every key is one run_style_transfer takes
-    import inspect
-    assert set(kw) <= set(inspect.signature(nst.run_style_transfer).parameters)
+    assert isinstance(s, transfer.TransferSettings)  # what transfer_steps / run_transfer take as it is
+    assert s.style_layers == (("conv1_1", 0.5), ("conv2_1", 0.0), ("conv3_1", 0.25), ("conv4_1", 0.0),
+                              ("conv5_1", 1.0))
+    assert (s.alpha, s.beta, s.lr, s.tv_weight) == (5.0, 1e3, 0.5, 1e-3)  # text fields read as numbers
+    assert (s.optimizer, s.init, s.content_layer, s.iterations, s.size) == ("lbfgs", "content", "conv3_2", 42, 96)
+    # a layer weighted 0 is left out of the cost: only the others are computed
+    content, style = images(rng, (16, 24), (16, 24))
+    x_C, x_S = nst.preprocess(content, tiny_model.mean), nst.preprocess(style, tiny_model.mean)
+    cost = transfer.cost_function(tiny_model, x_C, x_S, s)
+    assert cost.names == ["conv1_1", "conv3_1", "conv5_1"]
+    J, J_content, J_style, g = cost(tf.constant(x_C))
+    assert g.shape == x_C.shape and float(J_style) > 0
+    assert nst.settings_with(s, {"iterations": 7}, lab.LabSettings).iterations == 7
+    with pytest.raises(nst.NSTError, match="unknown setting"):
+        nst.settings_with(s, {"callback_every": 1}, lab.LabSettings)
 
 
-def test_settings_defaults_are_the_assignments():
+def test_settings_defaults_are_the_assignments_with_the_labs_optimiser():
     s = lab.lab_settings({})
-    assert (s.alpha, s.beta, s.lr, s.optimizer, s.content_layer) == (10.0, 40.0, 2.0, "adam", "conv4_2")
-    assert dict(s.style_weights) == dict(nst.STYLE_LAYERS)
+    assert (s.alpha, s.beta, s.lr, s.content_layer) == (10.0, 40.0, 2.0, "conv4_2")
+    assert (s.optimizer, s.precision, s.size) == ("lbfgs", "auto", 256)  # the lab's own defaults
+    assert dict(s.style_layers) == dict(nst.STYLE_LAYERS)
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"alpha": 0.0, "beta": 0.0}, "alpha and beta are both 0"),
-    ({"alpha": -1.0}, "alpha must be a finite number >= 0"),
-    ({"lr": float("nan")}, "learning rate must be a finite number >= 0"),
-    ({n: 0.0 for n in lab.LAB_STYLE_LAYERS}, "every style layer weight is 0"),
-    ({"optimizer": "sgd"}, "optimizer must be 'adam' or 'lbfgs'"),
-    ({"init": "zeros"}, "start must be 'noise' or 'content'"),
-    ({"iterations": 0}, "iterations must be 1 or more"),
-    ({"size": 8}, "image size must be between 16 and 2048"),
+    ({"alpha": 0.0, "beta": 0.0}, "alpha is 0 and beta (or every style layer weight) is 0: nothing to optimise"),
+    ({"alpha": 0.0, **{n: 0.0 for n in lab.LAB_STYLE_LAYERS}}, "alpha is 0 and beta (or every style layer weight)"),
+    ({"alpha": -1.0}, "alpha must be a finite number >= 0, not -1.0"),
+    ({"lr": float("nan")}, "lr must be a finite number >= 0, not nan"),
+    ({"lr": -1}, "lr must be a finite number >= 0, not -1"),
+    ({"conv3_1": -0.5}, "weight of conv3_1 must be a finite number >= 0"),
+    ({"optimizer": "sgd"}, "optimizer must be one of ('adam', 'lbfgs'), not 'sgd'"),
+    ({"init": "zeros"}, "init must be one of ('noise', 'content'), not 'zeros'"),
+    ({"iterations": 0}, "iterations must be a whole number >= 1, not 0"),
+    ({"size": 8}, "image size must be between 16 and 2048 pixels"),
+    ({"size": 4096}, "image size must be between 16 and 2048 pixels"),
 ])
 def test_bad_settings_raise_one_line_errors(values, message):
-    with pytest.raises(nst.NSTError, match=message):
+    with pytest.raises(nst.NSTError, match=re.escape(message)):
         lab.lab_settings(values)
 
 
-def test_no_style_layers_is_fine_when_beta_is_zero():
-    s = lab.lab_settings({"beta": 0.0, **{n: 0.0 for n in lab.LAB_STYLE_LAYERS}})
-    assert lab.lab_run_kwargs(s)["style_layers"] == []
+def test_no_style_layers_is_fine_when_beta_is_zero_or_alpha_is_not(tiny_model, rng):
+    zeros = {n: 0.0 for n in lab.LAB_STYLE_LAYERS}
+    content, style = images(rng, (16, 24), (16, 24))
+    x_C, x_S = nst.preprocess(content, tiny_model.mean), nst.preprocess(style, tiny_model.mean)
+    for values in ({"beta": 0.0, **zeros}, zeros):  # content only either way
+        s = lab.lab_settings(values)
+        assert all(w == 0 for _, w in s.style_layers)
+        cost = transfer.cost_function(tiny_model, x_C, x_S, s)
+        assert cost.names == []
+        J, J_content, J_style, _ = cost(tf.constant(x_C))
+        assert float(J_style) == 0 and float(J) == pytest.approx(s.alpha * float(J_content), rel=1e-5)
 
 
 def test_ratio_text():
@@ -87,7 +104,7 @@ def test_ratio_text():
 
 def test_changes_split_into_live_and_next_run():
     a = lab.LabSettings()
-    b = lab.LabSettings(alpha=3.0, size=256, init="content", lr=1.0)
+    b = lab.LabSettings(alpha=3.0, size=128, init="content", lr=1.0)
     live, later = lab.lab_changes(a, b)
     assert live == ["alpha", "lr"] and later == ["size", "init"]
     msg = lab.lab_change_message(live, later, iteration=12)
@@ -210,14 +227,14 @@ def test_stop_answers_fast_keeps_the_image_then_continue_and_restart(tiny_model,
 
     # Continue: starts from the kept image, the history goes on.
     calls = []
-    real = nst.run_style_transfer
+    real = lab.transfer_steps
 
-    def spy(*args, **kwargs):
-        calls.append(kwargs)
-        return real(*args, **kwargs)
+    def spy(model, content, styles, settings, **kwargs):
+        calls.append({"settings": settings, **kwargs})
+        return real(model, content, styles, settings, **kwargs)
 
     import unittest.mock as mock
-    with mock.patch.object(lab, "run_style_transfer", spy):
+    with mock.patch.object(lab, "transfer_steps", spy):
         runner.run(lab.LabSettings(iterations=3, size=24), content, style, mode="continue")
         assert runner.wait(60)
     np.testing.assert_array_equal(calls[0]["init_image"], stopped_image)
@@ -225,13 +242,13 @@ def test_stop_answers_fast_keeps_the_image_then_continue_and_restart(tiny_model,
     assert runner.history[-1]["segment"] == runner.history[done - 1]["segment"] + 1
 
     # Continue at another size resizes the kept image; Restart clears the history and starts from noise.
-    with mock.patch.object(lab, "run_style_transfer", spy):
+    with mock.patch.object(lab, "transfer_steps", spy):
         runner.run(lab.LabSettings(iterations=2, size=36), content, style, mode="continue")
         assert runner.wait(60)
         assert calls[-1]["init_image"].shape == (24, 36, 3)
         runner.run(lab.LabSettings(iterations=2, size=24), content, style, mode="restart")
         assert runner.wait(60)
-    assert calls[-1]["init_image"] is None and calls[-1]["init"] == "noise"
+    assert calls[-1]["init_image"] is None and calls[-1]["settings"].init == "noise"
     assert [h["iteration"] for h in runner.history] == [1, 2]
 
 

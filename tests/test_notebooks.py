@@ -32,16 +32,27 @@ def test_committed_without_outputs(path):
 
 
 #: The exercises of each notebook, as its checks name them (the learner writes these; each check after one
-#: says NOT IMPLEMENTED for the stub and PASSED for the solution).
-EXERCISES = {"00_setup_and_vgg19": [], "01_content_loss": ["compute_content_cost"], "02_gram_matrix": ["gram_matrix"],
-             "03_style_loss": ["compute_layer_style_cost", "compute_style_cost"], "04_total_loss": ["total_cost"],
-             "05_style_transfer": ["train_step"], "06_lab": [], "07_going_further": ["restore_chroma"]}
+#: says NOT IMPLEMENTED for the stub and PASSED for the solution): from the course's registry.
+def _exercises():
+    import sys
+
+    sys.path.insert(0, str(HERE.parent))
+    from nst_tools import course
+
+    out = {p.stem: [] for p in LEARNER}
+    for name, ex in course.EXERCISES.items():
+        out[ex.notebook].append(name)
+    return out
+
+
+EXERCISES = _exercises()
 VERDICT = re.compile(r"^(PASSED|FAILED|NOT IMPLEMENTED): (\w+)")
 
 
-def _execute(path, vgg_path, out_dir, monkeypatch):
-    """Run ``path`` top to bottom in smoke mode as a learner's Jupyter would; one ``(source, text, errors)`` per
-    code cell: what the cell printed (stdout, stderr) and its error outputs."""
+def _execute(path, vgg_path, out_dir, monkeypatch, nb=None):
+    """Run ``path`` (or ``nb``, a changed copy of it) top to bottom in smoke mode as a learner's Jupyter would; one
+    ``(source, text, errors)`` per code cell: what the cell printed (stdout, stderr, a check's verdict) and its
+    error outputs."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -52,12 +63,21 @@ def _execute(path, vgg_path, out_dir, monkeypatch):
     # fd 2 in the notebook (it does not while PYTEST_CURRENT_TEST is set).
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.read(path, as_version=4) if nb is None else nb
     NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    return [(cell.source, "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream"),
+    return [(cell.source, "".join(_text(o) for o in cell.outputs),
              [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.outputs if o.get("output_type") == "error"])
             for cell in nb.cells if cell.cell_type == "code"]
+
+
+def _text(output):
+    """What an output says as text: a stream's text, a verdict's text/plain (a check shows HTML and text)."""
+    if output.get("output_type") == "stream":
+        return output.get("text", "")
+    if output.get("output_type") == "display_data" and "text/html" in output.get("data", {}):
+        return output["data"].get("text/plain", "") + "\n"
+    return ""
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
@@ -125,51 +145,168 @@ def test_build_replaces_solutions_with_stubs():
     assert build.solution_version(bare) == "x = 1\ny = x + 1"
 
 
-# A learner's functions as notebooks 01-04 save them (course.keep writes the source of each function that
-# passed): written in the assignment's style, not copies of the library's code.
-LEARNER_SOURCES = {
-    "compute_content_cost": '''def compute_content_cost(a_C, a_G):
-    m, n_H, n_W, n_C = a_G.get_shape().as_list()
+# A learner's answers, written as the assignment teaches them (never the solution cells): the body of each
+# exercise, put under the def line of the learner's own stub. The layer style cost uses a helper of its own
+# (defined in a cell of its own, as HELPERS) and nst.unroll: both must travel to notebook 05 with it.
+ANSWERS = {
+    "compute_content_cost": """    m, n_H, n_W, n_C = a_G.get_shape().as_list()
     a_C_unrolled = tf.reshape(a_C, shape=[m, -1, n_C])
     a_G_unrolled = tf.reshape(a_G, shape=[m, -1, n_C])
     return tf.reduce_sum(tf.square(a_C_unrolled - a_G_unrolled)) / (4 * n_H * n_W * n_C)
-''',
-    "gram_matrix": '''def gram_matrix(A):
-    return tf.matmul(A, tf.transpose(A))
-''',
-    "compute_layer_style_cost": '''def compute_layer_style_cost(a_S, a_G):
-    m, n_H, n_W, n_C = a_G.get_shape().as_list()
-    a_S = tf.transpose(tf.reshape(a_S, shape=[-1, n_C]))
-    a_G = tf.transpose(tf.reshape(a_G, shape=[-1, n_C]))
-    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C**2 * (n_H * n_W)**2)
-''',
-    "compute_style_cost": '''def compute_style_cost(a_S, a_G, style_layers=None):
-    J_style = 0
-    for layer_name, coeff in style_layers or [(f"conv{i}_1", 0.2) for i in range(1, 6)]:
+""",
+    "gram_matrix": """    return tf.matmul(A, tf.transpose(A))
+""",
+    "compute_layer_style_cost": """    m, n_H, n_W, n_C = a_G.get_shape().as_list()
+    GS = gram_matrix(unrolled(a_S))
+    GG = gram_matrix(nst.unroll(a_G))
+    return tf.reduce_sum(tf.square(GS - GG)) / (4 * n_C**2 * (n_H * n_W)**2)
+""",
+    "compute_style_cost": """    J_style = 0
+    for layer_name, coeff in style_layers:
         J_style += coeff * compute_layer_style_cost(a_S[layer_name], a_G[layer_name])
     return J_style
-''',
-    "total_cost": '''def total_cost(J_content, J_style, alpha=10, beta=40):
-    return alpha * J_content + beta * J_style
-''',
+""",
+    "total_cost": """    return alpha * J_content + beta * J_style
+""",
+    "my_train_step": """    with tf.GradientTape() as tape:
+        a_G = model(G, LAYERS)
+        J = total_cost(compute_content_cost(a_C, a_G[nst.CONTENT_LAYER]), compute_style_cost(a_S, a_G), alpha, beta)
+    g = tape.gradient(J, G)
+    state["t"] = state["t"] + 1
+    t = state["t"]
+    state["m"] = beta1 * state["m"] + (1 - beta1) * g
+    state["v"] = beta2 * state["v"] + (1 - beta2) * g**2
+    G.assign(tf.clip_by_value(G - lr * (state["m"] / (1 - beta1**t)) / (tf.sqrt(state["v"] / (1 - beta2**t)) + eps),
+                              LO, HI))
+    return J
+""",
+    "restore_chroma": """    yiq = further.rgb_to_yiq(content)
+    yiq[..., 0] = further.rgb_to_yiq(stylised)[..., 0]
+    return np.clip(further.yiq_to_rgb(yiq), 0, 255).round().astype(np.uint8)
+""",
 }
+HELPERS = {"compute_layer_style_cost": "def unrolled(a):\n    _, n_H, n_W, n_C = a.shape\n"
+                                       "    return tf.transpose(tf.reshape(a, (n_H * n_W, n_C)))\n"}
+DEF_LINE = re.compile(r"^def (\w+)\((.*)\):$", re.M)
 
 
-def test_notebook_05_paints_with_the_functions_notebooks_01_to_04_saved(tiny_vgg_path, tmp_path, monkeypatch):
-    """Solutions 01-04 run first in one NST_OUTPUT_DIR and each keeps the functions it checked; replaced by a
-    learner's versions (written in the assignment's style), 05 says "yours" for each and runs with them."""
+def _answered(path, answers=ANSWERS, helpers=HELPERS):
+    """The learner's notebook ``path`` with each stub's body replaced by ``answers[name]`` under the stub's own
+    def line (checked against the signature the registry says the later notebooks call)."""
+    import nbformat
+
+    from nst_tools import course
+
+    nb = nbformat.read(path, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        m = DEF_LINE.search(cell.source) if cell.cell_type == "code" else None
+        if m and m.group(1) in answers and "None" in cell.source:
+            name = m.group(1)
+            ex = course.EXERCISES["train_step" if name == "my_train_step" else name]
+            assert f"{name}({m.group(2)})" == ex.signature, (name, m.group(2))
+            if name in helpers:
+                cells.append(nbformat.v4.new_code_cell(helpers[name]))
+            cell = nbformat.v4.new_code_cell(m.group(0) + "\n" + answers[name])
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def _verdicts(cells):
+    return [(m.group(1), m.group(2), source) for source, text, _ in cells
+            for m in map(VERDICT.match, text.splitlines()) if m]
+
+
+def test_a_learner_who_does_everything_right_passes_every_check_and_paints_with_all_five(tiny_vgg_path, tmp_path,
+                                                                                        monkeypatch):
+    """The learner's notebooks 01-05 in order, in one output folder, with answers under the stubs' signatures
+    (the saved functions are never touched): every exercise's check says PASSED, and 05 says "yours" of all
+    five functions and paints with them."""
     saved = tmp_path / "my_functions"
-    for path in sorted((HERE / "solutions").glob("0[1-4]_*.ipynb")):
-        _execute(path, tiny_vgg_path, tmp_path, monkeypatch)
-    assert sorted(p.stem for p in saved.glob("*.py")) == sorted(LEARNER_SOURCES)  # each solution kept its own
-    for name, source in LEARNER_SOURCES.items():  # now a learner's, in the assignment's style
-        (saved / f"{name}.py").write_text(source)
-    cells = _execute(HERE / "solutions" / "05_style_transfer.ipynb", tiny_vgg_path, tmp_path, monkeypatch)
-    out = "".join(text for _, text, _ in cells)
-    assert not [errors for _, _, errors in cells if errors]
-    for name in LEARNER_SOURCES:
-        assert f"{name}: yours, from {saved / name}.py" in out.splitlines()
-    assert "PASSED: train_step" in out
+    outputs = {}
+    for path in LEARNER[1:6]:
+        cells = _execute(path, tiny_vgg_path, tmp_path, monkeypatch, nb=_answered(path))
+        assert not [e for _, _, e in cells if e], (path.name, [e for _, _, e in cells if e])
+        for verdict, name, source in _verdicts(cells):
+            if "deliberate mistake" not in source.lower():
+                assert verdict == "PASSED", (path.name, name, [t for _, t, _ in cells if name in t])
+        outputs[path.stem] = "".join(text for _, text, _ in cells)
+    assert sorted(p.stem for p in saved.glob("*.py")) == sorted(["compute_content_cost", "gram_matrix",
+                                                                  "compute_layer_style_cost", "compute_style_cost",
+                                                                  "total_cost"])
+    assert "def unrolled(a):" in (saved / "compute_layer_style_cost.py").read_text()
+    lines = outputs["05_style_transfer"].splitlines()
+    for name in ["compute_content_cost", "gram_matrix", "compute_layer_style_cost", "compute_style_cost", "total_cost"]:
+        assert f"{name}: yours, from {saved / name}.py (its check passed again), and the painting uses it" in lines, \
+            "\n".join(lines[:12])
+    assert "PASSED: train_step" in outputs["05_style_transfer"]
+    assert "my_train_step has not passed" not in outputs["05_style_transfer"]
+
+
+WRONG_01 = [  # (the body of compute_content_cost, what the verdict line must start with, a hint it must give)
+    ("    J = tf.reduce_sum(tf.square(a_C - a_G)) / (4 * 4 * 4 * 3)\n    return J\n",
+     "FAILED: compute_content_cost: the division uses the numbers of the first case", "a_G.shape"),
+    ("    _, n_H, n_W, n_C = a_G.shape\n    return np.sum(np.square(a_C - a_G)) / (4 * n_H * n_W * n_C)\n",
+     "FAILED: compute_content_cost returns a NumPy number", "inside tf.function"),
+    ("    _, n_H, n_W, n_C = a_G.shape\n    return float(tf.reduce_sum(tf.square(a_C - a_G)) / (4 * n_H * n_W * n_C))\n",
+     "FAILED: compute_content_cost returns a Python float", "tf.reduce_sum"),
+    ("    _, n_H, n_W, n_C = a_G.shape\n    return tf.reduce_sum(tf.square(a_C - a_G)) / (n_H * n_W * n_C)\n",
+     "FAILED: compute_content_cost: the factor 1/4 is missing", "course.case_inputs('compute_content_cost', 0)"),
+    ("    _, n_H, n_W, n_C = a_G.shape\n    J_content = tf.reduce_sum(tf.square(a_C - a_G)) / (4 * n_H * n_W * n_C)\n",
+     "FAILED: compute_content_cost returns nothing", "return J_content"),
+    ("    return nst.compute_content_cost(a_C, a_G)\n", "NOT IMPLEMENTED: compute_content_cost only calls the library's",
+     "code of your own"),
+]
+
+
+def test_a_learner_who_makes_the_classic_mistakes_reads_why(tiny_vgg_path, tmp_path, monkeypatch):
+    """Notebook 01 as a learner plays it: the check run twice on the untouched stub (NOT IMPLEMENTED both times,
+    nothing saved), then each classic mistake under the stub's def line, then the library's function handed to
+    the check: each verdict and hint as the catalogue says."""
+    import nbformat
+
+    path = HERE / "01_content_loss.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    stub = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "def compute_content_cost" in c.source)
+    at = next(i for i, c in enumerate(nb.cells) if i > stub and "course.check_content_cost" in c.source)
+    check = nb.cells[at]
+    def_line = DEF_LINE.search(nb.cells[stub].source).group(0)
+    extra = [nbformat.v4.new_code_cell(check.source)]  # the check again, on the untouched stub
+    for body, _, _ in WRONG_01:
+        extra += [nbformat.v4.new_code_cell(def_line + "\n" + body), nbformat.v4.new_code_cell(check.source)]
+    extra.append(nbformat.v4.new_code_cell("course.check_content_cost(nst.compute_content_cost)"))
+    nb.cells = nb.cells[:at + 1] + extra + nb.cells[at + 1:]
+    cells = _execute(path, tiny_vgg_path, tmp_path, monkeypatch, nb=nb)
+    assert not [e for _, _, e in cells if e]
+    texts = [text for source, text, _ in cells if "course.check_content_cost(" in source]
+    assert texts[0].startswith("NOT IMPLEMENTED: compute_content_cost") and texts[1].startswith("NOT IMPLEMENTED")
+    for text, (_, verdict, hint) in zip(texts[2:], WRONG_01):
+        assert text.startswith(verdict) and hint in text, text
+    assert texts[len(WRONG_01) + 2].startswith("NOT IMPLEMENTED: compute_content_cost: this is the library's own")
+    assert not (tmp_path / "my_functions" / "compute_content_cost.py").exists()
+
+
+def test_nbgrader_validates_the_solutions_and_fails_the_learners_stubs(tiny_vgg_path, tmp_path, monkeypatch):
+    """The build writes nbgrader's metadata (solution cells, locked graded check cells with ids and points);
+    nbgrader's own validation passes the solutions' notebook 01 and fails the learner's (its stub)."""
+    pytest.importorskip("nbgrader")
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    nb = json.loads((HERE / "01_content_loss.ipynb").read_text())
+    graded = [c["metadata"]["nbgrader"] for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+    assert graded == [{"solution": False, "grade": True, "locked": True, "points": 1,
+                       "grade_id": "01_content_loss-check_content_cost", "schema_version": 3}]
+    for name, value in [("NST_SMOKE", "1"), ("NST_VGG_PATH", str(tiny_vgg_path)), ("NST_OUTPUT_DIR", str(tmp_path)),
+                        ("MPLBACKEND", "Agg")]:
+        monkeypatch.setenv(name, value)
+    config = Config()
+    config.Execute.timeout = 600
+    assert Validator(config=config).validate(str(HERE / "solutions" / "01_content_loss.ipynb")) == {}
+    failed = Validator(config=config).validate(str(HERE / "01_content_loss.ipynb"))["failed"]
+    assert len(failed) == 1 and "course.check_content_cost" in failed[0]["source"]
+    assert "NOT IMPLEMENTED" in failed[0]["raw_error"]
 
 
 SLIDER_CELL = """import sys; sys.path.insert(0, {root!r})

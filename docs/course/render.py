@@ -183,7 +183,7 @@ def fig_unrolling(model, s, label):
     ax.set_axis_off()
     arrow = dict(arrowstyle="-|>", mutation_scale=20, lw=1.6, color="0.3")
 
-    # the volume: n_C channel maps of n_H x n_W, stacked front (channel 1) to back
+    # the volume: n_C channel maps of n_H x n_W, stacked front (channel 0) to back
     x0, y0, step = 0.3, 0.6, 0.55
     right = x0 + n_W + (n_C - 1) * step                        # the back card's right edge
     for c in reversed(range(n_C)):
@@ -192,37 +192,37 @@ def fig_unrolling(model, s, label):
             for w in range(n_W):
                 ax.add_patch(Rectangle((ox + w, oy + n_H - 1 - h), 1, 1, fc=tints[c], ec=edge, lw=1))
                 if c == 0:
-                    ax.text(ox + w + 0.5, oy + n_H - 1 - h + 0.5, f"{h * n_W + w + 1}", ha="center",
+                    ax.text(ox + w + 0.5, oy + n_H - 1 - h + 0.5, f"{h * n_W + w}", ha="center",
                             va="center", fontsize=10)
         ax.plot([ox + n_W, right + 0.25], [oy + n_H - 0.25] * 2, color="0.5", lw=0.8)
-        ax.text(right + 0.3, oy + n_H - 0.25, f"c = {c + 1}", fontsize=8.5, va="center", color="0.2")
+        ax.text(right + 0.3, oy + n_H - 0.25, f"c = {c}", fontsize=8.5, va="center", color="0.2")
     ax.text(x0 + n_W / 2, y0 - 0.25, f"n_W = {n_W}", ha="center", va="top", fontsize=10)
     ax.text(x0 - 0.15, y0 + n_H / 2, f"n_H = {n_H}", ha="right", va="center", fontsize=10, rotation=90)
     ax.text(x0 + (n_W + n_C * step) / 2, y0 + n_H + n_C * step + 0.2,
             f"activation a of one layer:\nn_H x n_W x n_C = {n_H} x {n_W} x {n_C}\n(c = channel)", ha="center",
             va="bottom", fontsize=10.5)
 
-    # the unrolled matrix A: one row per channel, one column per position k = (h - 1) n_W + w
+    # the unrolled matrix A: one row per channel, one column per position k = h n_W + w (from 0, as notebook 02)
     ax0, cell, ay = 10.4, 0.78, 1.0
     for c in range(n_C):
         for k in range(n_H * n_W):
             ax.add_patch(Rectangle((ax0 + k * cell, ay + (n_C - 1 - c) * cell), cell, cell, fc=tints[c],
                                    ec=edge, lw=1))
-            ax.text(ax0 + (k + 0.5) * cell, ay + (n_C - 1 - c + 0.5) * cell, f"{k + 1}", ha="center",
+            ax.text(ax0 + (k + 0.5) * cell, ay + (n_C - 1 - c + 0.5) * cell, f"{k}", ha="center",
                     va="center", fontsize=9)
-        ax.text(ax0 - 0.12, ay + (n_C - 1 - c + 0.5) * cell, f"c = {c + 1}", ha="right", va="center",
+        ax.text(ax0 - 0.12, ay + (n_C - 1 - c + 0.5) * cell, f"c = {c}", ha="right", va="center",
                 fontsize=8.5, color="0.2")
     a_w = n_H * n_W * cell
     ax.text(ax0 + a_w / 2, ay + n_C * cell + 0.25,
             f"A = unroll(a): n_C x (n_H n_W) = {n_C} x {n_H * n_W}\n"
             "row c = channel c's map, read row by row", ha="center", va="bottom", fontsize=10.5)
-    ax.text(ax0 + a_w / 2, ay - 0.2, f"column k = (h - 1) n_W + w: one position of the {n_H} x {n_W} map",
+    ax.text(ax0 + a_w / 2, ay - 0.2, f"column k = h n_W + w: one position of the {n_H} x {n_W} map",
             ha="center", va="top", fontsize=9)
     mid = ay + n_C * cell / 2
     ax.add_patch(FancyArrowPatch((right + 1.6, mid), (ax0 - 1.0, mid), **arrow))
     ax.text((right + 1.6 + ax0 - 1.0) / 2, mid + 0.2, "unroll", ha="center", va="bottom", fontsize=10)
 
-    # the Gram matrix G = A A^T
+    # the Gram matrix G_gram = A A^T (notebook 02's name: a plain G is the generated image)
     gx, gcell = ax0 + a_w + 2.6, 1.0
     gy = ay + (n_C * cell - n_C * gcell) / 2
     for i in range(n_C):
@@ -230,14 +230,14 @@ def fig_unrolling(model, s, label):
             colour = (tints[i] + tints[j]) / 2
             ax.add_patch(Rectangle((gx + j * gcell, gy + (n_C - 1 - i) * gcell), gcell, gcell, fc=colour,
                                    ec=edge, lw=1))
-            ax.text(gx + (j + 0.5) * gcell, gy + (n_C - 1 - i + 0.5) * gcell, f"$G_{{{i + 1}{j + 1}}}$",
+            ax.text(gx + (j + 0.5) * gcell, gy + (n_C - 1 - i + 0.5) * gcell, f"$(G_{{gram}})_{{{i}{j}}}$",
                     ha="center", va="center", fontsize=12)
     ax.add_patch(FancyArrowPatch((ax0 + a_w + 0.3, mid), (gx - 0.3, mid), **arrow))
     ax.text((ax0 + a_w + gx) / 2, mid + 0.2, r"$A A^T$", ha="center", va="bottom", fontsize=12)
-    ax.text(gx + n_C * gcell / 2, gy + n_C * gcell + 0.25, f"Gram matrix G = A A$^T$\nn_C x n_C = {n_C} x {n_C}",
+    ax.text(gx + n_C * gcell / 2, gy + n_C * gcell + 0.25, f"Gram matrix G_gram = A A$^T$\nn_C x n_C = {n_C} x {n_C}",
             ha="center", va="bottom", fontsize=10.5)
     ax.text(gx + n_C * gcell + 0.35, mid,
-            "$G_{ij} = \\sum_k A_{ik} A_{jk}$:\nhow strongly channels\ni and j fire together,\n"
+            "$(G_{gram})_{ij} = \\sum_k A_{ik} A_{jk}$:\nhow strongly channels\ni and j fire together,\n"
             "summed over all positions\n(where they fire is lost)", ha="left", va="center", fontsize=9.5)
     fig.suptitle("Unrolling an activation volume into A, and the Gram matrix A A$^T$ (the style cost compares "
                  "these)", fontsize=12)

@@ -63,7 +63,17 @@ print(model, "| content", content.shape, "| smoke mode:", SMOKE)
 # 3. sum them all (`tf.reduce_sum`) and divide by $4 n_H n_W n_C$.
 #
 # Replace each `None` by your code and run the cell, then the check below it. The check calls your
-# function on random tensors of three shapes and compares it with the library's `nst.compute_content_cost`.
+# function on random tensors of three shapes and on two equal ones (the cost must be 0), then once more
+# inside `tf.function` on symbolic tensors, as notebook 05 will run it, and compares it with the library's
+# `nst.compute_content_cost`. So use TensorFlow ops (`tf.reduce_sum`, `tf.square`), not NumPy, and return
+# the tensor.
+#
+# **Expected output** of the check (its first case: `a_C`, `a_G` of shape (1, 4, 4, 3), get them with
+# `a_C, a_G = course.case_inputs("compute_content_cost")`):
+#
+# ```
+# PASSED: compute_content_cost = 6.065943 (expected 6.065943), 4 test cases and inside tf.function
+# ```
 
 # %%
 def compute_content_cost(a_C, a_G):
@@ -81,18 +91,21 @@ def compute_content_cost(a_C, a_G):
 
 
 # %% [markdown]
-# The check prints `PASSED`, `FAILED` (with what it got and what it expected) or, while the function still
-# returns `None`, `NOT IMPLEMENTED`. Then `course.keep` decides which function the rest of the course uses:
-# yours once it passes (it is also saved, so that notebook 05 paints with it), the library's until then.
+# The check shows a green `PASSED`, a red `FAILED` with the most likely cause, what it got and expected and
+# the inputs of the failing case, or, while the function still returns `None`, a grey `NOT IMPLEMENTED`.
+# Then `course.keep` saves your function once it passed (notebook 05 paints with it) and hands the cells
+# below `content_cost`: yours once it passed, the library's until then. Your `compute_content_cost` stays
+# yours: run the check again after a change and it checks your new version.
 
 # %%
 passed = course.check_content_cost(compute_content_cost)
-compute_content_cost = course.keep(compute_content_cost, passed, nst.compute_content_cost)
+content_cost = course.keep(compute_content_cost, passed)
 
 
 # %% [markdown]
 # What `FAILED` looks like, with a deliberate mistake: the same cost without the factor $\frac14$. The check
-# says what it got and what it expected (4 times smaller).
+# names the likely cause (it knows the common mistakes: a missing factor, a mean instead of a sum, NumPy
+# instead of TensorFlow, ...), then what it got and what it expected (4 times smaller).
 
 # %%
 def content_cost_without_the_4(a_C, a_G):   # a deliberate mistake, to see what FAILED looks like
@@ -111,7 +124,7 @@ passed_without_the_4 = course.check_content_cost(content_cost_without_the_4)
 #
 # ## 2. What the content cost is sensitive to
 #
-# Now measure it (your `compute_content_cost` if it passed, else the library's) between the photo and a
+# Now measure it (`content_cost`: your `compute_content_cost` if it passed, else the library's) between the photo and a
 # few other images, at a shallow layer, `conv1_2`, and at the content layer, `conv4_2`.
 
 # %%
@@ -130,7 +143,7 @@ costs = {name: [] for name in layers}
 for image in candidates.values():
     a_G = model(nst.preprocess(image, model.mean), layers)
     for name in layers:
-        costs[name].append(float(compute_content_cost(a_C[name], a_G[name])))
+        costs[name].append(float(content_cost(a_C[name], a_G[name])))
 
 fig, axes = plt.subplots(1, len(candidates), figsize=(2.3 * len(candidates), 2.0), layout="constrained")
 for ax, (label, image) in zip(axes, candidates.items()):
@@ -209,7 +222,7 @@ recon_layers = ["conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
 photo = nst.load_image(ROOT / "images" / "chelsea.jpg", size=RECON_SIZE)
 rf = {row["name"]: row["receptive_field"] for row in course.layer_table(model, RECON_SIZE)}
 reconstructions = {}
-for layer in recon_layers:
+for layer in course.progress(recon_layers, desc="layers"):
     result = course.reconstruct_content(model, photo, layer, iterations=RECON_ITERATIONS, seed=0)
     reconstructions[layer] = result
     print(f"{layer}: J_content {result.history[0]['J_content']:.3g} after 1 iteration, "

@@ -50,7 +50,7 @@ model = nst.load_vgg_model(nst.resolve_weights_path())
 style = nst.load_image(STYLE_PATH, size=SIZE)
 photo = nst.load_image(ROOT / "images" / "chelsea.jpg", size=SIZE)
 print(model, "| style:", STYLE_PATH.name, style.shape, "| smoke mode:", SMOKE)
-gram_matrix = course.mine(nst.gram_matrix)["gram_matrix"]
+gram_matrix = course.mine("gram_matrix")["gram_matrix"]  # yours if it passed in notebook 02
 
 
 # %% [markdown]
@@ -75,7 +75,17 @@ gram_matrix = course.mine(nst.gram_matrix)["gram_matrix"]
 # 3. sum the squared differences (`tf.reduce_sum`, `tf.square`) and divide by $4 n_C^2 (n_H n_W)^2$.
 #
 # Then run the check below it: it compares your function with the library's on random tensors of three
-# shapes and prints `PASSED`, `FAILED` (with what it got and expected) or `NOT IMPLEMENTED`.
+# shapes and on two equal ones (the cost must be 0), then inside `tf.function`, and shows `PASSED`,
+# `FAILED` (with the likely cause, what it got and expected) or `NOT IMPLEMENTED`. `course.keep` then saves
+# your function once it passed (with any helper of yours it calls) and hands the cells below
+# `layer_style_cost`: yours once it passed, the library's until then.
+#
+# **Expected output** of the check (its first case: `a_S, a_G = course.case_inputs("compute_layer_style_cost")`,
+# of shape (1, 4, 4, 3)):
+#
+# ```
+# PASSED: compute_layer_style_cost = 15.29545 (expected 15.29545), 4 test cases and inside tf.function
+# ```
 
 # %%
 def compute_layer_style_cost(a_S, a_G):
@@ -104,14 +114,15 @@ def compute_layer_style_cost(a_S, a_G):
 
 # %%
 passed = course.check_layer_style_cost(compute_layer_style_cost)
-compute_layer_style_cost = course.keep(compute_layer_style_cost, passed, nst.compute_layer_style_cost)
+layer_style_cost = course.keep(compute_layer_style_cost, passed)
 
 
 # %% [markdown]
 # **A deliberate mistake**, to see what the check says: unroll with a single `tf.reshape` to
 # $(n_C, n_H n_W)$. The shapes are right, but each "channel" row now holds values of several channels at
-# several positions, so the Gram matrix is wrong, and the check prints `FAILED` with what it got and what
-# it expected. (This function is only a demonstration: the notebook goes on with the one kept above.)
+# several positions, so the Gram matrix is wrong, and the check prints `FAILED` with this cause, what it
+# got and what it expected. (This function is only a demonstration: the notebook goes on with the one kept
+# above.)
 
 # %%
 def layer_style_cost_without_transpose(a_S, a_G):  # a deliberate mistake, to see what FAILED looks like
@@ -151,7 +162,7 @@ print(f"{'layer':8s} {'n_H n_W':>8s} {'n_C':>5s} {'RMS of a_S':>11s} {'J_style^[
 for name in style_names:
     _, n_H, n_W, n_C = a_S[name].shape
     rms = float(tf.sqrt(tf.reduce_mean(tf.square(a_S[name]))))
-    J_layer = float(compute_layer_style_cost(a_S[name], a_photo[name]))
+    J_layer = float(layer_style_cost(a_S[name], a_photo[name]))
     print(f"{name:8s} {n_H * n_W:8d} {n_C:5d} {rms:11.3g} {J_layer:22.3g}")
 
 # %% [markdown]
@@ -188,11 +199,18 @@ for name in style_names:
 #
 # `a_S` and `a_G` are dicts `{layer name: activation}`, `style_layers` a list of `(layer name, lambda)`
 # pairs such as `nst.STYLE_LAYERS`. Start at 0, loop over the pairs and add up
-# $\lambda^{[l]} J^{[l]}_{style}$, calling `compute_layer_style_cost`: yours if it passed its check above
-# (else `course.keep` put the library's in its place).
+# $\lambda^{[l]} J^{[l]}_{style}$, calling your `compute_layer_style_cost` (pass its check first: until
+# then this check says so). Keep the default `style_layers=nst.STYLE_LAYERS`: notebook 05 calls
+# `compute_style_cost(a_S, a_G)` without it.
+#
+# **Expected output** of the check (its first case, with `style_layers=STYLE_LAYERS`):
+#
+# ```
+# PASSED: compute_style_cost = 22.32585 (expected 22.32585), 3 test cases and inside tf.function
+# ```
 
 # %%
-def compute_style_cost(a_S, a_G, style_layers):
+def compute_style_cost(a_S, a_G, style_layers=nst.STYLE_LAYERS):
     """The style cost over several layers.
 
     a_S, a_G: dicts {layer name: activation of shape (1, n_H, n_W, n_C)};
@@ -212,7 +230,7 @@ def compute_style_cost(a_S, a_G, style_layers):
 
 # %%
 passed = course.check_style_cost(compute_style_cost)
-compute_style_cost = course.keep(compute_style_cost, passed, nst.compute_style_cost)
+style_cost = course.keep(compute_style_cost, passed)
 
 # %% [markdown]
 # How much does each layer add? Below, the style image $S$ against two images $G$: the photo of a cat,
@@ -224,8 +242,8 @@ candidates = {"photo of a cat": photo, "style upside down": style[::-1]}
 terms = {}
 for label, image in candidates.items():
     a_G = model(nst.preprocess(image, model.mean), style_names)
-    terms[label] = [w * float(compute_layer_style_cost(a_S[n], a_G[n])) for n, w in nst.STYLE_LAYERS]
-    total = float(compute_style_cost(a_S, a_G, nst.STYLE_LAYERS))
+    terms[label] = [w * float(layer_style_cost(a_S[n], a_G[n])) for n, w in nst.STYLE_LAYERS]
+    total = float(style_cost(a_S, a_G, nst.STYLE_LAYERS))
     print(f"J_style(S, {label}) = {total:.4g}   (sum of the terms: {sum(terms[label]):.4g})")
 
 fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
@@ -276,7 +294,7 @@ busiest = np.argsort(np.diag(G))[::-1][:32]               # the 32 busiest chann
 channel = int(busiest[0])
 print(f"largest |G - G_shuffled| / largest |G| = {np.abs(G - G_shuffled).max() / np.abs(G).max():.1e}"
       "  (float32 round-off)")
-print(f"J_style^[{layer}](a, a_shuffled)   = {float(compute_layer_style_cost(a, a_shuffled)):.3g}")
+print(f"J_style^[{layer}](a, a_shuffled)   = {float(layer_style_cost(a, a_shuffled)):.3g}")
 print(f"J_content at {layer}(a, a_shuffled) = {float(nst.compute_content_cost(a, a_shuffled)):.3g}")
 
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), layout="constrained")
@@ -320,7 +338,7 @@ images = {"style, tiles shuffled": style_tiled, "photo of a cat": photo}
 J_style_of, J_content_of = {}, {}
 for label, image in images.items():
     a_G = model(nst.preprocess(image, model.mean), content_names)
-    J_style_of[label] = float(compute_style_cost(a_ref, a_G, nst.STYLE_LAYERS))
+    J_style_of[label] = float(style_cost(a_ref, a_G, nst.STYLE_LAYERS))
     J_content_of[label] = float(nst.compute_content_cost(a_ref[nst.CONTENT_LAYER], a_G[nst.CONTENT_LAYER]))
 
 fig, axes = plt.subplots(1, 5, figsize=(18, 3.2), layout="constrained", width_ratios=[1, 1, 1, 1.1, 1.1])
@@ -371,7 +389,7 @@ for label in images:
 recon_style = nst.load_image(STYLE_PATH, size=RECON_SIZE)
 layer_sets = [style_names[:k] for k in range(1, len(style_names) + 1)]
 reconstructions = []
-for layers in layer_sets:
+for layers in course.progress(layer_sets, desc="layer sets"):
     result = course.reconstruct_style(model, recon_style, layers, iterations=RECON_ITERATIONS, seed=0)
     reconstructions.append(result)
     print(f"{layers[0]} ... {layers[-1]}: J_style {result.history[0]['J_style']:.3g} after 1 iteration, "

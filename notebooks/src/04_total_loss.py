@@ -61,7 +61,14 @@ print(model, "| content", content.shape, "| smoke mode:", SMOKE)
 # ### Exercise: write the total cost
 #
 # Write `total_cost` between the marked lines, then run the check below it (three cases, one of them with
-# TensorFlow scalars): it prints `PASSED`, `FAILED` (with what it got and expected) or `NOT IMPLEMENTED`.
+# TensorFlow scalars, which it also runs inside `tf.function`): it shows `PASSED`, `FAILED` (with the likely
+# cause, what it got and expected) or `NOT IMPLEMENTED`. Keep the defaults `alpha=10, beta=40`.
+#
+# **Expected output** of the check (its first case, `total_cost(0.2, 0.8)`):
+#
+# ```
+# PASSED: total_cost = 34 (expected 34), 3 test cases and inside tf.function
+# ```
 
 # %%
 def total_cost(J_content, J_style, alpha=10, beta=40):
@@ -80,7 +87,7 @@ def total_cost(J_content, J_style, alpha=10, beta=40):
 
 # %%
 passed = course.check_total_cost(total_cost)
-total_cost = course.keep(total_cost, passed, nst.total_cost)
+course.keep(total_cost, passed);  # saved for notebook 05 once it passed
 
 # %% [markdown]
 # ### Only the ratio $\beta / \alpha$ matters
@@ -125,7 +132,7 @@ print(f"largest pixel difference between the two images: {difference} (out of 25
 #
 # **What you should see** (the figure of the next cell but one, from the run it was made with):
 #
-# ![The grid over beta/alpha, from 1e-6 to the assignment's 4](figures/04_beta_alpha_grid.jpg)
+# ![The grid over beta/alpha, from 1e-6 to the assignment's 4](../docs/course/04_beta_alpha_grid.jpg)
 #
 # *Rendered by docs/course/render.py at this notebook's real settings with VGG16 stand-in weights (the VGG19
 # file cannot be downloaded where it was made); sizes and iterations: docs/course/README.md.*
@@ -133,7 +140,7 @@ print(f"largest pixel difference between the two images: {difference} (out of 25
 # %%
 RATIOS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 4.0]        # beta / alpha; 4 = the assignment's 40 / 10
 grid = []
-for ratio in RATIOS:
+for ratio in course.progress(RATIOS, desc="beta/alpha grid"):
     result = transfer.run_transfer(model, content, style, iterations=ITERATIONS, optimizer="lbfgs",
                                     alpha=ALPHA, beta=ratio * ALPHA, seed=0)
     grid.append(result)
@@ -277,7 +284,7 @@ TV_WEIGHTS = [0.0, 1e-3, 1e-2]
 tv_content = nst.load_image(CONTENT_PATH, max_size=TV_SIZE)
 tv_style = nst.load_image(STYLE_PATH, size=tv_content.shape[:2])
 tv_runs = []
-for tv_weight in TV_WEIGHTS:
+for tv_weight in course.progress(TV_WEIGHTS, desc="total variation runs"):
     result = transfer.run_transfer(model, tv_content, tv_style, iterations=ITERATIONS, optimizer="lbfgs",
                                     alpha=ALPHA, beta=1e-3 * ALPHA, tv_weight=tv_weight, seed=0)
     J_TV = float(nst.total_variation_cost(tf.constant(nst.preprocess(result.image, model.mean))))

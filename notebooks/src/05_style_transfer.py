@@ -68,18 +68,18 @@ print(model, "| content", content.shape, "| style", style.shape, "| smoke mode:"
 # ### Your losses
 #
 # Each of notebooks 01 to 04 saved the function you wrote when its check printed PASSED (in
-# `outputs/my_functions/`, or `$NST_OUTPUT_DIR/my_functions/`). `course.mine` loads them and says, one line
-# per function, whose it is: yours, or the library's where you have not passed that check yet. The rest of
-# the notebook paints with these.
+# `outputs/my_functions/`, or `$NST_OUTPUT_DIR/my_functions/`), with the helpers and modules it uses.
+# `course.mine` loads them, runs each one's check again, and says, one line per function, whose it is:
+# yours (and whether the painting uses it), or the library's where you have not passed that check yet. Your
+# `compute_style_cost` calls your `compute_layer_style_cost`, which calls your `gram_matrix`, where you have
+# them. It returns them under the names `nst.run_style_transfer` takes them by: the rest of the notebook
+# paints with `**LOSSES`.
 
 # %%
-fns = course.mine(nst.compute_content_cost, nst.gram_matrix, nst.compute_layer_style_cost,
-                  nst.compute_style_cost, nst.total_cost)
-compute_content_cost = fns["compute_content_cost"]
-compute_style_cost = fns["compute_style_cost"]            # uses your compute_layer_style_cost and gram_matrix
-total_cost = fns["total_cost"]
-LOSSES = dict(content_cost=fns["compute_content_cost"], style_cost=fns["compute_style_cost"],
-              total_cost=fns["total_cost"])                # for nst.run_style_transfer and make_cost_function
+LOSSES = course.mine()              # {"content_cost": ..., "style_cost": ..., "total_cost": ...}
+compute_content_cost = LOSSES["content_cost"]
+compute_style_cost = LOSSES["style_cost"]                 # calls your compute_layer_style_cost and gram_matrix
+total_cost = LOSSES["total_cost"]
 
 # %% [markdown]
 # ## 1. The pieces
@@ -162,7 +162,7 @@ plt.show()
 # $a^{(C)}$ at `conv4_2` and the style activations $a^{(S)}$ at each style layer. Your
 # `compute_style_cost(a_S, a_G)` then builds the Gram matrices from them. (The library's loop goes one step
 # further when it paints with its own layer style cost: it keeps the Gram matrices
-# $G^{(S)} = A_S A_S^T$ themselves, `transfer.style_grams`.) Each step runs the network on $G$ only.
+# $G^{(S)} = A_S A_S^T$ themselves, `nst_tools.transfer.style_targets`.) Each step runs the network on $G$ only.
 
 # %%
 STYLE_NAMES = [name for name, _ in nst.STYLE_LAYERS]      # conv1_1 .. conv5_1, lambda = 0.2 each
@@ -214,25 +214,32 @@ print("LO =", LO, " HI =", HI)
 # (`course.adam_state(G)` makes one with zeros). Write `my_train_step`:
 #
 # 1. inside `with tf.GradientTape() as tape:`, run the network on `G` (`model(G, LAYERS)` gives
-#    `{layer: activation}`) and compute `J_content` (`compute_content_cost(a_C, ...)`), `J_style`
-#    (`compute_style_cost(a_S, a_G)`) and `J` (`total_cost(J_content, J_style, ALPHA, BETA)`);
+#    `{layer: activation}`) and compute `J_content` (`compute_content_cost(a_C, ...)`, with G's activation
+#    at `nst.CONTENT_LAYER`), `J_style` (`compute_style_cost(a_S, a_G)`) and `J`
+#    (`total_cost(J_content, J_style, alpha, beta)`: the step's own arguments);
 # 2. `g = tape.gradient(J, G)`;
 # 3. update `state["t"]`, `state["m"]`, `state["v"]` and `G` (with `G.assign(...)`, clipped to `LO`, `HI`)
 #    following the formulas;
 # 4. return `J`, the cost of `G` *before* the update.
 #
 # The check takes three steps from a start image and compares your $J$ and your new $G$ with Adam on the
-# library's compiled cost after each.
+# library's compiled cost after each; then one more step with `beta=0`, where $J$ is the content term alone
+# (with $\beta = 40$ the style term is millions of times larger, so only this shows a content term that is
+# missing). `FAILED` names the likely cause (no bias correction, no clip, `=` instead of `assign`, ...).
+#
+# **Expected output**: `PASSED: train_step = ... (expected ...) at step 3, G is Adam's update after each of the
+# 3 steps, and with beta = 0 J is the content term alone`, the two numbers equal (their value depends on the
+# weights file and the images); the table two cells below then shows your $J$ equal to the library's.
 
 # %%
-def my_train_step(G, state, lr=2.0, beta1=0.9, beta2=0.999, eps=1e-8):
+def my_train_step(G, state, alpha=ALPHA, beta=BETA, lr=2.0, beta1=0.9, beta2=0.999, eps=1e-8):
     """One Adam step on G (tf.Variable, (1, n_H, n_W, 3)); state: {"m", "v", "t"}. Returns J before it."""
     ### BEGIN SOLUTION
     with tf.GradientTape() as tape:
         a_G = model(G, LAYERS)
         J_content = compute_content_cost(a_C, a_G[nst.CONTENT_LAYER])
         J_style = compute_style_cost(a_S, a_G)
-        J = total_cost(J_content, J_style, ALPHA, BETA)
+        J = total_cost(J_content, J_style, alpha, beta)
     g = tape.gradient(J, G)                                # dJ/dG, same shape as G
     state["t"] += 1
     state["m"] = beta1 * state["m"] + (1 - beta1) * g
@@ -252,13 +259,16 @@ def my_train_step(G, state, lr=2.0, beta1=0.9, beta2=0.999, eps=1e-8):
 
 
 # %% [markdown]
-# The check needs the library's version of the same cost. `nst.make_cost_function` computes the targets
-# once and compiles `cost(x) -> (J, J_content, J_style, dJ/dx)` with `tf.function` (with your losses:
-# `**LOSSES`); the check runs Adam on it next to your steps.
+# The check needs the library's version of the same cost, for the weights it tries. `nst.make_cost_function`
+# computes the targets once and compiles `cost(x) -> (J, J_content, J_style, dJ/dx)` with `tf.function`
+# (with your losses: `**LOSSES`); the check runs Adam on it next to your steps.
 
 # %%
-cost = nst.make_cost_function(model, x_C, x_S, nst.Settings(alpha=ALPHA, beta=BETA), **LOSSES)
-passed = course.check_train_step(my_train_step, cost, G0, model.mean)
+def library_cost(alpha, beta):
+    return nst.make_cost_function(model, x_C, x_S, alpha=alpha, beta=beta, **LOSSES)
+
+
+passed = course.check_train_step(my_train_step, library_cost, G0, model.mean, alpha=ALPHA, beta=BETA)
 
 # %% [markdown]
 # ### A loop of your steps, and the library's
@@ -312,12 +322,12 @@ else:
 # **Where this is going**: content + style = result, as the README opens with it (the cat with the swirls
 # style, L-BFGS, 100 iterations at 300 x 400; section 4 compares the two optimisers):
 #
-# ![content + style = result: chelsea + swirls, L-BFGS, 100 iterations, VGG16 stand-in weights](figures/05_result.jpg)
+# ![content + style = result: chelsea + swirls, L-BFGS, 100 iterations, VGG16 stand-in weights](../docs/course/05_result.jpg)
 #
 # *Rendered by docs/course/render.py with VGG16 stand-in weights (the VGG19 file cannot be downloaded where
 # it was made); sizes and iterations: docs/course/README.md.* This cell uses the mosaic style and Adam: look
-# for the cat's eyes, nose and outline kept while its fur turns into coloured cells with dark borders, and
-# for J falling fast in the first 50 iterations, then slowly. With your losses the picture is the same as
+# for the cat's eyes, nose and outline kept while its fur turns into coloured cells with light borders
+# (the mosaic's are dark), and for J falling fast in the first 50 iterations, then slowly. With your losses the picture is the same as
 # with the library's once your checks passed.
 
 # %%
@@ -348,8 +358,8 @@ plt.show()
 
 # %% [markdown]
 # What to look for: the cat's eyes, nose and the lines of its fur stay where they were in the photo, drawn in
-# the style image's colours, and everything, the background included, breaks up into small cells with dark
-# outlines like the mosaic's.
+# the style image's colours, and everything, the background included, breaks up into small cells like the
+# mosaic's, their outlines light where the mosaic's are dark.
 #
 # > **What you should remember.** Watch the two terms, not only $J$: $\beta J_{style}$ falls by orders of
 # > magnitude while $\alpha J_{content}$ rises as $G$ leaves the photo. With Adam, the number of iterations
@@ -443,7 +453,7 @@ print(f"saved {path} and {stem}.json; read back identical: {same}")
 # ## Summary
 #
 # - Your losses from notebooks 01 to 04 paint the picture (`course.mine`, then `content_cost=`,
-#   `layer_style_cost=`, `total_cost=` in `nst.run_style_transfer`).
+#   `style_cost=`, `total_cost=` in `nst.run_style_transfer`).
 # - The targets $a^{(C)}$ and $a^{(S)}$ (or its Gram matrices) are computed once; each step runs the
 #   network on $G$ only. The start, $0.6\,\text{noise} + 0.4\,C$ in mean-subtracted space, keeps the layout
 #   within reach and gives every pixel its own start.

@@ -19,7 +19,7 @@
 # **What you should see** in sections 1 to 3: the photo's own colours kept two ways (top row), a blend of
 # two styles and the mosaic style at half and twice the size (bottom row):
 #
-# ![Colour preservation, a blend of two styles, style scale 0.5 and 2](figures/07_extras.jpg)
+# ![Colour preservation, a blend of two styles, style scale 0.5 and 2](../docs/course/07_extras.jpg)
 #
 # *Rendered by docs/course/render.py with VGG16 stand-in weights (the VGG19 file cannot be downloaded where
 # it was made) at the settings of sections 1 to 3; sizes and iterations: docs/course/README.md.*
@@ -166,12 +166,20 @@ def restore_chroma(stylised, content):
 
 # %% [markdown]
 # The check compares your function with the library's `further.restore_chroma` on random images, one of
-# them black and white (so the clip matters). If it does not pass, `course.keep` hands the rest of the
+# them black and white (so the clip matters); `FAILED` names the likely cause (the Y and the chroma swapped, no
+# clip, no rounding, ...). `chroma` below is yours once it passed; until then `course.keep` hands the rest of the
 # notebook the library's version.
+#
+# **Expected output** of the check (its first case, a 4 x 6 stylised image and content:
+# `stylised, content = course.case_inputs("restore_chroma")`):
+#
+# ```
+# PASSED: restore_chroma = shape (4, 6, 3), first values [1, 114, 109, 0, 120, ...] (expected shape (4, 6, 3), first values [1, 114, 109, 0, 120, ...]), 3 test cases
+# ```
 
 # %%
 passed = course.check_restore_chroma(restore_chroma)
-restore_chroma = course.keep(restore_chroma, passed, further.restore_chroma)
+chroma = course.keep(restore_chroma, passed)  # yours once it passed, the library's until then
 
 # %% [markdown]
 # ### Colour histogram matching
@@ -211,11 +219,11 @@ report("the recoloured style has the content's mean and covariance",
 EVERY = 1 if SMOKE else 2          # keep one frame every EVERY iterations
 recorder = further.AnimationRecorder(every=EVERY)
 results = {}
-for mode in [None, "luminance", "histogram"]:
+for mode in course.progress([None, "luminance", "histogram"], desc="three transfers"):
     t = time.perf_counter()
     if mode == "luminance":        # the grey transfer, then your restore_chroma
         grey = transfer.run_transfer(model, further.luminance_image(content), L_S, **SETTINGS)
-        results[mode] = dataclasses.replace(grey, image=restore_chroma(grey.image, content))
+        results[mode] = dataclasses.replace(grey, image=chroma(grey.image, content))
     else:
         results[mode] = further.stylize(model, content, style_a, preserve_colors=mode,
                                         recorder=recorder if mode is None else None, **SETTINGS)
@@ -264,7 +272,7 @@ plt.show()
 # $$G^{[l]}_{target} = \sum_{k=1}^{K} w_k\, G^{(k)[l]}_S, \qquad
 # J^{[l]}_{style} = \frac{1}{4 n_C^2 (n_H n_W)^2} \sum_{i,j} \left(G^{[l]}_{target} - G^{[l]}_{G}\right)_{ij}^2$$
 #
-# `transfer.blend_style_grams(model, styles, weights, ...)` computes the targets;
+# `transfer.style_targets(model, styles, weights, ...)` computes the targets;
 # `further.stylize(..., style=[A, B], style_weights=[w_A, w_B])` runs the transfer with them
 # (`python nst_utils.py stylize C A.jpg B.jpg --style-weights 0.7 0.3` on the command line).
 #
@@ -273,12 +281,12 @@ plt.show()
 # %%
 pa, pb = nst.preprocess(style_a, model.mean), nst.preprocess(style_b, model.mean)
 names_l = [n for n, _ in nst.STYLE_LAYERS]
-single = transfer.style_grams(model(pa, names_l), nst.STYLE_LAYERS)
-blend_10 = transfer.blend_style_grams(model, [pa, pb], [1, 0], nst.STYLE_LAYERS, pa.shape)
+single = transfer.style_targets(model, [pa], None, names_l, pa.shape)
+blend_10 = transfer.style_targets(model, [pa, pb], [1, 0], names_l, pa.shape)
 same = all(np.array_equal(blend_10[n].numpy(), single[n].numpy()) for n in names_l)
 report("a (1, 0) blend equals the single style's target", same, f"{len(names_l)} layers compared")
-blend_half = transfer.blend_style_grams(model, [pa, pb], [1, 1], nst.STYLE_LAYERS, pa.shape)
-single_b = transfer.style_grams(model(pb, names_l), nst.STYLE_LAYERS)
+blend_half = transfer.style_targets(model, [pa, pb], [1, 1], names_l, pa.shape)
+single_b = transfer.style_targets(model, [pb], None, names_l, pb.shape)
 mix = all(np.allclose(blend_half[n].numpy(), (single[n].numpy() + single_b[n].numpy()) / 2, rtol=1e-5)
           for n in names_l)
 report("a (1, 1) blend is the mean of the two targets", mix, "weights normalised to (0.5, 0.5)")
@@ -293,7 +301,7 @@ row_a, row_b = nst.resize_image(style_a, ROW), nst.resize_image(style_b, ROW)
 blend_weights = [1.0, 0.75, 0.5, 0.25, 0.0]
 t = time.perf_counter()
 blends = [further.stylize(model, row_content, [row_a, row_b], style_weights=[w, 1 - w], **ROW_SETTINGS).image
-          for w in blend_weights]
+          for w in course.progress(blend_weights, desc="blends")]
 print(f"{len(blends)} pictures in {time.perf_counter() - t:.0f} s")
 show_row(blends, [f"w_A = {w:g}, w_B = {1 - w:g}" for w in blend_weights], "Blending two styles")
 
@@ -349,7 +357,8 @@ print("receptive fields (pixels):", {name: fields[name] for name in names_l})
 style_raw = nst.load_image(ROOT / "images" / "style_mosaic.jpg")   # its cells make the scale easy to see
 scales = [0.5, 1.0, 2.0]
 t = time.perf_counter()
-scaled = [further.stylize(model, row_content, style_raw, style_scale=s, **ROW_SETTINGS).image for s in scales]
+scaled = [further.stylize(model, row_content, style_raw, style_scale=s, **ROW_SETTINGS).image
+          for s in course.progress(scales, desc="style scales")]
 print(f"{len(scaled)} pictures in {time.perf_counter() - t:.0f} s")
 show_row(scaled, [f"style_scale = {s:g} (style {further.style_target_size(ROW, s)[0]}x"
                   f"{further.style_target_size(ROW, s)[1]})" for s in scales], "Style scale: the size of the strokes")
@@ -362,8 +371,8 @@ show_row(scaled, [f"style_scale = {s:g} (style {further.style_target_size(ROW, s
 prepared = further.prepare_styles(style_raw, row_content, style_scale=2.0)[0]
 big = nst.preprocess(prepared, model.mean)
 small = nst.preprocess(row_content, model.mean)
-target = transfer.blend_style_grams(model, big, None, nst.STYLE_LAYERS, small.shape)
-own = transfer.style_grams(model(big, names_l), nst.STYLE_LAYERS)
+target = transfer.style_targets(model, [big], None, names_l, small.shape)
+own = transfer.style_targets(model, [big], None, names_l, big.shape)
 ratio = {n: float(np.prod(model(small, [n])[n].shape[1:3]) / np.prod(model(big, [n])[n].shape[1:3]))
          for n in names_l}
 ok = prepared.shape[:2] == (2 * ROW[0], 2 * ROW[1]) and all(
