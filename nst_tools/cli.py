@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from nst_tools import start
+import nst_tools.start as start
 from nst_tools.bench import (
     BENCH_DEFAULT,
     BENCH_METHODS,

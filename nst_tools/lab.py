@@ -90,8 +90,9 @@ def lab_settings(values) -> LabSettings:
     if isinstance(given.get("optimizer"), str):
         given["optimizer"] = given["optimizer"].lower()
     for key in ("alpha", "beta", "lr", "tv_weight"):  # text fields: "1e-3" is a number
-        with contextlib.suppress(TypeError, ValueError):
-            given[key] = float(given[key]) if isinstance(given.get(key), str) else given[key]
+        if isinstance(given.get(key), str):
+            with contextlib.suppress(ValueError):  # not a number: the check below names it
+                given[key] = float(given[key])
     layers = tuple((n, values.get(n, dict(d.style_layers).get(n, 0.0))) for n in LAB_STYLE_LAYERS)
     for n, w in layers:
         check_setting(f"weight of {n}", w, "number")

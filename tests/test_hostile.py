@@ -208,7 +208,7 @@ def stylize(id, *, weights="{tmp}/w.mat", says, code=1, **row):
     return dict(id=id, argv=argv, says=says, code=code, **row)
 
 
-MAT_HINT = "re-download it with: python nst_utils.py download-weights"
+MAT_HINT = "re-download it with: python3 nst_utils.py download-weights"
 AGAIN = "run the same command again"
 UPPER = MD5.upper()
 
@@ -292,7 +292,7 @@ ROWS = [
                  "(chmod u+rx {tmp}/private)"),
     stylize("weights-is-an-empty-folder", weights="{tmp}/weights", setup=in_folder(None),
             says="VGG weights not found at {tmp}/weights/imagenet-vgg-verydeep-19.mat; get them with: "
-                 "python nst_utils.py download-weights --output {tmp}/weights/imagenet-vgg-verydeep-19.mat"),
+                 "python3 nst_utils.py download-weights --output {tmp}/weights/imagenet-vgg-verydeep-19.mat"),
     stylize("weights-is-a-folder-with-the-mat", weights="{tmp}/weights",
             setup=in_folder("imagenet-vgg-verydeep-19.mat"), says=None, code=0, absent=[], present=["{tmp}/o.png"]),
 ]

@@ -106,10 +106,10 @@ def test_changes_split_into_live_and_next_run():
     a = lab.LabSettings()
     b = lab.LabSettings(alpha=3.0, size=128, init="content", lr=1.0)
     live, later = lab.lab_changes(a, b)
-    assert live == ["alpha", "lr"] and later == ["size", "init"]
+    assert live == ["alpha", "lr"] and later == ["init", "size"]
     msg = lab.lab_change_message(live, later, iteration=12)
     assert "α, learning rate: applied now at iteration 12" in msg
-    assert "image size, start: takes effect on the next Run" in msg
+    assert "start, image size: takes effect on the next Run" in msg
     assert lab.lab_changes(a, lab.LabSettings()) == ([], [])
 
 

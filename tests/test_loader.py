@@ -214,7 +214,7 @@ def test_a_wrong_mean_pixel_is_refused_at_load_time(tmp_path, layout, mean):
     with pytest.raises(nst.NSTError) as info:
         nst.load_vgg_model(path)
     assert str(info.value) == (f"{path}: the mean pixel ({field}) is not 3 finite numbers in [0, 255]: the file is "
-                               "damaged; re-download it with: python nst_utils.py download-weights")
+                               "damaged; re-download it with: python3 nst_utils.py download-weights")
 
 
 @pytest.mark.parametrize("mean", [[0.0, 0.0, 0.0], [255.0, 255.0, 255.0], [10, 20, 30]])
@@ -233,8 +233,7 @@ def test_a_folder_stands_for_its_weights_file(tmp_path, monkeypatch):
     expected = tmp_path / "imagenet-vgg-verydeep-19.mat"
     with pytest.raises(nst.NSTError) as info:
         nst.load_vgg_model(tmp_path)
-    assert str(info.value) == (f"VGG weights not found at {expected}; get them with: python nst_utils.py "
-                               f"download-weights --output {expected}")
+    assert str(info.value) == f"VGG weights not found at {expected}; {nst.WEIGHTS_HELP}"
     write_vgg_h5(tmp_path / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", width=2)
     assert nst.load_vgg_model(tmp_path).path.suffix == ".h5"  # only the .h5: that one
     write_vgg_mat(expected, width=2)
