@@ -35,6 +35,8 @@ import pytest
 from PIL import Image
 from vgg_fixture import write_vgg_h5, write_vgg_mat
 
+pytestmark = pytest.mark.slow  # a notebook, a browser, a server or subprocesses
+
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = np.random.default_rng(16).bytes(300_000)
 MD5 = hashlib.md5(PAYLOAD).hexdigest()

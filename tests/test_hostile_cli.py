@@ -15,6 +15,8 @@ from PIL import Image
 
 from nst_tools import cli
 
+pytestmark = pytest.mark.slow  # a notebook, a browser, a server or subprocesses
+
 RUN = "RUN STARTED"  # the run (a transfer, a benchmark) was reached: every check before it passed
 LONG = "o" * 246 + ".png"  # 250 characters: a valid name, but not with anything added
 TOO_LONG = "p" * 296 + ".png"  # 300 characters: no file system takes that name

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a notebook, a browser, a server or subprocesses
+
 HERE = Path(__file__).resolve().parents[1] / "notebooks"
 LEARNER = sorted(HERE.glob("*.ipynb"))
 SOLUTIONS = sorted((HERE / "solutions").glob("*.ipynb"))

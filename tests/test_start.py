@@ -13,6 +13,8 @@ import pytest
 import nst_utils as nst
 from nst_tools import cli, start
 
+pytestmark = pytest.mark.slow  # a notebook, a browser, a server or subprocesses
+
 ROOT = Path(__file__).resolve().parents[1]
 #: What the missing-weights message must name: both downloads with their sizes, the Kaggle mirror, --weights and
 #: NST_VGG_PATH, commands with python3.
