@@ -30,6 +30,9 @@ SOURCES = {
               "md5": "253f8cb515780f3b799900260a226db6", "size": 80_134_624, "output": KERAS_WEIGHTS},
 }
 
+# What to do when the server's answer is not the file (an HTML page, nothing, a redirect loop): running again won't help.
+BROWSER = "the URL is wrong or needs a login; download the file in a browser and give it to stylize with --weights PATH"
+
 
 def file_md5(path, chunk=1 << 20) -> str:
     """MD5 hex digest of a file, read in chunks."""
@@ -116,9 +119,6 @@ def download_weights(output=None, url=None, md5=None, size=None, progress=True, 
                            "run the same command again")
     os.replace(part, output)
     return output
-
-
-BROWSER = "the URL is wrong or needs a login; download the file in a browser and give it to stylize with --weights PATH"
 
 
 def _check_md5(md5) -> str:
