@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nst_tools.transfer import run_transfer, styles_list
+from nst_tools.transfer import TransferSettings, run_transfer, styles_list
 from nst_utils import (
     NSTError,
     TransferResult,
@@ -169,7 +169,8 @@ def stylize(model, content, style, *, style_weights=None, style_scale=None, pres
     if recorder is not None or (luminance and callback is not None):
         every_user = every
         every = math.gcd(every_user, recorder.every) if recorder is not None else every_user
-        total = int(kwargs.get("iterations", 200))
+        total = int(kwargs["iterations"] if "iterations" in kwargs else
+                    (kwargs.get("settings") or TransferSettings()).iterations)
 
         def cb(i, costs, image):  # previews in colour; each listener at its own pace (and at the end)
             frame = restore_chroma(image, content) if luminance else image

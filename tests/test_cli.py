@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import nst_utils as nst
-from nst_tools import cli, further
+from nst_tools import cli, further, transfer
 
 
 @pytest.fixture
@@ -90,8 +90,10 @@ def test_errors_are_one_line_and_write_nothing(files, tiny_vgg_path, run_main, a
 
 
 def test_nan_cost_writes_nothing(files, tiny_vgg_path, capsys, monkeypatch):
-    real = nst.run_style_transfer
-    monkeypatch.setattr(further, "run_style_transfer", lambda *a, **k: real(*a, **{**k, "alpha": float("nan")}))
+    # a content cost of your own that turns NaN: the run stops with one message and writes nothing
+    real = transfer.run_transfer
+    nan_content = lambda a_C, a_G: nst.compute_content_cost(a_C, a_G) * float("nan")  # noqa: E731
+    monkeypatch.setattr(further, "run_transfer", lambda *a, **k: real(*a, **{**k, "content_cost": nan_content}))
     code = cli.main(["stylize", str(files / "c.png"), str(files / "s.jpg"), "-o", str(files / "o.png"),
                      "--weights", str(tiny_vgg_path), "--size", "16x24", "--iterations", "3", "--quiet"])
     assert code == 1

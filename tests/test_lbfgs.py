@@ -97,7 +97,7 @@ def test_bounded_run_one_evaluation_per_iteration():
     # line search kept growing the step they could not take (79 evaluations for 30 iterations).
     cost, x0, best, push, evaluations = _box_problem()
     lo, hi = nst.pixel_bounds(MEAN)
-    r = lbfgs.run_lbfgs(cost, x0, MEAN, 30, 1.0, None, 1, None)
+    r = nst.follow(lbfgs.lbfgs(cost, x0, lo, hi), 30, MEAN, x0)  # the steps, followed as a transfer does
     assert r.iterations == 30 and int(evaluations.numpy()) <= 1.2 * 30
     assert r.evaluations == int(evaluations.numpy())
     counts = [h["evaluations"] for h in r.history]
@@ -117,18 +117,14 @@ def test_saturating_style_one_evaluation_per_iteration(tiny_model, make_images, 
     content, _ = make_images(64, 96, seed=3)
     yy, xx = np.mgrid[0:64, 0:96]
     checker = np.repeat((255.0 * ((yy // 4 + xx // 4) % 2))[..., None], 3, -1).astype(np.float32)
-    evaluations, make_cost = tf.Variable(0), nst.make_cost_function
+    evaluations = tf.Variable(0)
 
-    def counted(*args, **kwargs):
-        cost = make_cost(*args, **kwargs)
-
-        def counting(x):  # traced into the line search's graph: counts each run there too
+    class Counted(transfer._ScaleCost):  # the cost of each scale, counting its calls
+        def __call__(self, x):  # traced into the line search's graph: counts each run there too
             evaluations.assign_add(1)
-            return cost(x)
+            return super().__call__(x)
 
-        return counting
-
-    monkeypatch.setattr(transfer, "cost_function", counted)
+    monkeypatch.setattr(transfer, "_ScaleCost", Counted)
     r = transfer.run_transfer(tiny_model, content, checker, iterations=40, optimizer="lbfgs", seed=0)
     assert np.mean((r.image == 0) | (r.image == 255)) > 0.1
     assert r.iterations == 40 and int(evaluations.numpy()) <= 1.2 * 40

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import nst_utils as nst
-from nst_tools import transfer
+from nst_tools import fast, transfer
 
 
 def np_content_cost(a_C, a_G):
@@ -57,7 +57,7 @@ def test_gram_matrix_matches_numpy_and_is_symmetric_psd(rng, shape):
 
 def test_activation_gram_equals_gram_of_unrolled(rng):
     a = rand(rng, (1, 5, 6, 7))
-    np.testing.assert_allclose(transfer.activation_gram(a).numpy(), nst.gram_matrix(nst.unroll(a)).numpy(),
+    np.testing.assert_allclose(fast.gram(a).numpy(), nst.gram_matrix(nst.unroll(a)).numpy(),
                                rtol=1e-5, atol=1e-3)
     np.testing.assert_array_equal(nst.unroll(a).numpy(), np_unroll(a))
 
@@ -85,7 +85,7 @@ def test_upside_down_maps_same_gram_different_content():
     a[0, 0, :, 0] = 1.0  # channel 0: a bar along the top
     a[0, 0, 1:3, 1] = 2.0  # channel 1: a short bar on the top row too
     flipped = a[:, ::-1].copy()
-    np.testing.assert_array_equal(transfer.activation_gram(a).numpy(), transfer.activation_gram(flipped).numpy())
+    np.testing.assert_array_equal(fast.gram(a).numpy(), fast.gram(flipped).numpy())
     assert float(nst.compute_layer_style_cost(a, flipped)) == 0.0
     np.testing.assert_allclose(float(nst.compute_content_cost(a, flipped)),
                                np_content_cost(a, flipped), rtol=1e-6)
@@ -119,21 +119,67 @@ def test_total_variation_matches_numpy(rng):
     assert float(nst.total_variation_cost(tf.ones((1, 4, 4, 3)))) == 0.0
 
 
-def test_style_grams_rescales_a_differently_sized_style(rng):
-    a = {"conv1_1": rand(rng, (1, 8, 8, 3))}
-    plain = transfer.style_grams(a, [("conv1_1", 1.0)])["conv1_1"].numpy()
-    scaled = transfer.style_grams(a, [("conv1_1", 1.0)], {"conv1_1": 16})["conv1_1"].numpy()
-    np.testing.assert_allclose(scaled, plain * 16 / 64, rtol=1e-6)
+def test_style_targets_rescale_a_differently_sized_style_and_blend_several(tiny_model, rng):
+    layers = ["conv1_1", "conv2_1"]
+    small = nst.preprocess(rng.uniform(0, 255, (8, 12, 3)).astype(np.float32), tiny_model.mean)
+    big = nst.preprocess(rng.uniform(0, 255, (16, 24, 3)).astype(np.float32), tiny_model.mean)
+
+    def plain(x):  # the taught Gram matrices of the style's own activations, no rescaling
+        a = tiny_model(x, layers)
+        return {n: nst.gram_matrix(nst.unroll(a[n])).numpy() for n in layers}
+
+    # a style of the generated image's size: its own Gram matrices
+    same = transfer.style_targets(tiny_model, [small], None, layers, small.shape)
+    for n in layers:
+        np.testing.assert_allclose(same[n].numpy(), plain(small)[n], rtol=1e-5, atol=1e-3)
+    # a style twice as large each way: 4 times the positions, its Gram matrices scaled by 1/4 (the sum per
+    # position of a style of the generated image's size)
+    scaled = transfer.style_targets(tiny_model, [big], None, layers, small.shape)
+    for n in layers:
+        np.testing.assert_allclose(scaled[n].numpy(), plain(big)[n] / 4, rtol=1e-5, atol=1e-3)
+    # several styles: G = sum_k w_k G_k with the weights normalised to sum 1
+    blend = transfer.style_targets(tiny_model, [small, big], [3.0, 1.0], layers, small.shape)
+    for n in layers:
+        np.testing.assert_allclose(blend[n].numpy(), 0.75 * plain(small)[n] + 0.25 * plain(big)[n] / 4,
+                                   rtol=1e-5, atol=1e-3)
+    with pytest.raises(nst.NSTError, match="one weight per style"):
+        transfer.style_targets(tiny_model, [small, big], [1.0], layers, small.shape)
 
 
 def test_the_optimisers_twin_agrees_with_the_readable_layer_style_cost_in_value_and_gradient(rng):
-    """fast_layer_style_cost (hand-written gradient, the one that paints) == compute_layer_style_cost (taught)."""
+    """fast.style_term (hand-written gradient, the one that paints) == compute_layer_style_cost (taught)."""
     a_S = tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32))
     a_G = tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(a_G)
         taught = nst.compute_layer_style_cost(a_S, a_G)
-        fast = transfer.fast_layer_style_cost(transfer.activation_gram(a_S), a_G)
-    assert float(fast) == pytest.approx(float(taught), rel=1e-5)
-    np.testing.assert_allclose(tape.gradient(fast, a_G), tape.gradient(taught, a_G), rtol=1e-4, atol=1e-6)
+        twin = fast.style_term(fast.gram(a_S), a_G)
+    assert float(twin) == pytest.approx(float(taught), rel=1e-5)
+    np.testing.assert_allclose(tape.gradient(twin, a_G), tape.gradient(taught, a_G), rtol=1e-4, atol=1e-6)
     assert float(taught) == pytest.approx(np_layer_style_cost(a_S.numpy(), a_G.numpy()), rel=1e-5)
+
+
+def test_the_twins_trace_once_for_every_size(rng):
+    """fast.content_term and fast.style_term read their shapes at run time: one trace serves every scale,
+    with the taught values and gradients at each size."""
+    spec = tf.TensorSpec((1, None, None, None))
+
+    @tf.function(input_signature=[spec, spec])
+    def both(a_S, a_G):
+        with tf.GradientTape() as tape:
+            tape.watch(a_G)
+            J = fast.content_term(a_S, a_G) + 3.0 * fast.style_term(fast.gram(a_S), a_G)
+        return J, tape.gradient(J, a_G)
+
+    for shape in SHAPES:
+        a_S, a_G = tf.constant(rand(rng, shape)), tf.constant(rand(rng, shape))
+        with tf.GradientTape() as tape:
+            tape.watch(a_G)
+            taught = nst.compute_content_cost(a_S, a_G) + 3.0 * nst.compute_layer_style_cost(a_S, a_G)
+        J, g = both(a_S, a_G)
+        assert float(J) == pytest.approx(float(taught), rel=1e-4)
+        np.testing.assert_allclose(g.numpy(), tape.gradient(taught, a_G).numpy(), rtol=1e-3,
+                                   atol=1e-5 * float(tf.reduce_max(tf.abs(g))))
+        expected = np_content_cost(a_S.numpy().astype(np.float64), a_G.numpy().astype(np.float64))
+        assert float(fast.content_term(a_S, a_G)) == pytest.approx(expected, rel=1e-5)
+    assert both.experimental_get_tracing_count() == 1
