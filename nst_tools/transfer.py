@@ -181,6 +181,7 @@ class _ScaleCost:
         grams = style_targets(model, styles, s.style_weights, self.names, content.shape) if self.names else {}
         targets = (a_C, tuple(grams[n] for n in self.names))
         self.weights = tf.Variable(_weights(s, self.names), dtype=tf.float32)
+        self.compiled = fn  # the traced step, shared (see compiled_cost): its graph is what runs
         self.fn = lambda x: fn(x, *targets, self.weights)
 
     def set(self, s):

@@ -17,8 +17,11 @@ def images(make_images):
 
 def _ops(cost, shape):
     """Op types, with counts, of the traced step graph's ops that its outputs depend on (what runs:
-    TensorFlow prunes the rest, such as the kernel gradients autodiff also writes into the graph)."""
-    graph = cost.get_concrete_function(tf.TensorSpec(shape, tf.float32)).graph
+    TensorFlow prunes the rest, such as the kernel gradients autodiff also writes into the graph).
+    The step is traced once for images of any size (``shape`` checks that it takes this one)."""
+    concrete = cost.compiled.get_concrete_function()
+    assert concrete.structured_input_signature[0][0].shape.is_compatible_with(shape)
+    graph = concrete.graph
     seen, todo = set(), [t.op for t in graph.outputs]
     while todo:
         op = todo.pop()
@@ -63,13 +66,36 @@ def test_zero_weights_skip_layers(tiny_model, images):
 
 def test_fast_style_cost_matches_autodiff(rng):
     a = tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32))
-    G_S = transfer.activation_gram(tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32)))
+    G_S = fast.gram(tf.constant(rng.normal(1, 4, (1, 5, 7, 6)).astype(np.float32)))
+
+    def taught_from_gram(G_S, a):  # compute_layer_style_cost with the style's Gram given, autodiff's gradient
+        G_G = nst.gram_matrix(nst.unroll(a))
+        return tf.reduce_sum(tf.square(G_S - G_G)) / (4.0 * 6**2 * (5 * 7) ** 2)
+
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(a)
-        ref = transfer.layer_style_cost_from_gram(G_S, a)
-        fast = transfer.fast_layer_style_cost(G_S, a)
-    assert float(fast) == pytest.approx(float(ref), rel=1e-6)
-    np.testing.assert_allclose(tape.gradient(fast, a), tape.gradient(ref, a), rtol=1e-4, atol=1e-6)
+        ref = taught_from_gram(G_S, a)
+        twin = fast.style_term(G_S, a)
+    assert float(twin) == pytest.approx(float(ref), rel=1e-5)
+    np.testing.assert_allclose(tape.gradient(twin, a), tape.gradient(ref, a), rtol=1e-4, atol=1e-6)
+    # in bfloat16 (the activations of a bfloat16 step): a float32 cost, a bfloat16 gradient close to it
+    a16 = tf.cast(a, tf.bfloat16)
+    with tf.GradientTape() as tape:
+        tape.watch(a16)
+        twin16 = fast.style_term(G_S, a16)
+    g16 = tape.gradient(twin16, a16)
+    assert twin16.dtype == tf.float32 and g16.dtype == tf.bfloat16
+    assert float(twin16) == pytest.approx(float(ref), rel=2e-2)
+    g, g16 = tape_gradient = tf.reshape(tape_ref_gradient(G_S, a, taught_from_gram), [-1]), tf.reshape(
+        tf.cast(g16, tf.float32), [-1])
+    assert float(tf.tensordot(g, g16, 1) / (tf.norm(g) * tf.norm(g16))) > 0.99
+
+
+def tape_ref_gradient(G_S, a, f):
+    with tf.GradientTape() as tape:
+        tape.watch(a)
+        J = f(G_S, a)
+    return tape.gradient(J, a)
 
 
 def test_bfloat16_costs_close_to_float32(tiny_model, images):
@@ -142,7 +168,8 @@ def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
         seen.append(x.dtype)
         return cost(x)
 
-    r = lbfgs.run_lbfgs(counting, nst.generate_noise_image(c, 0.6, 0), tiny_model.mean, 25, 1.0, None, 1, None)
+    x0 = nst.generate_noise_image(c, 0.6, 0)
+    r = nst.follow(lbfgs.lbfgs(counting, x0, *nst.pixel_bounds(tiny_model.mean)), 25, tiny_model.mean, x0)
     assert r.iterations == 25 and len(r.history) == 25
     assert calls["direction"] == calls["update"] == 25 and calls["reset"] == 0  # one memory, never cleared
     assert set(seen) == {tf.float32}
@@ -213,14 +240,14 @@ def test_coarse_to_fine_stop_returns_full_size(tiny_model, images):
 
 def test_memory_check(tiny_model, monkeypatch):
     need = fast.estimate_memory(tiny_model, (10000, 10000), "lbfgs")
-    with pytest.raises(nst.TooLargeError, match=r"a 10000x10000 transfer needs about .* GiB of memory but 1.0 GiB "
+    with pytest.raises(fast.TooLargeError, match=r"a 10000x10000 transfer needs about .* GiB of memory but 1.0 GiB "
                        r"is free: use a smaller size \(a longest side of \d+ pixels fits\)") as err:
         fast.check_memory(tiny_model, (10000, 10000), "lbfgs", available=2**30)
     side = int(str(err.value).split("a longest side of ")[1].split()[0])
     assert err.value.max_size == side and "--" not in str(err.value)  # library terms; the CLI names the flag
     assert fast.check_memory(tiny_model, nst.fit_size(10000, 10000, side), "lbfgs", available=2**30) <= 2**30
     assert need > 2**30 and fast.estimate_memory(tiny_model, (200, 200)) < fast.estimate_memory(tiny_model, (400, 400))
-    # run_style_transfer refuses before any work; so does the command line, before reading the images
+    # run_transfer refuses before any work; so does the command line, before reading the images
     monkeypatch.setattr(fast, "available_memory", lambda: 2**29)
     big = np.zeros((3000, 3000, 3), np.float32)
     with pytest.raises(nst.NSTError, match="use a smaller size"):
