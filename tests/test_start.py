@@ -154,6 +154,12 @@ def test_the_copies_never_overwrite_a_learners_work(tmp_path):
     assert not [s for s in said if "figure" in s or "added" in s]  # nothing new, nothing said about it
 
 
+@pytest.mark.parametrize("port", ["x", "0", "70000", "-5"])
+def test_a_bad_port_is_one_line(run_main, port):
+    code, lines = run_main(["start", "--port", port])
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("nst_utils.py start: error: argument --port: ")
+
+
 def test_a_file_named_course_is_one_clear_error(tmp_path):
     source = fake_course(tmp_path / "notebooks")
     (tmp_path / "course").write_text("not a folder")
