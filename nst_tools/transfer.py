@@ -219,7 +219,7 @@ def _scale_inputs(mean, content, styles, shape, fraction, x_prev, s, init_image)
     return c, st, start_image(c, s, init, mean)
 
 
-def transfer_steps(model, content, styles, settings, init_image=None, losses=None):
+def transfer_steps(model, content, styles, settings, init_image=None, losses=None, stop_event=None):
     """Every iteration of a full transfer, one per ``next()``: (J, J_content, J_style, x, info), info =
     {"evaluations": cost evaluations so far, "scale": fraction of the size (with several scales)}.
 
@@ -227,6 +227,7 @@ def transfer_steps(model, content, styles, settings, init_image=None, losses=Non
     ``send(settings)`` between two steps changes the settings live, the optimiser keeping its state: new
     weights (alpha, beta, layer weights, tv_weight, lr) are values the compiled step reads (nothing is
     retraced); a new content layer, or a term or style layer switched on or off, builds a new cost.
+    ``stop_event`` set while a scale is being set up (its images, its cost): no step is taken at it.
     """
     s, size = settings, np.shape(content)[:2]
     lo, hi = pixel_bounds(model.mean)
@@ -236,6 +237,8 @@ def transfer_steps(model, content, styles, settings, init_image=None, losses=Non
         shape = tuple(size) if fraction == 1 else scaled_size(size, fraction)
         c, st, x0 = _scale_inputs(model.mean, content, styles, shape, fraction, x_best, s, init_image)
         cost = _ScaleCost(model, c, st, s, losses)
+        if stop_event is not None and stop_event.is_set():  # stopped during the set-up: keep the last scale's
+            return
         steps = lbfgs(cost, x0, lo, hi) if s.optimizer == "lbfgs" else adam(cost, x0, lo, hi, lr)
         best, sent, evaluations = (np.inf, x0), None, 0
         for _ in range(n):
@@ -300,12 +303,16 @@ def run_transfer(model, content, style, settings=None, *, init_image=None, callb
         losses = {"content_cost": compute_content_cost, "style_cost": compute_style_cost,
                   "total_cost": library_total, **losses}
     x0 = start_image(preprocess(content, model.mean), s, init_image, model.mean)
-    steps = transfer_steps(model, content, styles, s, init_image, losses)
     every = check_setting("callback_every", callback_every, "whole") or 1
     with ctrl_c_stops() as interrupt, _out_of_memory(size):
-        result = follow(steps, s.iterations, model.mean, x0, callback, every, _Either(stop_event, interrupt))
+        stop = _Either(stop_event, interrupt)
+        steps = transfer_steps(model, content, styles, s, init_image, losses, stop)
+        result = follow(steps, s.iterations, model.mean, x0, callback, every, stop)
     if interrupt.is_set():
         result = dataclasses.replace(result, stopped="interrupted")
+    elif stop_event is not None and stop_event.is_set() and result.stopped == "finished" \
+            and result.iterations < s.iterations:  # stopped while a scale was being set up
+        result = dataclasses.replace(result, stopped="stop requested")
     if result.x.shape[1:3] != tuple(size):  # stopped at a coarse scale: its best image at the full size
         x = preprocess(resize_image(result.x[0] + model.mean, size), model.mean)
         result = dataclasses.replace(result, image=deprocess(x, model.mean), x=x)

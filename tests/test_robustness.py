@@ -315,10 +315,10 @@ def test_api_a_second_ctrl_c_breaks_out_of_a_long_iteration(tiny_model, make_ima
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-@pytest.mark.parametrize("where", ["_scale_inputs", "make_cost_function"])
+@pytest.mark.parametrize("where", ["_scale_inputs", "_ScaleCost"])  # a scale's images, then its cost
 def test_api_ctrl_c_at_a_scale_change_returns_the_last_scales_best(tiny_model, make_images, monkeypatch, where):
     content, style = make_images(64, 96, seed=1)
-    real, calls = getattr(nst, where), []
+    real, calls = getattr(transfer, where), []
 
     def interrupted(*a, **k):
         calls.append(1)
@@ -327,7 +327,7 @@ def test_api_ctrl_c_at_a_scale_change_returns_the_last_scales_best(tiny_model, m
             os.kill(os.getpid(), signal.SIGINT)
         return value
 
-    monkeypatch.setattr(nst, where, interrupted)
+    monkeypatch.setattr(transfer, where, interrupted)
     r = transfer.run_transfer(tiny_model, content, style, iterations=20, scales=[0.5, 1], seed=0)
     assert r.stopped == "interrupted" and r.iterations == 10
     assert math.isfinite(r.J) and r.J == min(h["J"] for h in r.history)
@@ -337,15 +337,15 @@ def test_api_ctrl_c_at_a_scale_change_returns_the_last_scales_best(tiny_model, m
 
 def test_api_keyboard_interrupt_between_scales_does_not_escape(tiny_model, make_images, monkeypatch):
     content, style = make_images(64, 96, seed=1)
-    real, calls = nst.make_cost_function, []
+    real, calls = transfer._ScaleCost, []
 
-    def raising(*a, **k):
+    def raising(*a, **k):  # the second scale's cost
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(transfer, "cost_function", raising)
+    monkeypatch.setattr(transfer, "_ScaleCost", raising)
     r = transfer.run_transfer(tiny_model, content, style, iterations=20, scales=[0.5, 1], seed=0)
     assert r.stopped == "interrupted" and r.iterations == 10 and r.image.shape == (64, 96, 3)
 
@@ -432,19 +432,26 @@ def test_late_error_is_its_own_line_after_the_bar(files, tiny_vgg_path):
 
 # -- 7. API shapes --------------------------------------------------------------------------------
 
+def _rgb_message(name, want, got):
+    return (f"{name} must be an RGB image array of shape {want} in [0, 255] with finite values "
+            f"(load_image gives one), got {got}")
+
+
 @pytest.mark.parametrize("arg,shape,message", [
-    ("content", (1, 20, 30, 3), "content must be an RGB image of shape (H, W, 3), got (1, 20, 30, 3)"),
-    ("content", (20, 30), "content must be an RGB image of shape (H, W, 3), got (20, 30)"),
-    ("content", (20, 30, 4), "content must be an RGB image of shape (H, W, 3), got (20, 30, 4)"),
-    ("content", (0, 0, 3), "content must be an RGB image of shape (H, W, 3), got (0, 0, 3)"),
-    ("style", (20, 30), "style must be an RGB image of shape (H, W, 3), got (20, 30)"),
-    ("init_image", (10, 30, 3), "init_image must be an RGB image of shape (20, 30, 3), got (10, 30, 3)"),
+    ("content", (1, 20, 30, 3), _rgb_message("content", "(H, W, 3)", "(1, 20, 30, 3)")),
+    ("content", (20, 30), _rgb_message("content", "(H, W, 3)", "(20, 30)")),
+    ("content", (20, 30, 4), _rgb_message("content", "(H, W, 3)", "(20, 30, 4)")),
+    ("content", (0, 0, 3), _rgb_message("content", "(H, W, 3)", "(0, 0, 3)")),
+    ("style", (20, 30), _rgb_message("style", "(H, W, 3)", "(20, 30)")),
+    ("init_image", (10, 30, 3), _rgb_message("init_image", "(20, 30, 3)", "(10, 30, 3)")),
 ])
-def test_api_shapes(tiny_model, arg, shape, message):
+@pytest.mark.parametrize("run", ["run_transfer", "run_style_transfer"])
+def test_api_shapes(tiny_model, arg, shape, message, run):
     images = {"content": np.zeros((20, 30, 3), np.float32), "style": np.zeros((20, 30, 3), np.float32)}
     images[arg] = np.zeros(shape, np.float32)
+    fn = transfer.run_transfer if run == "run_transfer" else nst.run_style_transfer
     with pytest.raises(nst.NSTError) as info:
-        transfer.run_transfer(tiny_model, iterations=1, **images)
+        fn(tiny_model, iterations=1, **images)
     assert str(info.value) == message
 
 
