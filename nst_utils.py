@@ -78,10 +78,10 @@ with _quiet_stderr():
 # --------------------------------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT_WEIGHTS = ROOT / "pretrained-model" / "imagenet-vgg-verydeep-19.mat"
-KERAS_WEIGHTS = ROOT / "pretrained-model" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # --source keras
-DOWNLOAD_COMMAND = "python nst_utils.py download-weights"
-IMAGES_DIR = ROOT / "images"
+CHECKOUT = (ROOT / "pretrained-model").is_dir()  # a clone; else installed, the weights in ~/.cache/nst ($XDG_CACHE_HOME)
+WEIGHTS_DIR = Path(os.environ.get("NST_DATA_DIR") or (ROOT / "pretrained-model" if CHECKOUT else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nst")).expanduser()
+DEFAULT_WEIGHTS, KERAS_WEIGHTS = WEIGHTS_DIR / "imagenet-vgg-verydeep-19.mat", WEIGHTS_DIR / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # the second: --source keras
+DOWNLOAD_COMMAND, IMAGES_DIR = ("python nst_utils.py download-weights", ROOT / "images") if CHECKOUT else ("nst download-weights", ROOT / "nst_tools" / "images")
 
 #: RGB mean pixel of ImageNet, used when a file carries none.
 VGG_MEAN = np.array([123.68, 116.779, 103.939], dtype=np.float32)
@@ -267,8 +267,8 @@ def style_cost_from_grams(grams, a_G, style_layers=STYLE_LAYERS):
 
 
 def resolve_weights_path(path=None) -> Path:
-    """The weights file: ``path``, else ``$NST_VGG_PATH``, else ``pretrained-model/``'s .mat (its Keras .h5 if only
-    that one is there)."""
+    """The weights file: ``path``, else ``$NST_VGG_PATH``, else WEIGHTS_DIR's .mat (its Keras .h5 if only that one is
+    there); WEIGHTS_DIR: $NST_DATA_DIR, else a clone's ``pretrained-model/``, else ``~/.cache/nst`` when installed."""
     only_h5 = KERAS_WEIGHTS.is_file() and not DEFAULT_WEIGHTS.is_file()
     chosen = path or os.environ.get("NST_VGG_PATH") or (KERAS_WEIGHTS if only_h5 else DEFAULT_WEIGHTS)
     return Path(chosen).expanduser()

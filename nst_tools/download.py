@@ -47,13 +47,26 @@ def download_weights(output=None, url=None, md5=None, size=None, progress=True, 
     A partial download is kept as ``<output>.part`` and resumed with an HTTP Range request next time.
     The file appears at ``output`` only once its size and MD5 match.
     """
-    from tqdm import tqdm
-
     if source not in SOURCES:
         raise NSTError(f"source must be one of {', '.join(sorted(SOURCES))}, not {source!r}")
     given = {"output": output, "url": url, "md5": md5, "size": size}
     output, url, md5, size = (SOURCES[source][k] if v is None else v for k, v in given.items())
-    output = _check_download(output, url, size)
+    made = [p for p in (Path(output).parent, *Path(output).parent.parents) if not p.exists()]  # innermost first
+    try:
+        return _fetch(_check_download(output, url, size), url, md5, size, progress, timeout)
+    except BaseException:
+        for folder in made:  # a failed download leaves no empty folders behind (a kept .part keeps its own)
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _fetch(output, url, md5, size, progress, timeout) -> Path:
+    """download_weights once its arguments are checked and ``output``'s folder exists."""
+    from tqdm import tqdm
+
     if output.is_file():
         if not md5 or file_md5(output) == md5:
             print(f"{output} is already there" + (" and its MD5 matches" if md5 else ""), file=sys.stderr)
