@@ -347,7 +347,21 @@ def _check_figure(path, flag, inputs=()):
 
 
 def _save(write, path, problems):
-    """``write(path)``; if that fails, ``write`` a copy in the temp folder and add a line to ``problems``."""
+    """``write(path)``; if that fails, ``write`` a copy in the temp folder and add a line to ``problems``.
+
+    A writer that failed may fail again in its destructor (imageio's does): the line in ``problems`` says
+    it already, so Python's "Exception ignored in ..." traceback is not printed."""
+    import gc
+
+    hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
+    try:
+        return _save_or_keep(write, path, problems)
+    finally:
+        gc.collect()  # the failed writer's destructor runs now, under the quiet hook
+        sys.unraisablehook = hook
+
+
+def _save_or_keep(write, path, problems):
     try:
         return write(path)
     except (OSError, ValueError, NSTError) as exc:
