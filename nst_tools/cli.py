@@ -54,10 +54,25 @@ from nst_utils import (
 )
 
 
+class _Formatter(argparse.HelpFormatter):
+    """--help: every option that has a default ends with it (unless its help says it already)."""
+
+    def _get_help_string(self, action):
+        text, default = action.help or "", action.default
+        if not action.option_strings or "default" in text or any(default is v for v in (None, False, argparse.SUPPRESS)):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        return f"{text} (default {shown})"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one line on stderr (``last_error``: that line's message)."""
 
     last_error = None
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         _Parser.last_error = message
@@ -139,27 +154,33 @@ def _sides(text):
 
 
 def build_parser():
-    """The ``nst_utils.py`` command line."""
-    parser = _Parser(prog="nst_utils.py", description="Neural style transfer (Gatys et al.) on VGG19.")
+    """The ``nst_utils.py`` command line (``nst`` when run as the console script)."""
+    samples = ", ".join(sorted(p.name for p in IMAGES_DIR.glob("*.jpg")))
+    parser = _Parser(prog=_prog(), description="Neural style transfer (Gatys et al.) on VGG19.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    st = sub.add_parser("stylize", help="paint CONTENT in the style of STYLE")
-    st.add_argument("content", help="content image (any format Pillow reads)")
+    st = sub.add_parser("stylize", help="paint CONTENT in the style of STYLE",
+                        epilog=f"An image name not found in the current folder is looked up among the sample "
+                               f"images ({IMAGES_DIR}): {samples}.")
+    st.add_argument("content", help="content image (any format Pillow reads, or a sample image's name)")
     st.add_argument("style", nargs="+", help="style image(s); several are blended (see --style-weights)")
     st.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
-    st.add_argument("--weights", help="VGG weights: MatConvNet .mat or Keras .h5 (default: $NST_VGG_PATH or pretrained-model/)")
+    st.add_argument("--weights", help=f"VGG weights: MatConvNet .mat or Keras .h5 (default: $NST_VGG_PATH, else the "
+                                      f".mat or .h5 in {DEFAULT_WEIGHTS.parent})")
     size = st.add_mutually_exclusive_group()
-    size.add_argument("--size", type=_size, help="exact output size HxW (default 300x400)")
-    size.add_argument("--max-size", type=_int_at_least(1), help="longest side in pixels, keeping the aspect")
-    st.add_argument("--iterations", type=_int_at_least(0), default=200)
-    st.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam")
+    size.add_argument("--size", type=_size, help="exact output size HxW (the aspect may change)")
+    size.add_argument("--max-size", type=_int_at_least(1), default=400,
+                      help="longest side in pixels, keeping the content's aspect")
+    st.add_argument("--iterations", type=_int_at_least(0), default=200, help="optimisation steps, all scales")
+    st.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam", help="Adam or L-BFGS")
     st.add_argument("--alpha", type=_float, default=ALPHA, help=f"content weight (default {ALPHA:g})")
     st.add_argument("--beta", type=_float, default=BETA, help=f"style weight (default {BETA:g})")
     st.add_argument("--tv-weight", type=_float, default=0.0, help="total variation weight (default 0)")
     st.add_argument("--lr", type=_float, default=2.0, help="Adam learning rate (default 2.0)")
-    st.add_argument("--init", choices=["noise", "content"], default="noise")
-    st.add_argument("--pooling", choices=["avg", "max"], default="avg")
-    st.add_argument("--seed", type=_int_at_least(0), default=None)
+    st.add_argument("--init", choices=["noise", "content"], default="noise",
+                    help="start image: the assignment's noisy content, or the content")
+    st.add_argument("--pooling", choices=["avg", "max"], default="avg", help="VGG's pooling layers")
+    st.add_argument("--seed", type=_int_at_least(0), default=None, help="seed of the noise (default: random)")
     st.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")
     st.add_argument("--quiet", action="store_true", help="no progress bar")
     st.add_argument("--scales", type=_scales, metavar="N|F,F,...",
@@ -191,26 +212,27 @@ def build_parser():
                     help=f"comma-separated, from {', '.join(BENCH_METHODS)} (dlai always runs; "
                          f"default {','.join(BENCH_DEFAULT)})")
     bn.add_argument("--parts", default="step,quality,memory", help="comma-separated: step, quality, memory")
-    bn.add_argument("--content", help="content image (default images/chelsea.jpg)")
-    bn.add_argument("--style", help="style image (default images/style_swirls.jpg)")
+    bn.add_argument("--content", help="content image (default: the sample chelsea.jpg)")
+    bn.add_argument("--style", help="style image (default: the sample style_swirls.jpg)")
     bn.add_argument("--plot", metavar="PATH", help="save the cost-against-seconds plot here")
     bn.add_argument("--pictures", metavar="PATH", help="save each method's picture, side by side, here")
     bn.add_argument("--memory-sizes", type=_sides, default=[512, 1024], metavar="N,N,...",
                     help="longest sides for the memory part (default 512,1024)")
     bn.add_argument("--repeats", type=_int_at_least(1), default=5, help="timing repeats (best is kept)")
     bn.add_argument("--quick", action="store_true", help="2 repeats and no memory part (for tests)")
-    bn.add_argument("--seed", type=_int_at_least(0), default=0)
+    bn.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the noisy start")
     bn.add_argument("--json", action="store_true", help="print the result as one JSON line at the end")
 
     dl = sub.add_parser("download-weights", help="fetch imagenet-vgg-verydeep-19.mat, or Keras's VGG19 .h5 with "
                         "--source keras (resumable, MD5-checked)")
     dl.add_argument("--source", choices=sorted(SOURCES), default="matconvnet",
                     help=f"matconvnet: {DEFAULT_WEIGHTS.name} (535 MB); keras: {KERAS_WEIGHTS.name} (80 MB)")
-    dl.add_argument("--output", help="where to put the file (default: pretrained-model/, the source's file name)")
+    dl.add_argument("--output", help=f"where to put the file (default: {DEFAULT_WEIGHTS.parent}, the source's "
+                    "file name; $NST_DATA_DIR sets the folder)")
     dl.add_argument("--url", help="where to fetch it (default: the source's)")
     dl.add_argument("--md5", help="expected MD5 ('' to skip the check; default: the source's)")
     dl.add_argument("--size", type=_int_at_least(0), help="expected size in bytes (0: unknown; default: the source's)")
-    dl.add_argument("--quiet", action="store_true")
+    dl.add_argument("--quiet", action="store_true", help="no progress bar")
     add_start_parser(sub)  # python3 nst_utils.py start: nst_tools/start.py
     return parser
 
@@ -327,7 +349,21 @@ def _check_figure(path, flag, inputs=()):
 
 
 def _save(write, path, problems):
-    """``write(path)``; if that fails, ``write`` a copy in the temp folder and add a line to ``problems``."""
+    """``write(path)``; if that fails, ``write`` a copy in the temp folder and add a line to ``problems``.
+
+    A writer that failed may fail again in its destructor (imageio's does): the line in ``problems`` says
+    it already, so Python's "Exception ignored in ..." traceback is not printed."""
+    import gc
+
+    hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
+    try:
+        return _save_or_keep(write, path, problems)
+    finally:
+        gc.collect()  # the failed writer's destructor runs now, under the quiet hook
+        sys.unraisablehook = hook
+
+
+def _save_or_keep(write, path, problems):
     try:
         return write(path)
     except (OSError, ValueError, NSTError) as exc:
@@ -347,6 +383,13 @@ def _json(value):
     if isinstance(value, (list, tuple)):
         return [_json(v) for v in value]
     return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _sample(path):
+    """``path``, or the sample image of that name when there is no such file here (``nst stylize chelsea.jpg``)."""
+    if path is None or Path(path).exists() or not (IMAGES_DIR / Path(path).name).is_file() or Path(path).name != str(path):
+        return path
+    return str(IMAGES_DIR / path)
 
 
 def _check_inputs(args):
@@ -381,6 +424,7 @@ def _check_further_args(args, out):
 def _cmd_stylize(args, signals):
     from tqdm import tqdm
 
+    args.content, args.style = _sample(args.content), [_sample(p) for p in args.style]
     out = Path(args.output)
     image_format(out)
     _check_output(out, "--output", _inputs(args))
@@ -392,8 +436,8 @@ def _cmd_stylize(args, signals):
         raise NSTError(f"--scales with --iterations {args.iterations}: {exc}") from None
     if not args.alpha and not args.beta:
         raise NSTError("--alpha and --beta are both 0: nothing to optimise; give one of them a positive weight")
-    if args.size is None and args.max_size is None:
-        args.size = (300, 400)
+    if args.size is not None:  # an exact size instead of the default longest side
+        args.max_size = None
     model = load_vgg_model(args.weights, pooling=args.pooling)
     check_memory(model, content_size(args.content, args.size, args.max_size), args.optimizer, args.precision)
     content = load_image(args.content, size=args.size, max_size=args.max_size)
@@ -435,11 +479,11 @@ def _cmd_stylize(args, signals):
         extra = {"animation": str(_save(recorder.save, args.animation, problems)), "animation_frames": len(recorder)}
     interrupted = interrupted or signals.stop.is_set()  # a signal while saving: saved, and said so
     if args.json:
-        _say(json.dumps(_json({"output": str(saved), **result.summary(), **extra}), allow_nan=False) + "\n",
-             sys.stdout)
+        _say(json.dumps(_json({"output": str(saved), "size": list(content.shape[:2]), **result.summary(), **extra}),
+                        allow_nan=False) + "\n", sys.stdout)
     elif not problems:
-        _say(f"saved {out} ({result.iterations} iterations, {result.seconds:.1f} s, J = {result.J:.6g})\n",
-             sys.stdout)
+        _say(f"saved {out} ({content.shape[0]}x{content.shape[1]}, {result.iterations} iterations, "
+             f"{result.seconds:.1f} s, J = {result.J:.6g})\n", sys.stdout)
     if problems:
         raise NSTError("; ".join(problems))
     if interrupted:
@@ -450,6 +494,7 @@ def _cmd_stylize(args, signals):
 
 
 def _cmd_bench(args):
+    args.content, args.style = _sample(args.content), _sample(args.style)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     bad = [m for m in methods if m not in BENCH_METHODS] + [p for p in parts if p not in ("step", "quality", "memory")]

@@ -54,15 +54,29 @@ def download_weights(output=None, url=None, md5=None, size=None, progress=True, 
     The file appears at ``output`` only once its size and MD5 match. Everything the arguments, the file already
     at ``output`` and the server's headers can tell is checked before the body is read.
     """
-    from tqdm import tqdm
-
     if source not in SOURCES:
         raise NSTError(f"source must be one of {', '.join(sorted(SOURCES))}, not {source!r}")
     default_folder = output is None
     given = {"output": output, "url": url, "md5": md5, "size": size}
     output, url, md5, size = (SOURCES[source][k] if v is None else v for k, v in given.items())
     md5 = _check_md5(md5)
-    output = _check_download(output, url, size, make_folder=default_folder)
+    made = [p for p in (Path(output).parent, *Path(output).parent.parents) if not p.exists()]  # innermost first
+    try:
+        return _fetch(_check_download(output, url, size, make_folder=default_folder), url, md5, size, progress,
+                      timeout)
+    except BaseException:
+        for folder in made:  # a failed download leaves no empty folders behind (a kept .part keeps its own)
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _fetch(output, url, md5, size, progress, timeout) -> Path:
+    """download_weights once its arguments are checked and ``output``'s folder exists."""
+    from tqdm import tqdm
+
     if output.is_file():
         there = output.stat().st_size
         if size and there != size:

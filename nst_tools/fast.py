@@ -273,12 +273,17 @@ def check_memory(model, size, optimizer="adam", precision="float32", available=N
 
 def content_size(path, size=None, max_size=None):
     """(H, W) that ``load_image(path, size, max_size)`` will return, read from the file's header only."""
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if size is not None:
         return tuple(int(v) for v in size)
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # under Pillow's limit is accepted: no warning (load_image says the same)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             w, h = ImageOps.exif_transpose(img).size if max_size is None else img.size
     except (FileNotFoundError, IsADirectoryError):
         raise NSTError(f"image not found: {path}") from None

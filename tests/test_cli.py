@@ -107,3 +107,17 @@ def test_import_is_silent_but_tensorflow_errors_stay_visible():
     code = "import os, nst_utils; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env, cwd=nst.ROOT)
     assert (p.returncode, p.stdout, p.stderr) == (0, "2\n", "")
+
+
+def test_stylize_keeps_the_aspect_and_says_the_size(files, tiny_vgg_path):
+    """No size given: the longest side is --max-size's default (400) and the content keeps its shape (40x60)."""
+    out = files / "out.png"
+    p = run_cli("stylize", files / "c.png", files / "s.jpg", "-o", out, "--weights", tiny_vgg_path,
+                "--iterations", "1", "--quiet", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout.strip().splitlines()[-1])["size"] == [267, 400]
+    assert nst.load_image(out).shape == (267, 400, 3)
+    p = run_cli("stylize", files / "c.png", files / "s.jpg", "-o", out, "--weights", tiny_vgg_path,
+                "--iterations", "1", "--quiet", "--size", "20x24")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith(f"saved {out} (20x24, 1 iterations")

@@ -195,7 +195,7 @@ def test_pyproject_dependencies_match_requirements_txt():
     required = _requirement_names((ROOT / "requirements.txt").read_text().splitlines())
     norm = lambda d: {k: {s.replace("'", '"') for s in v} for k, v in d.items()}  # noqa: E731
     assert norm(declared) == norm(required)
-    assert project["scripts"]["nst"] == "nst_tools.cli:main"
+    assert project["scripts"]["nst"] == "nst_tools.console:main"  # tests/test_install.py runs it
     assert (ROOT / "LICENSE").is_file()
 
 

@@ -481,3 +481,31 @@ def test_a_failed_save_of_a_250_character_name_is_kept_in_the_temp_folder(files,
     line = one_error(err, "No space left on device", "kept it as")
     kept = [p for p in rescue.iterdir() if p.suffix == ".png"]
     assert len(kept) == 1 and str(kept[0]) in line
+
+
+def test_a_full_disk_with_an_animation_is_one_line(files, tiny_vgg_path, tmp_path_factory):
+    """imageio's writer fails again in its destructor: that must not print a second, 20-line traceback."""
+    rescue = tmp_path_factory.mktemp("rescue")
+    script = files.parent / f"{files.name}-full_disk.py"
+    script.write_text(f"""
+import errno, sys, tempfile
+sys.path.insert(0, {str(nst.ROOT)!r})
+import nst_utils
+from PIL import Image
+from nst_tools import cli
+tempfile.tempdir = {str(rescue)!r}
+real = Image.Image.save
+def full(self, fp, *a, **k):
+    if str(getattr(fp, "name", fp)).startswith({str(files)!r}):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return real(self, fp, *a, **k)
+Image.Image.save = full
+sys.exit(cli.main(sys.argv[1:]))
+""")
+    p = subprocess.run([sys.executable, str(script), *map(str, stylize_argv(
+        files, tiny_vgg_path, "--animation", files / "a.gif", "--animation-every", "1"))],
+        capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1
+    one_error(p.stderr.strip().splitlines(), "No space left on device", "a.gif")
+    assert sorted(q.suffix for q in rescue.iterdir()) == [".gif", ".png"]  # both kept
+    assert sorted(q.name for q in files.iterdir()) == ["c.png", "s.jpg"]

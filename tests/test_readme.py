@@ -1,0 +1,89 @@
+"""The README's command line is the parser's: the synopsis names every option (and its choices), the
+stylize defaults table gives the parser's defaults, and every command it shows parses."""
+import re
+import shlex
+
+import pytest
+
+import nst_utils as nst
+from nst_tools import cli
+
+README = (nst.ROOT / "README.md").read_text()
+SECTION = README[README.index("## The command line\n"):README.index("## Speed\n")]
+SYNOPSIS = re.search(r"```\n(python3 nst_utils\.py stylize .*?)```", SECTION, re.S).group(1)
+FLAG = re.compile(r"(?<![\w-])(-o|--[a-z][a-z0-9-]*)")
+
+
+def _subparser(name):
+    return cli.build_parser()._subparsers._group_actions[0].choices[name]
+
+
+def _options(name):
+    return [a for a in _subparser(name)._actions if a.option_strings and a.dest != "help"]
+
+
+def _synopsis(name):
+    """The synopsis lines of one command (its first line and the indented ones after it)."""
+    m = re.search(rf"^python3 nst_utils\.py {name} .*?(?=^python3 |\Z)", SYNOPSIS, re.S | re.M)
+    return m.group(0)
+
+
+def _shown(default):
+    if default is None or default is False:
+        return "—"
+    return ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+
+
+@pytest.mark.parametrize("name", ["stylize", "bench", "download-weights"])
+def test_the_synopsis_names_every_option_and_no_other(name):
+    text = _synopsis(name)
+    named = set(FLAG.findall(text))
+    options = _options(name)
+    missing = [a.option_strings[-1] for a in options if not named & set(a.option_strings)]
+    unknown = named - {s for a in options for s in a.option_strings}
+    assert not missing and not unknown, (missing, unknown)
+    for a in options:  # --flag a|b|c: exactly the parser's choices
+        if a.choices:
+            flag = next(s for s in a.option_strings if s in named)
+            listed = re.search(rf"{flag} ([\w|-]+)", text).group(1).split("|")
+            assert sorted(listed) == sorted(a.choices), (flag, listed, a.choices)
+
+
+def test_the_stylize_defaults_table_is_the_parsers():
+    rows = dict(re.findall(r"^\| (`--[^|]+`) \| ([^|]+) \|", SECTION, re.M))
+    table = {}
+    for flags, default in rows.items():
+        for flag in re.findall(r"`(--[a-z-]+)`", flags):
+            table[flag] = default.strip()
+    quiet = {"--output", "--json", "--quiet"}  # no default to give
+    options = {a.option_strings[-1]: a for a in _options("stylize")}
+    assert set(table) == set(options) - quiet
+    for flag, default in table.items():
+        want = "—" if flag == "--animation-every" else _shown(options[flag].default)  # its 10 is the help's
+        assert default == want, (flag, default, want)
+
+
+def test_help_shows_every_default():
+    for name in ("stylize", "bench", "download-weights"):
+        text = _subparser(name).format_help()
+        for a in _options(name):
+            if a.default is not None and a.default is not False:
+                flag = a.option_strings[-1]
+                entry = re.search(rf"^  (?:-\w, )?{flag}\b.*?(?=^  -|^\S|\Z)", text, re.S | re.M).group(0)
+                assert "default" in entry, (name, entry)
+
+
+def test_every_command_the_readme_shows_parses():
+    commands = re.findall(r"^python3 nst_utils\.py ((?:stylize|bench|download-weights) .*)$",
+                          README.replace("\\\n", " "), re.M)
+    shown = [c for c in commands if "[" not in c and "CONTENT" not in c]
+    assert len(shown) >= 4
+    for command in shown:
+        argv = shlex.split(command)
+        cli.build_parser().parse_args(argv)  # SystemExit (argparse's error) fails the test
+
+
+def test_the_quick_command_is_repeatable():
+    quick = re.search(r"^python3 nst_utils\.py stylize images/chelsea\.jpg images/style_swirls\.jpg -o cat\.png .*$",
+                      README, re.M).group(0)
+    assert "--seed 0" in quick
