@@ -172,12 +172,13 @@ def _inputs_text(ex, k, args) -> str:
     parts = []
     for name, a in zip(ex.inputs, args):
         if isinstance(a, dict):
-            parts.append(f"{name}: {{{', '.join(f'{n}: {tuple(v.shape)}' for n, v in a.items())}}}")
+            first = next(iter(a.items()), ("", np.zeros(0)))
+            parts.append(f"{name}: {{{len(a)} layers: {first[0]}: {tuple(first[1].shape)}, ...}}")
         elif isinstance(a, (tf.Tensor, np.ndarray)) and np.ndim(a) > 0:
             parts.append(f"{name}: shape {tuple(np.shape(a))}")
         else:
             parts.append(f"{name} = {a!r}" if not isinstance(a, tf.Tensor) else f"{name} = tf.constant({float(a):g})")
-    return (f"inputs: {'; '.join(parts)} (to try them: {', '.join(ex.inputs)} = "
+    return (f"inputs: {'; '.join(parts)} (to try them: {', '.join(ex.inputs[:len(args)])} = "
             f"course.case_inputs({ex.name!r}, {k}))")
 
 
@@ -520,7 +521,7 @@ def check_function(ex, fn, show=True, namespace=None):
     cases = ex.cases()
     results, first_ok = [], None
     unpassed = _unpassed_dependencies(ex, fn)
-    dependency_note = (f" It calls your {', '.join(unpassed)}, which has not passed its check: pass that first."
+    dependency_note = (f" it calls your {', '.join(unpassed)}, which has not passed its check yet: pass that first"
                        if unpassed else "")
     with _watch_library(ex) as library_calls:
         for k, (label, args) in enumerate(cases):
@@ -538,10 +539,10 @@ def check_function(ex, fn, show=True, namespace=None):
                 lines = [f"FAILED: {name} {label} raised {_error_text(exc)}"]
                 known = next((m for m in ex.mistakes if m.kind == "raises" and _raises_alike(m.example, args, exc)),
                              None)
-                if known is not None:
+                if dependency_note:
+                    lines = [f"FAILED: {name}:{dependency_note}", f"{label}: it raised {_error_text(exc)}"]
+                elif known is not None:
                     lines = [f"FAILED: {name}: {known.cause}", f"{label}: it raised {_error_text(exc)}"]
-                elif dependency_note:
-                    lines[0] += "." + dependency_note
                 lines.append(_inputs_text(ex, k, args))
                 return _show("\n".join(lines), show, fn)
             if got is None:

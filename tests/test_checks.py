@@ -458,3 +458,16 @@ def test_adam_state_starts_at_zero():
     state = course.adam_state(np.ones((1, 2, 3, 3), np.float32))
     assert state["t"] == 0 and state["m"].shape == state["v"].shape == (1, 2, 3, 3)
     assert float(tf.reduce_sum(tf.abs(state["m"]) + tf.abs(state["v"]))) == 0.0
+
+
+def test_reconstructions_show_a_progress_bar_and_still_call_the_callback_at_its_pace(tiny_model, rng, capsys):
+    image = rng.uniform(0, 255, (16, 16, 3)).astype(np.float32)
+    seen = []
+    result = course.reconstruct_content(tiny_model, image, "conv1_2", iterations=4, optimizer="adam",
+                                        callback=lambda i, costs, im: seen.append(i), callback_every=2)
+    assert result.iterations == 4 and seen == [2, 4]
+    err = capsys.readouterr().err
+    assert "content from conv1_2" in err and "/4 [00:" in err  # tqdm's bar: the count, the time spent and left
+    course.reconstruct_style(tiny_model, image, ["conv1_1"], iterations=2, optimizer="adam", progress=False)
+    assert "style up to" not in capsys.readouterr().err
+    assert list(course.progress([1, 2, 3], desc="x", disable=True)) == [1, 2, 3]

@@ -230,14 +230,14 @@ def fig_unrolling(model, s, label):
             colour = (tints[i] + tints[j]) / 2
             ax.add_patch(Rectangle((gx + j * gcell, gy + (n_C - 1 - i) * gcell), gcell, gcell, fc=colour,
                                    ec=edge, lw=1))
-            ax.text(gx + (j + 0.5) * gcell, gy + (n_C - 1 - i + 0.5) * gcell, f"$(G_{{gram}})_{{{i}{j}}}$",
-                    ha="center", va="center", fontsize=12)
+            ax.text(gx + (j + 0.5) * gcell, gy + (n_C - 1 - i + 0.5) * gcell, f"{i},{j}",
+                    ha="center", va="center", fontsize=11)
     ax.add_patch(FancyArrowPatch((ax0 + a_w + 0.3, mid), (gx - 0.3, mid), **arrow))
     ax.text((ax0 + a_w + gx) / 2, mid + 0.2, r"$A A^T$", ha="center", va="bottom", fontsize=12)
     ax.text(gx + n_C * gcell / 2, gy + n_C * gcell + 0.25, f"Gram matrix G_gram = A A$^T$\nn_C x n_C = {n_C} x {n_C}",
             ha="center", va="bottom", fontsize=10.5)
-    ax.text(gx + n_C * gcell + 0.35, mid,
-            "$(G_{gram})_{ij} = \\sum_k A_{ik} A_{jk}$:\nhow strongly channels\ni and j fire together,\n"
+    ax.text(gx + n_C * gcell + 0.5, mid,
+            "entry i,j: $(G_{gram})_{ij} = \\sum_k A_{ik} A_{jk}$:\nhow strongly channels\ni and j fire together,\n"
             "summed over all positions\n(where they fire is lost)", ha="left", va="center", fontsize=9.5)
     fig.suptitle("Unrolling an activation volume into A, and the Gram matrix A A$^T$ (the style cost compares "
                  "these)", fontsize=12)
