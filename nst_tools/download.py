@@ -8,12 +8,13 @@ import http.client
 import os
 import re
 import sys
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from nst_utils import DEFAULT_WEIGHTS, KERAS_WEIGHTS, NSTError, probe_writable
+from nst_utils import DEFAULT_WEIGHTS, KERAS_WEIGHTS, NSTError
 
 WEIGHTS_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
 
@@ -32,6 +33,13 @@ SOURCES = {
 
 # What to do when the server's answer is not the file (an HTML page, nothing, a redirect loop): running again won't help.
 BROWSER = "the URL is wrong or needs a login; download the file in a browser and give it to stylize with --weights PATH"
+
+
+def probe_writable(folder):
+    """Make and remove a temporary file in ``folder``: raises OSError where no file can be written."""
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".nst-probe-")
+    os.close(fd)
+    os.remove(probe)
 
 
 def file_md5(path, chunk=1 << 20) -> str:

@@ -294,8 +294,11 @@ ROWS = [
             says="cannot read {tmp}/private/w.mat: permission denied; fix the permissions of its folder "
                  "(chmod u+rx {tmp}/private)"),
     stylize("weights-is-an-empty-folder", weights="{tmp}/weights", setup=in_folder(None),
-            says="VGG weights not found at {tmp}/weights/imagenet-vgg-verydeep-19.mat; get them with: "
-                 "python3 nst_utils.py download-weights --output {tmp}/weights/imagenet-vgg-verydeep-19.mat"),
+            says="VGG weights not found at {tmp}/weights/imagenet-vgg-verydeep-19.mat; get them with `python3 "
+                 "nst_utils.py download-weights`"),
+    stylize("weights-is-an-empty-folder-the-command", weights="{tmp}/weights", setup=in_folder(None),
+            says="to download it to that path: python3 nst_utils.py download-weights --output "
+                 "{tmp}/weights/imagenet-vgg-verydeep-19.mat"),
     stylize("weights-is-a-folder-with-the-mat", weights="{tmp}/weights",
             setup=in_folder("imagenet-vgg-verydeep-19.mat"), says=None, code=0, absent=[], present=["{tmp}/o.png"]),
 ]

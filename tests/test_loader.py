@@ -233,7 +233,8 @@ def test_a_folder_stands_for_its_weights_file(tmp_path, monkeypatch):
     expected = tmp_path / "imagenet-vgg-verydeep-19.mat"
     with pytest.raises(nst.NSTError) as info:
         nst.load_vgg_model(tmp_path)
-    assert str(info.value) == f"VGG weights not found at {expected}; {nst.WEIGHTS_HELP}"
+    assert str(info.value) == (f"VGG weights not found at {expected}; {nst.WEIGHTS_HELP}; to download it to that "
+                               f"path: python3 nst_utils.py download-weights --output {expected}")
     write_vgg_h5(tmp_path / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", width=2)
     assert nst.load_vgg_model(tmp_path).path.suffix == ".h5"  # only the .h5: that one
     write_vgg_mat(expected, width=2)

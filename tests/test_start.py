@@ -37,13 +37,14 @@ def test_the_library_and_the_cli_say_it_when_the_weights_are_missing(tmp_path, r
     missing = tmp_path / "none.mat"
     with pytest.raises(nst.NSTError) as err:
         nst.load_vgg_model(missing)
-    assert str(err.value) == f"VGG weights not found at {missing}; {nst.WEIGHTS_HELP}"
+    command = f"; to download it to that path: python3 nst_utils.py download-weights --output {missing}"
+    assert str(err.value) == f"VGG weights not found at {missing}; {nst.WEIGHTS_HELP}{command}"
     img = tmp_path / "c.png"
     from PIL import Image
 
     Image.new("RGB", (16, 16), "red").save(img)
     code, lines = run_main(["stylize", img, img, "-o", tmp_path / "o.png", "--weights", missing])
-    assert code == 1 and len(lines) == 1 and lines[0].endswith(nst.WEIGHTS_HELP)
+    assert code == 1 and len(lines) == 1 and lines[0].endswith(nst.WEIGHTS_HELP + command)
 
 
 def test_notebook_00_says_it_when_the_weights_are_missing(tmp_path, monkeypatch, capsys):

@@ -169,7 +169,7 @@ def test_a_layer_style_cost_of_ones_own_takes_one_style(tiny_model, images):
 def test_train_step_check_says_not_implemented_for_a_stub(tiny_model, images, capsys, stub):
     from nst_tools import course
 
-    def step(G, state):
+    def step(G, state, alpha=10, beta=40):
         if stub == "raises":
             raise NotImplementedError()
         with tf.GradientTape():  # the notebook's stub: a_G = None, J = None, ... and G left alone
@@ -177,28 +177,46 @@ def test_train_step_check_says_not_implemented_for_a_stub(tiny_model, images, ca
         return J
 
     x_C, x_S = (nst.preprocess(im, tiny_model.mean) for im in images)
-    cost = transfer.cost_function(tiny_model, x_C, x_S)
-    assert course.check_train_step(step, cost, nst.generate_noise_image(x_C, 0.6, seed=0), tiny_model.mean) is False
+
+    def make_cost(alpha, beta):
+        return nst.make_cost_function(tiny_model, x_C, x_S, alpha=alpha, beta=beta)
+
+    assert course.check_train_step(step, make_cost, nst.generate_noise_image(x_C, 0.6, seed=0),
+                                   tiny_model.mean) is False
     out = capsys.readouterr()
-    assert out.out.splitlines() == [course.not_implemented_line("train_step")] and out.err == ""
+    why = "it still raises NotImplementedError" if stub == "raises" else "it returns None"
+    assert out.out.splitlines() == [course.not_implemented_line("train_step", why)] and out.err == ""
+
+
+def restore_chroma(stylised, content):  # a learner's answer
+    from nst_tools import further
+
+    yiq = further.rgb_to_yiq(content)
+    yiq[..., 0] = further.rgb_to_yiq(stylised)[..., 0]
+    return np.clip(further.yiq_to_rgb(yiq), 0, 255).round().astype(np.uint8)
 
 
 def test_restore_chroma_check(capsys):
-    """Notebook 07's exercise: PASSED for the library's function, NOT IMPLEMENTED for a stub, FAILED without the clip."""
+    """Notebook 07's exercise: PASSED for a right answer, NOT IMPLEMENTED for a stub and for the library's own
+    function, FAILED without the clip (with the cause)."""
     from nst_tools import course, further
 
     def unclipped(stylised, content):
         yiq = further.rgb_to_yiq(content)
         yiq[..., 0] = further.rgb_to_yiq(stylised)[..., 0]
-        return further.yiq_to_rgb(yiq).round()
+        return further.yiq_to_rgb(yiq).round().astype(np.uint8)
 
-    assert course.check_restore_chroma(further.restore_chroma) is True
+    assert course.check_restore_chroma(restore_chroma) is True
     assert course.check_restore_chroma(lambda stylised, content: None) is False
     assert course.check_restore_chroma(unclipped) is False
+    assert course.check_restore_chroma(further.restore_chroma) is False
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3 and lines[0].startswith("PASSED: restore_chroma = ") and "3 test cases" in lines[0]
+    assert lines[0].startswith("PASSED: restore_chroma = ") and "3 test cases" in lines[0]
     assert lines[1] == course.not_implemented_line("restore_chroma")
-    assert lines[2].startswith("FAILED: restore_chroma for random images of size 4x6: got ")
+    assert lines[2] == ("FAILED: restore_chroma: the result is not clipped to [0, 255] before the uint8 conversion "
+                        "(values wrap around)")
+    assert lines[3].startswith("for random images of size 4x6: got shape (4, 6, 3)")
+    assert lines[-1].startswith("NOT IMPLEMENTED: restore_chroma: this is the library's own function")
 
 
 # --- Adam itself, against NumPy, on a cost with a known gradient ----------------------------------
