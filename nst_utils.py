@@ -12,12 +12,16 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import signal
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+
+if __name__ == "__main__":  # python3 nst_utils.py stylize|bench|download-weights|start: the command line, which
+    from nst_tools.console import main  # handles signals first, then imports this file once, as nst_utils
+
+    sys.exit(main())
 
 import numpy as np
 
@@ -46,14 +50,6 @@ def _quiet_stderr():
             os.dup2(saved, 2)
             os.close(saved)
 
-
-if __name__ == "__main__":  # Ctrl-C, SIGTERM or SIGHUP while TF loads: one line, 130 (then the CLI takes over)
-    _fd, _said = os.dup(2), b'{"error": "interrupted", "status": 130}\n' * ("--json" in sys.argv[1:])
-    def _early_signal(*_):
-        with contextlib.suppress(OSError):  # a dead terminal still gets its exit status
-            os.write(_fd, b"nst_utils.py: interrupted\n") + os.write(1, _said)
-        os._exit(130)
-    [signal.signal(s, _early_signal) for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", 0)) if s and signal.getsignal(s) is not signal.SIG_IGN]  # one ignored (nohup) stays so
 
 with _quiet_stderr():
     import tensorflow as tf
@@ -213,20 +209,16 @@ class VGGLayer:
 
 
 class VGG:
-    """A VGG feature extractor read from a weights file. Call it on a preprocessed image.
+    """A VGG feature extractor read from a weights file: ``model(image, layers=None, dtype=tf.float32)``.
 
-    ``model(image, layers=None)``: ``image`` is float32 ``(1, H, W, 3)``, RGB minus ``model.mean``.
-    Returns ``{layer name: activation (1, n_H, n_W, n_C)}``; ``convX_Y`` is the map *after* its ReLU.
-    With ``layers`` given, it computes only up to the deepest layer asked for and returns those.
-    ``dtype=tf.bfloat16``: every layer after conv1_1 computes in bfloat16 (about 3x faster on CPUs with
-    AVX-512 BF16 or AMX, and on recent GPUs); the activations come back in the dtype they were computed in.
+    ``image``: float32 ``(1, H, W, 3)``, RGB minus ``model.mean``. Returns ``{layer: activation (1, n_H, n_W,
+    n_C)}`` (``convX_Y`` after its ReLU), computing only up to the deepest layer asked for. ``dtype=tf.bfloat16``:
+    every layer after conv1_1 in bfloat16 (about 3x faster where the CPU or GPU has it); activations come back
+    in the dtype they were computed in.
     """
 
     def __init__(self, layers, mean, pooling="avg", path=None):
-        self.layers = list(layers)
-        self.mean = np.asarray(mean, dtype=np.float32)
-        self.pooling = pooling
-        self.path = path
+        self.layers, self.mean, self.pooling, self.path = list(layers), np.asarray(mean, np.float32), pooling, path
         self.names = [layer.name for layer in self.layers]
         self.conv_names = [layer.name for layer in self.layers if layer.kind == "conv"]
         self._cast = {}  # (layer, dtype) -> kernel and bias in that dtype (see weights)
@@ -244,40 +236,32 @@ class VGG:
     def channels(self, name) -> int:
         """Number of channels of the activation ``name``."""
         self.check_layers([name])
-        for layer in self.layers[: self.names.index(name) + 1][::-1]:
-            if layer.kind == "conv":
-                return int(layer.kernel.shape[-1])
-        return 3
+        convs = [layer for layer in self.layers[: self.names.index(name) + 1] if layer.kind == "conv"]
+        return int(convs[-1].kernel.shape[-1]) if convs else 3
 
     def __call__(self, image, layers=None, dtype=tf.float32):
         wanted = list(layers) if layers is not None else self.names
         self.check_layers(wanted)
-        last = max(self.names.index(n) for n in wanted) if wanted else -1
-        x = tf.convert_to_tensor(image, dtype=tf.float32)
-        out = {}
-        for layer in self.layers[: last + 1]:
+        x, out = tf.convert_to_tensor(image, dtype=tf.float32), {}
+        for layer in self.layers[: max(self.names.index(n) for n in wanted) + 1 if wanted else 0]:
             if layer.kind == "conv":
                 kernel, bias = self.weights(layer, x.dtype)
                 x = tf.nn.bias_add(tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), bias)
-                if layer.relu:
-                    x = tf.nn.relu(x)
-            elif self.pooling == "avg":
-                x = tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="SAME")
+                x = tf.nn.relu(x) if layer.relu else x
             else:
-                x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="SAME")
+                pool = tf.nn.avg_pool2d if self.pooling == "avg" else tf.nn.max_pool2d
+                x = pool(x, ksize=2, strides=2, padding="SAME")
             if layer.name in wanted:
                 out[layer.name] = x
             x = tf.cast(x, dtype)  # conv1_1 sees the pixels in float32 (they need more than bfloat16's 8 bits)
         return out
 
     def weights(self, layer, dtype=tf.float32):
-        """A conv layer's kernel and bias in ``dtype`` (cast once, then kept)."""
-        if dtype == tf.float32:
-            return layer.kernel, layer.bias
-        key = (layer.name, dtype.name)
-        if key not in self._cast:
-            self._cast[key] = (tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype))
-        return self._cast[key]
+        """A conv layer's kernel and bias in ``dtype``, cast once (outside any trace) and kept."""
+        if dtype != tf.float32 and (layer.name, dtype.name) not in self._cast:
+            with tf.init_scope():  # eagerly, even when first asked inside a tf.function
+                self._cast[layer.name, dtype.name] = (tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype))
+        return (layer.kernel, layer.bias) if dtype == tf.float32 else self._cast[layer.name, dtype.name]
 
 
 def _check_weights(layers, path, hint):
@@ -818,10 +802,3 @@ def run_style_transfer(model, content, style, settings=None, *, init_image=None,
     steps = adam(cost, x0, *pixel_bounds(model.mean), s.lr)
     return follow(steps, s.iterations, model.mean, x0, callback, check_setting("callback_every", callback_every,
                                                                                "whole") or 1, stop_event)
-
-
-if __name__ == "__main__":  # python3 nst_utils.py stylize|bench|download-weights|start: the command line
-    sys.modules.setdefault("nst_utils", sys.modules["__main__"])  # this file, not a second copy of it
-    from nst_tools.cli import main
-
-    sys.exit(main())

@@ -9,13 +9,13 @@ import sys
 
 
 def main():
-    """``nst stylize|bench|download-weights ...``; exits with the command's status."""
+    """``nst stylize|bench|download-weights ...`` (and ``python3 nst_utils.py ...``); exits with the command's status."""
     said = b'{"error": "interrupted", "status": 130}\n' * ("--json" in sys.argv[1:])
     fd = os.dup(2)  # TensorFlow's import silences descriptor 2 for a while
 
     def early_signal(*_):
         with contextlib.suppress(OSError):  # a dead terminal still gets its exit status
-            os.write(fd, b"nst: interrupted\n")
+            os.write(fd, os.path.basename(sys.argv[0]).encode() + b": interrupted\n")
             os.write(1, said)
         os._exit(130)
 

@@ -136,11 +136,6 @@ def compiled_cost(model, content_layer, style_names, precision, tv=False):
     if key not in cache:
         dtype = compute_dtype(precision)
         layers = ([content_layer] if content_layer else []) + list(style_names)
-        # The weights in ``dtype`` cast here, eagerly: a cast first made inside a trace is a graph tensor,
-        # and the model's cache would hand it to the next trace (another cost), where it is out of scope.
-        for layer in model.layers:
-            if layer.kind == "conv":
-                model.weights(layer, dtype)
         n_C = model.channels(content_layer) if content_layer else 1
         spec = [tf.TensorSpec((1, None, None, 3)), tf.TensorSpec((1, None, None, n_C)),
                 tuple(tf.TensorSpec((model.channels(n),) * 2) for n in style_names),

@@ -335,3 +335,16 @@ def test_bench_memory_row(tiny_vgg_path):
     assert row["size"] == [48, 64] and row["optimizer"] == "lbfgs"
     assert row["peak_mib"] >= row["before_mib"] > 100  # TensorFlow alone takes more than 100 MiB
     assert row["extra_mib"] == row["peak_mib"] - row["before_mib"]
+
+
+def test_bfloat16_conv1_1_stays_float32_and_casts_survive_traces(tiny_model, images):
+    """conv1_1 sees the pixels in float32 (its output equals float32's exactly); the later layers compute in
+    bfloat16; the bfloat16 weights a first trace made serve a second, different trace too."""
+    x = tf.constant(nst.preprocess(images[0], tiny_model.mean))
+    low, full = tiny_model(x, ["conv1_1", "conv2_1"], tf.bfloat16), tiny_model(x, ["conv1_1", "conv2_1"])
+    assert low["conv1_1"].dtype == tf.float32
+    np.testing.assert_array_equal(low["conv1_1"].numpy(), full["conv1_1"].numpy())
+    assert low["conv2_1"].dtype == tf.bfloat16
+    first = tf.function(lambda x: tiny_model(x, ["conv3_1"], tf.bfloat16)["conv3_1"])
+    second = tf.function(lambda x: tiny_model(x, ["conv4_1"], tf.bfloat16)["conv4_1"])
+    assert first(x).dtype == second(x).dtype == tf.bfloat16
