@@ -324,12 +324,11 @@ def _read_mat(path, hint):
         raise NSTError(f"{path} is not a MatConvNet VGG file ({exc}); {hint}") from None
 
 
-def _read_h5(path):
+def _read_h5(path, hint):
     """``(layers, RGB mean)`` of Keras's legacy HDF5 weights (VGG19's or VGG16's notop file): the root
     attribute ``layer_names`` lists a group per layer (blockB_convK -> convB_K with its ReLU, blockB_pool ->
     poolB; reading stops after the blocks), each group's ``weight_names`` its kernel and bias. Caffe's
-    network takes BGR: conv1_1's input channels are flipped, so the model takes RGB minus the RGB mean.
-    ValueError (one line) if it is not such a file; NSTError for complex weights."""
+    network takes BGR: conv1_1's input channels are flipped, so the model takes RGB minus the RGB mean."""
     import re
 
     import h5py
@@ -362,8 +361,11 @@ def _read_h5(path):
                 layers.append(VGGLayer(f"conv{block}_{conv}", "conv", tf.constant(kernel), tf.constant(bias.ravel()),
                                        relu=True))
             return layers, VGG_MEAN.copy()
+    except NSTError as exc:
+        raise NSTError(f"{path}: {exc}: the file is damaged; {hint}") from None
     except (OSError, KeyError, TypeError, ValueError) as exc:  # h5py's errors for damaged files, ours
-        raise ValueError(" ".join(str(exc).split()) or type(exc).__name__) from None
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise NSTError(f"{path} is not a Keras VGG weights file ({detail}); {hint}") from None
 
 
 def load_vgg_model(path=None, pooling="avg") -> VGG:
@@ -387,15 +389,7 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
         raise NSTError(f"VGG weights not found at {path}; {WEIGHTS_HELP}" + ("" if path in (DEFAULT_WEIGHTS, KERAS_WEIGHTS)
                        else f"; to download it to that path: {command} --output {path}"))
     hint = f"re-download it with: {command}"
-    if keras:
-        try:
-            layers, mean = _read_h5(path)
-        except ValueError as exc:
-            raise NSTError(f"{path} is not a Keras VGG weights file ({exc}); {hint}") from None
-        except NSTError as exc:
-            raise NSTError(f"{path}: {exc}: the file is damaged; {hint}") from None
-    else:
-        layers, mean = _read_mat(path, hint)
+    layers, mean = (_read_h5 if keras else _read_mat)(path, hint)
     if not any(layer.kind == "conv" for layer in layers):
         raise NSTError(f"{path} has no convolution layers, so it is not a VGG file; {hint}")
     _check_weights(layers, path, hint)

@@ -138,7 +138,7 @@ def lbfgs(cost, x0, lo, hi, memory=LBFGS_MEMORY):
             raise NonFiniteLossError(f"the cost became {float(J)} at the start; lower alpha/beta and run again")
         return float(J), g
 
-    compiled, x, evaluations = tf.function(trial), tf.constant(x0, tf.float32), 1
+    x, evaluations = tf.constant(x0, tf.float32), 1
     J, g = evaluate(x)
     fresh = True
     while True:
@@ -151,8 +151,8 @@ def lbfgs(cost, x0, lo, hi, memory=LBFGS_MEMORY):
                 return
         t = LBFGS_FIRST_STEP / max(float(tf.sqrt(tf.reduce_mean(tf.square(d)))), 1e-30) if fresh else 1.0
         tried = []
-        best = line_search(lambda t, x=x, g=g, d=d, tried=tried, compiled=compiled:
-                           tried.append(t) or compiled(x, g, d, tf.constant(t, tf.float32)), J, float(gd), t)
+        best = line_search(lambda t, x=x, g=g, d=d, tried=tried:  # eager around the compiled cost: a new run
+                           tried.append(t) or trial(x, g, d, tf.constant(t, tf.float32)), J, float(gd), t)  # traces nothing
         evaluations += len(tried)
         if best is None:
             if fresh:
@@ -165,7 +165,6 @@ def lbfgs(cost, x0, lo, hi, memory=LBFGS_MEMORY):
         x, J, g, fresh = x_t, J_t, g_t, False
         new_cost = yield J, Jc, Js, x.numpy(), {"evaluations": evaluations}
         if new_cost is not None:
-            if new_cost is not cost:
-                cost, compiled = new_cost, tf.function(trial)
+            cost = new_cost
             J, g = evaluate(x)
             evaluations += 1

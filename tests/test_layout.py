@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "nst_utils.py"
 TOOLS = sorted((ROOT / "nst_tools").glob("*.py"))
 #: A ceiling, not the goal: the course asks for 700 lines (about 550); the core is over it today.
-CORE_BUDGET = 900
+CORE_BUDGET = 800
 #: Modules the core must not import at module level: they belong to the CLI, the download, the lab, previews.
 FORBIDDEN = {"argparse", "urllib", "http", "hashlib", "ipywidgets", "threading", "subprocess", "matplotlib",
              "nst_tools", "IPython", "tqdm", "imageio", "h5py"}
