@@ -132,7 +132,7 @@ print(f"largest pixel difference between the two images: {difference} (out of 25
 #
 # **What you should see** (the figure of the next cell but one, from the run it was made with):
 #
-# ![The grid over beta/alpha, from 1e-6 to the assignment's 4](../docs/course/04_beta_alpha_grid.jpg)
+# ![The grid over beta/alpha, from 1e-6 to the assignment's 4](figures/04_beta_alpha_grid.jpg)
 #
 # *Rendered by docs/course/render.py at this notebook's real settings with VGG16 stand-in weights (the VGG19
 # file cannot be downloaded where it was made); sizes and iterations: docs/course/README.md.*

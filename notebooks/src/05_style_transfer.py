@@ -322,7 +322,7 @@ else:
 # **Where this is going**: content + style = result, as the README opens with it (the cat with the swirls
 # style, L-BFGS, 100 iterations at 300 x 400; section 4 compares the two optimisers):
 #
-# ![content + style = result: chelsea + swirls, L-BFGS, 100 iterations, VGG16 stand-in weights](../docs/course/05_result.jpg)
+# ![content + style = result: chelsea + swirls, L-BFGS, 100 iterations, VGG16 stand-in weights](figures/05_result.jpg)
 #
 # *Rendered by docs/course/render.py with VGG16 stand-in weights (the VGG19 file cannot be downloaded where
 # it was made); sizes and iterations: docs/course/README.md.* This cell uses the mosaic style and Adam: look
@@ -480,7 +480,7 @@ print(f"saved {path} and {stem}.json; read back identical: {same}")
 #    (`beta=ratio * ALPHA`). Does the cat come back?
 # 6. Another pair: `coffee.jpg` or `astronaut.jpg` with `style_swirls.jpg` or `style_waves.jpg`.
 # 7. The same run from a terminal, from the repository's root folder:
-#    `python nst_utils.py stylize images/chelsea.jpg images/style_mosaic.jpg -o notebooks/outputs/cli.png --max-size 256 --iterations 200 --seed 0`
-#    (`notebooks/outputs/` is the folder section 5 created).
+#    `python3 nst_utils.py stylize images/chelsea.jpg images/style_mosaic.jpg -o cli.png --max-size 256 --iterations 200 --seed 0`
+#    from the repository's folder (the command's defaults are the assignment's: Adam, lr 2.0, 200 iterations).
 # 8. Notebook 06 (the lab) puts all of this behind sliders: change $\alpha$, $\beta$, the layers and the
 #    optimiser while the run goes on.

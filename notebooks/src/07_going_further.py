@@ -19,7 +19,7 @@
 # **What you should see** in sections 1 to 3: the photo's own colours kept two ways (top row), a blend of
 # two styles and the mosaic style at half and twice the size (bottom row):
 #
-# ![Colour preservation, a blend of two styles, style scale 0.5 and 2](../docs/course/07_extras.jpg)
+# ![Colour preservation, a blend of two styles, style scale 0.5 and 2](figures/07_extras.jpg)
 #
 # *Rendered by docs/course/render.py with VGG16 stand-in weights (the VGG19 file cannot be downloaded where
 # it was made) at the settings of sections 1 to 3; sizes and iterations: docs/course/README.md.*
@@ -274,7 +274,7 @@ plt.show()
 #
 # `transfer.style_targets(model, styles, weights, ...)` computes the targets;
 # `further.stylize(..., style=[A, B], style_weights=[w_A, w_B])` runs the transfer with them
-# (`python nst_utils.py stylize C A.jpg B.jpg --style-weights 0.7 0.3` on the command line).
+# (`python3 nst_utils.py stylize C A.jpg B.jpg -o out.png --style-weights 0.7 0.3` on the command line).
 #
 # **Check.** Weights $(1, 0)$ must give exactly the single style's target.
 
