@@ -36,10 +36,8 @@ from nst_tools.further import (
 )
 from nst_tools.start import add_parser as add_start_parser
 from nst_tools.start import main as start_main
-from nst_tools.transfer import normalize_style_weights
+from nst_tools.transfer import OPTIMIZERS, TransferSettings, normalize_style_weights
 from nst_utils import (
-    ALPHA,
-    BETA,
     DEFAULT_WEIGHTS,
     IMAGES_DIR,
     KERAS_WEIGHTS,
@@ -170,16 +168,17 @@ def build_parser():
     size.add_argument("--size", type=_size, help="exact output size HxW (the aspect may change)")
     size.add_argument("--max-size", type=_int_at_least(1), default=400,
                       help="longest side in pixels, keeping the content's aspect")
-    st.add_argument("--iterations", type=_int_at_least(0), default=200, help="optimisation steps, all scales")
-    st.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam", help="Adam or L-BFGS")
-    st.add_argument("--alpha", type=_float, default=ALPHA, help=f"content weight (default {ALPHA:g})")
-    st.add_argument("--beta", type=_float, default=BETA, help=f"style weight (default {BETA:g})")
-    st.add_argument("--tv-weight", type=_float, default=0.0, help="total variation weight (default 0)")
-    st.add_argument("--lr", type=_float, default=2.0, help="Adam learning rate (default 2.0)")
-    st.add_argument("--init", choices=["noise", "content"], default="noise",
+    d = TransferSettings()  # the library's defaults, written once there (crowsonkb's cli.py does the same)
+    st.add_argument("--iterations", type=_int_at_least(0), default=d.iterations, help="optimisation steps, all scales")
+    st.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer, help="Adam or L-BFGS")
+    st.add_argument("--alpha", type=_float, default=d.alpha, help=f"content weight (default {d.alpha:g})")
+    st.add_argument("--beta", type=_float, default=d.beta, help=f"style weight (default {d.beta:g})")
+    st.add_argument("--tv-weight", type=_float, default=d.tv_weight, help=f"total variation weight (default {d.tv_weight:g})")
+    st.add_argument("--lr", type=_float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
+    st.add_argument("--init", choices=["noise", "content"], default=d.init,
                     help="start image: the assignment's noisy content, or the content")
     st.add_argument("--pooling", choices=["avg", "max"], default="avg", help="VGG's pooling layers")
-    st.add_argument("--seed", type=_int_at_least(0), default=None, help="seed of the noise (default: random)")
+    st.add_argument("--seed", type=_int_at_least(0), default=d.seed, help="seed of the noise (default: random)")
     st.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")
     st.add_argument("--quiet", action="store_true", help="no progress bar")
     st.add_argument("--scales", type=_scales, metavar="N|F,F,...",

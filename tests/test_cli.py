@@ -121,3 +121,12 @@ def test_stylize_keeps_the_aspect_and_says_the_size(files, tiny_vgg_path):
                 "--iterations", "1", "--quiet", "--size", "20x24")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith(f"saved {out} (20x24, 1 iterations")
+
+
+def test_stylize_defaults_are_the_librarys():
+    """The command line reads its defaults from the library's settings (written once, in nst_utils.Settings)."""
+    args = cli.build_parser().parse_args(["stylize", "c.png", "s.png", "-o", "o.png"])
+    d = transfer.TransferSettings()
+    for name in ("iterations", "optimizer", "alpha", "beta", "tv_weight", "lr", "init", "seed"):
+        assert getattr(args, name) == getattr(d, name), name
+    assert (d.iterations, d.lr, d.alpha, d.beta) == (nst.ITERATIONS, nst.LEARNING_RATE, nst.ALPHA, nst.BETA)
