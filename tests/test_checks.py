@@ -471,3 +471,33 @@ def test_reconstructions_show_a_progress_bar_and_still_call_the_callback_at_its_
     course.reconstruct_style(tiny_model, image, ["conv1_1"], iterations=2, optimizer="adam", progress=False)
     assert "style up to" not in capsys.readouterr().err
     assert list(course.progress([1, 2, 3], desc="x", disable=True)) == [1, 2, 3]
+
+
+def content_cost_5_percent_off(a_C, a_G):
+    return 1.05 * compute_content_cost(a_C, a_G)
+
+
+def gram_matrix_5_percent_off(A):
+    return 1.05 * gram_matrix(A)
+
+
+def layer_style_cost_5_percent_off(a_S, a_G):
+    return 1.05 * compute_layer_style_cost(a_S, a_G)
+
+
+def style_cost_5_percent_off(a_S, a_G, style_layers=nu.STYLE_LAYERS):
+    return 1.05 * compute_style_cost(a_S, a_G, style_layers)
+
+
+def total_cost_5_percent_off(J_content, J_style, alpha=10, beta=40):
+    return 1.05 * total_cost(J_content, J_style, alpha, beta)
+
+
+@pytest.mark.parametrize("check, fn", zip([c for c, _ in CHECKS],
+                                          [content_cost_5_percent_off, gram_matrix_5_percent_off,
+                                           layer_style_cost_5_percent_off, style_cost_5_percent_off,
+                                           total_cost_5_percent_off]), ids=lambda f: f.__name__)
+def test_an_answer_five_percent_off_fails(check, fn, capsys):
+    """The checks compare tightly: a right answer scaled by 1.05 is FAILED (a 10% tolerance would pass it)."""
+    assert check(fn) is False
+    assert capsys.readouterr().out.startswith("FAILED: ")
