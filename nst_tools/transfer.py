@@ -291,12 +291,6 @@ def run_transfer(model, content, style, settings=None, *, init_image=None, callb
     check_memory(model, size, s.optimizer, s.precision)
     losses = {k: f for k, f in (("content_cost", content_cost), ("style_cost", style_cost),
                                 ("total_cost", total_cost)) if f is not None}
-    if losses:
-        from nst_utils import compute_content_cost, compute_style_cost
-        from nst_utils import total_cost as library_total
-
-        losses = {"content_cost": compute_content_cost, "style_cost": compute_style_cost,
-                  "total_cost": library_total, **losses}
     x0 = start_image(preprocess(content, model.mean), s, init_image, model.mean)
     every = check_setting("callback_every", callback_every, "whole") or 1
     with ctrl_c_stops() as interrupt, _out_of_memory(size):
