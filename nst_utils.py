@@ -564,6 +564,30 @@ def save_image(path, image) -> Path:
     return atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format=fmt))
 
 
+def rgb_image(name, image, size=None) -> np.ndarray:
+    """``image`` as float32 (H, W, 3) (and (H, W) == ``size`` if given), else NSTError naming ``name``."""
+    a = np.asarray(image) if isinstance(image, (np.ndarray, list, tuple)) or tf.is_tensor(image) else None
+    if a is None or a.ndim != 3 or a.shape[2] != 3 or min(a.shape) < 1 or a.dtype.kind not in "uif" \
+            or size is not None and a.shape[:2] != tuple(size) or not np.isfinite(a).all():
+        want = "(H, W, 3)" if size is None else f"({size[0]}, {size[1]}, 3)"
+        raise NSTError(f"{name} must be an RGB image array of shape {want} in [0, 255] with finite values "
+                       f"(load_image gives one), got {a.shape if a is not None else type(image).__name__}")
+    return a.astype(np.float32)
+
+
+def pixel_bounds(mean):
+    """Lower and upper bounds of a preprocessed pixel: [-mean, 255 - mean] per channel."""
+    mean = np.asarray(mean, np.float32).reshape(1, 1, 1, 3)
+    return -mean, 255.0 - mean
+
+
+def start_image(content, settings, init_image=None, mean=VGG_MEAN):
+    """The preprocessed start: ``init_image`` (H, W, 3) if given, else the noisy content or the content."""
+    if init_image is not None:
+        return preprocess(rgb_image("init_image", init_image, np.shape(content)[1:3]), mean)
+    return generate_noise_image(content, NOISE_RATIO, settings.seed) if settings.init == "noise" else content.copy()
+
+
 # --------------------------------------------------------------------------------------------------
 # The transfer: the loop of notebook 05 (Adam on the pixels, one scale)
 # --------------------------------------------------------------------------------------------------
@@ -619,17 +643,6 @@ def settings_with(settings=None, changes=None, kind=Settings):
         raise NSTError(f"unknown setting(s) {', '.join(unknown)}: the settings are "
                        f"{', '.join(sorted(f.name for f in fields(kind)))}")
     return replace(settings if settings is not None else kind(), **(changes or {}))
-
-
-def rgb_image(name, image, size=None) -> np.ndarray:
-    """``image`` as float32 (H, W, 3) (and (H, W) == ``size`` if given), else NSTError naming ``name``."""
-    a = np.asarray(image) if isinstance(image, (np.ndarray, list, tuple)) or tf.is_tensor(image) else None
-    if a is None or a.ndim != 3 or a.shape[2] != 3 or min(a.shape) < 1 or a.dtype.kind not in "uif" \
-            or size is not None and a.shape[:2] != tuple(size) or not np.isfinite(a).all():
-        want = "(H, W, 3)" if size is None else f"({size[0]}, {size[1]}, 3)"
-        raise NSTError(f"{name} must be an RGB image array of shape {want} in [0, 255] with finite values "
-                       f"(load_image gives one), got {a.shape if a is not None else type(image).__name__}")
-    return a.astype(np.float32)
 
 
 def style_activations(model, style, layers, shape):
@@ -760,19 +773,6 @@ def follow(steps, iterations, mean, x0, callback=None, callback_every=10, stop_e
         callback(len(history), {k: history[-1][k] for k in ("J", "J_content", "J_style", "seconds")},
                  deprocess(best[1], mean))
     return result()
-
-
-def pixel_bounds(mean):
-    """Lower and upper bounds of a preprocessed pixel: [-mean, 255 - mean] per channel."""
-    mean = np.asarray(mean, np.float32).reshape(1, 1, 1, 3)
-    return -mean, 255.0 - mean
-
-
-def start_image(content, settings, init_image=None, mean=VGG_MEAN):
-    """The preprocessed start: ``init_image`` (H, W, 3) if given, else the noisy content or the content."""
-    if init_image is not None:
-        return preprocess(rgb_image("init_image", init_image, np.shape(content)[1:3]), mean)
-    return generate_noise_image(content, NOISE_RATIO, settings.seed) if settings.init == "noise" else content.copy()
 
 
 def run_style_transfer(model, content, style, settings=None, *, init_image=None, callback=None, callback_every=10,
