@@ -155,6 +155,17 @@ def total_variation_cost(x):
     return (tf.reduce_sum(tf.square(dh)) + tf.reduce_sum(tf.square(dw))) / tf.cast(n_H * n_W, x.dtype)
 
 
+def style_activations(model, style, layers, shape):
+    """The style's activations at ``layers``, scaled by sqrt(P_G / P_S) where the generated image (of
+    ``shape``, (1, H, W, 3)) has P_G positions at a layer and the style P_S: its Gram matrices then hold
+    the same sum per position as a style of the generated image's size. The one place another size is met."""
+    a_S = model(style, layers)
+    if tuple(np.shape(style)[1:3]) == tuple(shape[1:3]):
+        return a_S
+    a_G = model(tf.zeros(shape, tf.float32), layers)
+    return {n: a * np.sqrt(np.prod(a_G[n].shape[1:3]) / np.prod(a.shape[1:3])) for n, a in a_S.items()}
+
+
 # --------------------------------------------------------------------------------------------------
 # Weights: MatConvNet VGG files
 # --------------------------------------------------------------------------------------------------
@@ -620,10 +631,9 @@ class Settings:
     tv_weight: float = 0.0
 
     def __post_init__(self):
-        for name, kind in (("iterations", "whole"), ("alpha", "number"), ("beta", "number"), ("lr", "number"),
-                           ("tv_weight", "number"), ("seed", "whole")):
-            if getattr(self, name) is not None or name != "seed":
-                object.__setattr__(self, name, check_setting(name, getattr(self, name), kind))
+        kinds = {"iterations": "whole", "alpha": "number", "beta": "number", "lr": "number", "tv_weight": "number"}
+        for name, kind in {**kinds, **({"seed": "whole"} if self.seed is not None else {})}.items():
+            object.__setattr__(self, name, check_setting(name, getattr(self, name), kind))
         check_setting("init", self.init, "choice", ("noise", "content"))
         pairs = [p for p in self.style_layers if np.ndim(p) == 1 and len(p) == 2 and isinstance(p[0], str)]
         if len(pairs) != len(self.style_layers) or not isinstance(self.content_layer, str):
@@ -638,31 +648,17 @@ class Settings:
 
 def settings_with(settings=None, changes=None, kind=Settings):
     """``settings`` (default ``kind()``) with ``changes`` {name: value}; an unknown name is one NSTError."""
-    unknown = sorted(set(changes or {}) - {f.name for f in fields(kind)})
-    if unknown:
-        raise NSTError(f"unknown setting(s) {', '.join(unknown)}: the settings are "
-                       f"{', '.join(sorted(f.name for f in fields(kind)))}")
+    names = sorted(f.name for f in fields(kind))
+    if set(changes or {}) - set(names):
+        raise NSTError(f"unknown setting(s) {', '.join(sorted(set(changes) - set(names)))}: the settings are {', '.join(names)}")
     return replace(settings if settings is not None else kind(), **(changes or {}))
-
-
-def style_activations(model, style, layers, shape):
-    """The style's activations at ``layers``, scaled by sqrt(P_G / P_S) where the generated image (of
-    ``shape``, (1, H, W, 3)) has P_G positions at a layer and the style P_S: its Gram matrices then hold
-    the same sum per position as a style of the generated image's size. The one place another size is met."""
-    a_S = model(style, layers)
-    if tuple(np.shape(style)[1:3]) == tuple(shape[1:3]):
-        return a_S
-    a_G = model(tf.zeros(shape, tf.float32), layers)
-    return {n: a * np.sqrt(np.prod(a_G[n].shape[1:3]) / np.prod(a.shape[1:3])) for n, a in a_S.items()}
 
 
 def make_cost_function(model, content, style, settings=None, content_cost=compute_content_cost,
                        style_cost=compute_style_cost, total_cost=total_cost, **changes):
-    """Compile ``cost(x) -> (J, J_content, J_style, dJ/dx)`` for images of ``content``'s size.
-
-    ``content``, ``style``: preprocessed (1, H, W, 3) arrays. The targets a_C and a_S are computed once,
-    here; each call runs the network on x only, inside ``tf.function``. The losses are yours to give.
-    """
+    """Compile ``cost(x) -> (J, J_content, J_style, dJ/dx)`` for images of ``content``'s size (``content``,
+    ``style``: preprocessed (1, H, W, 3)). The targets a_C and a_S are computed once, here; each call runs the
+    network on x only, inside ``tf.function``. The losses are yours to give."""
     s = settings_with(settings, changes)  # a Settings, or its fields as keywords (alpha=, beta=, ...)
     names = [n for n, _ in s.style_layers]
     model.check_layers([s.content_layer] + names)
@@ -690,7 +686,6 @@ def adam(cost, x0, lo, hi, lr=LEARNING_RATE, beta1=0.9, beta2=0.999, eps=1e-8):
     ``send(cost)`` swaps the cost before the next step and keeps m, v, t and the image."""
     x = tf.Variable(x0)
     m, v, t = tf.Variable(tf.zeros_like(x)), tf.Variable(tf.zeros_like(x)), tf.Variable(0.0)
-
     def train_step():
         J, J_content, J_style, g = cost(x)
         t.assign_add(1.0)
@@ -701,7 +696,6 @@ def adam(cost, x0, lo, hi, lr=LEARNING_RATE, beta1=0.9, beta2=0.999, eps=1e-8):
         G = tf.identity(x)
         x.assign(tf.clip_by_value(x - lr * m_hat / (tf.sqrt(v_hat) + eps), lo, hi))
         return J, J_content, J_style, G
-
     step = tf.function(train_step)
     while True:
         J, J_content, J_style, G = step()
@@ -712,9 +706,8 @@ def adam(cost, x0, lo, hi, lr=LEARNING_RATE, beta1=0.9, beta2=0.999, eps=1e-8):
 
 @dataclass
 class TransferResult:
-    """What a transfer returns: the lowest-cost ``image`` (uint8 (H, W, 3)), also preprocessed as ``x``,
-    its costs, the ``history`` (one dict per iteration), why it ``stopped`` ("finished", "stop requested",
-    "interrupted") and the cost ``evaluations`` (Adam: one per iteration)."""
+    """A transfer's outcome: the lowest-cost ``image`` (uint8 (H, W, 3); ``x`` preprocessed), its costs, the
+    ``history`` (a dict per iteration), why it ``stopped`` and the cost ``evaluations``; ``summary()``: for JSON."""
 
     image: np.ndarray
     x: np.ndarray
@@ -728,22 +721,20 @@ class TransferResult:
     evaluations: int = 0
 
     def summary(self):
-        """A JSON-ready dict of the numbers (no pixels)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("image", "x")}
+        return {k: v for k, v in vars(self).items() if k not in ("image", "x")}
 
 
 def follow(steps, iterations, mean, x0, callback=None, callback_every=10, stop_event=None) -> TransferResult:
-    """Take up to ``iterations`` steps (J, J_content, J_style, x[, extras]) from the generator ``steps``:
-    the history, the lowest-cost image (a new "scale" in the extras starts afresh), ``callback(iteration,
-    costs, image)`` every ``callback_every`` iterations and at the end; ``stop_event`` set or Ctrl-C ends it
-    early. A callback that raises ends the run; its exception carries the result so far as ``.result``."""
-    history, best, stopped, start, told = [], ({}, np.asarray(x0, np.float32)), "finished", time.perf_counter(), 0
-
-    def result():
-        J = [best[0].get(k, float("nan")) for k in ("J", "J_content", "J_style")]
-        return TransferResult(deprocess(best[1], mean), best[1], len(history), time.perf_counter() - start, *J,
-                              history, stopped, history[-1]["evaluations"] if history else 0)
-
+    """Take up to ``iterations`` steps (J, J_content, J_style, x[, extras]) from the generator ``steps``: keep
+    the history and the lowest-cost image (a new "scale" in the extras starts afresh), call ``callback(iteration,
+    costs, image)`` every ``callback_every`` iterations and at the end. ``stop_event`` set or Ctrl-C ends it
+    early; a callback that raises ends it too, its exception carrying the result so far as ``.result``."""
+    history, best, x_best, stopped, start = [], {}, np.asarray(x0, np.float32), "finished", time.perf_counter()
+    tell = lambda entry, x: callback(entry["iteration"], {k: entry[k] for k in ("J", "J_content", "J_style",  # noqa: E731
+                                                                                "seconds")}, deprocess(x, mean))
+    result = lambda: TransferResult(deprocess(x_best, mean), x_best, len(history), time.perf_counter() - start,  # noqa: E731
+                                    *(best.get(k, float("nan")) for k in ("J", "J_content", "J_style")), history,
+                                    stopped, history[-1]["evaluations"] if history else 0)
     try:
         for i in range(1, iterations + 1):
             if stop_event is not None and stop_event.is_set():
@@ -756,43 +747,34 @@ def follow(steps, iterations, mean, x0, callback=None, callback_every=10, stop_e
             if not np.isfinite(float(J)):
                 raise NonFiniteLossError(f"the cost became {float(J)} at iteration {i}; lower the learning rate "
                                          "(lr) or alpha/beta and run again")
-            entry = {"iteration": i, "seconds": round(time.perf_counter() - start, 4), "J": float(J),
-                     "J_content": float(J_content), "J_style": float(J_style), "evaluations": i, **extras}
-            history.append(entry)
-            if not best[0] or entry["J"] < best[0]["J"] or entry.get("scale") != best[0].get("scale"):
-                best = (entry, np.asarray(x, np.float32))
+            history.append({"iteration": i, "seconds": round(time.perf_counter() - start, 4), "J": float(J),
+                            "J_content": float(J_content), "J_style": float(J_style), "evaluations": i, **extras})
+            if not best or history[-1]["J"] < best["J"] or history[-1].get("scale") != best.get("scale"):
+                best, x_best = history[-1], np.asarray(x, np.float32)
             if callback is not None and (i % callback_every == 0 or i == iterations):
-                told = i
-                callback(i, {k: entry[k] for k in ("J", "J_content", "J_style", "seconds")}, deprocess(x, mean))
+                tell(history[-1], x)
     except KeyboardInterrupt:
         stopped = "interrupted"
     except Exception as exc:
         exc.result = result()
         raise
-    if callback is not None and history and told != len(history):
-        callback(len(history), {k: history[-1][k] for k in ("J", "J_content", "J_style", "seconds")},
-                 deprocess(best[1], mean))
+    if callback is not None and history and len(history) % callback_every and len(history) != iterations:
+        tell(history[-1], x_best)  # stopped early: the last costs, and the best image
     return result()
 
 
 def run_style_transfer(model, content, style, settings=None, *, init_image=None, callback=None, callback_every=10,
                        stop_event=None, content_cost=compute_content_cost, style_cost=compute_style_cost,
                        total_cost=total_cost, **changes) -> TransferResult:
-    """Neural style transfer as notebook 05 writes it: minimise J(G) = alpha J_content + beta J_style with
-    Adam on the pixels of G, at the content's size; returns the lowest-cost image (a TransferResult).
-
-    content, style: RGB (H, W, 3) in [0, 255] (the style may have another size). Settings: a Settings, or
-    its fields as keywords (iterations=200, alpha=10, beta=40, lr=2.0, ...). callback(iteration, costs,
-    image): every ``callback_every`` iterations and at the end; ``stop_event`` (threading.Event): stop early.
-    The losses may be yours. L-BFGS, scales, bfloat16, several styles: nst_tools.transfer.run_transfer.
-    """
-    s = settings_with(settings, changes)
+    """Notebook 05's transfer: Adam on the pixels of G minimises J(G) = alpha J_content + beta J_style at the
+    content's size (content, style: RGB (H, W, 3) in [0, 255]; the style of any size) with a Settings or its
+    fields as keywords, the losses yours if you like; see ``follow``. Returns a TransferResult. L-BFGS, scales,
+    bfloat16, several styles: nst_tools.transfer.run_transfer."""
+    s, every = settings_with(settings, changes), check_setting("callback_every", callback_every, "whole") or 1
     if callback is not None and not callable(callback) or stop_event is not None and not hasattr(stop_event, "is_set"):
         raise NSTError("callback must be a function (iteration, costs, image) and stop_event a threading.Event")
-    x_C = preprocess(rgb_image("content", content), model.mean)
-    x_S = preprocess(rgb_image("style", style), model.mean)
+    x_C, x_S = (preprocess(rgb_image(name, im), model.mean) for name, im in (("content", content), ("style", style)))
     x0 = start_image(x_C, s, init_image, model.mean)
     cost = make_cost_function(model, x_C, x_S, s, content_cost, style_cost, total_cost)
-    steps = adam(cost, x0, *pixel_bounds(model.mean), s.lr)
-    return follow(steps, s.iterations, model.mean, x0, callback, check_setting("callback_every", callback_every,
-                                                                               "whole") or 1, stop_event)
+    return follow(adam(cost, x0, *pixel_bounds(model.mean), s.lr), s.iterations, model.mean, x0, callback, every,
+                  stop_event)
