@@ -1,37 +1,34 @@
 #!/usr/bin/env python3
-"""nst_utils: the core of the neural style transfer course (Gatys et al.), in the order the course teaches:
-constants, the losses, the VGG weights, images, and the loop of notebook 05 (Adam on the pixels).
-
-Everything else (L-BFGS, coarse to fine, speed, exercise checks, previews, the extras, the lab, the benchmark,
-the download, the command line) is in the package ``nst_tools`` beside this file, which imports this one.
+"""nst_utils: the core of the neural style transfer course (Gatys et al.) in the order it teaches: constants, the
+losses, the VGG weights, images, and the loop of notebook 05 (Adam on the pixels); the rest is in ``nst_tools``.
 Notation (the deeplearning.ai assignment's): an activation ``a`` has shape ``(1, n_H, n_W, n_C)``; ``a_C``,
-``a_S`` and ``a_G`` are the activations of the content, style and generated images.
-"""
+``a_S`` and ``a_G`` are the activations of the content, style and generated images."""
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+import re
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 if __name__ == "__main__":  # python3 nst_utils.py stylize|bench|download-weights|start: the command line, which
     from nst_tools.console import main  # handles signals first, then imports this file once, as nst_utils
-
     sys.exit(main())
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's info and warnings, not its errors
 
 
 @contextlib.contextmanager
 def _quiet_stderr():
-    """Silence file descriptor 2 (TensorFlow's C++ start-up lines; in Jupyter, fd 2 is what the notebook
-    shows); replay what it wrote if the block fails."""
+    """Silence file descriptor 2 (TensorFlow's C++ start-up lines), replaying what it wrote if the block fails."""
     try:
         saved = os.dup(2)
     except OSError:  # no descriptor 2 at all
@@ -53,19 +50,13 @@ def _quiet_stderr():
 
 with _quiet_stderr():
     import tensorflow as tf
-
     tf.config.list_physical_devices()  # device start-up logs more lines (no CUDA, ...): here, silenced
 
-# --------------------------------------------------------------------------------------------------
-# Constants
-# --------------------------------------------------------------------------------------------------
-
+# --- Constants ------------------------------------------------------------------------------------
 VGG_MEAN = np.array([123.68, 116.779, 103.939], dtype=np.float32)  #: ImageNet's RGB mean, where a file has none
 CONTENT_LAYER = "conv4_2"  #: the content layer of the assignment and of Gatys et al.
-
 #: (layer, weight) pairs of the style cost: conv1_1 .. conv5_1, 0.2 each.
 STYLE_LAYERS = [("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2), ("conv5_1", 0.2)]
-
 ALPHA, BETA = 10.0, 40.0  #: the weights in J = alpha J_content + beta J_style (the assignment's)
 #: The assignment's optimisation: Adam, 200 iterations of step size 2.0, from 0.6 noise + 0.4 content.
 ITERATIONS, LEARNING_RATE, NOISE_RATIO = 200, 2.0, 0.6
@@ -79,11 +70,7 @@ class NonFiniteLossError(NSTError):
     """The cost became NaN or infinite during the optimisation."""
 
 
-# --------------------------------------------------------------------------------------------------
-# Losses
-# --------------------------------------------------------------------------------------------------
-
-
+# --- Losses ---------------------------------------------------------------------------------------
 def compute_content_cost(a_C, a_G):
     r"""Content cost between two activations of one layer.
 
@@ -156,9 +143,8 @@ def total_variation_cost(x):
 
 
 def style_activations(model, style, layers, shape):
-    """The style's activations at ``layers``, scaled by sqrt(P_G / P_S) where the generated image (of
-    ``shape``, (1, H, W, 3)) has P_G positions at a layer and the style P_S: its Gram matrices then hold
-    the same sum per position as a style of the generated image's size. The one place another size is met."""
+    """The style's activations at ``layers``, times sqrt(P_G / P_S) (P: positions at a layer; the generated image
+    has ``shape``): its Grams then sum as a style of G's size would. The one place another size is met."""
     a_S = model(style, layers)
     if tuple(np.shape(style)[1:3]) == tuple(shape[1:3]):
         return a_S
@@ -166,10 +152,7 @@ def style_activations(model, style, layers, shape):
     return {n: a * np.sqrt(np.prod(a_G[n].shape[1:3]) / np.prod(a.shape[1:3])) for n, a in a_S.items()}
 
 
-# --------------------------------------------------------------------------------------------------
-# Weights: MatConvNet VGG files
-# --------------------------------------------------------------------------------------------------
-
+# --- Weights: MatConvNet VGG files ----------------------------------------------------------------
 ROOT = Path(__file__).resolve().parent
 CHECKOUT = (ROOT / "pretrained-model").is_dir()  # a clone; else installed, the weights in ~/.cache/nst ($XDG_CACHE_HOME)
 WEIGHTS_DIR = Path(os.environ.get("NST_DATA_DIR") or (ROOT / "pretrained-model" if CHECKOUT else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nst")).expanduser()
@@ -186,32 +169,16 @@ def resolve_weights_path(path=None) -> Path:
     there); WEIGHTS_DIR: $NST_DATA_DIR, else a clone's ``pretrained-model/``, else ``~/.cache/nst`` when installed."""
     only_h5 = KERAS_WEIGHTS.is_file() and not DEFAULT_WEIGHTS.is_file()
     chosen = Path(path or os.environ.get("NST_VGG_PATH") or (KERAS_WEIGHTS if only_h5 else DEFAULT_WEIGHTS)).expanduser()
-    try:
-        folder = chosen.is_dir()
-    except OSError:  # a folder on the way cannot be searched: load_vgg_model says so
-        folder = False
-    if folder:
-        mat, h5 = chosen / DEFAULT_WEIGHTS.name, chosen / KERAS_WEIGHTS.name
-        chosen = h5 if h5.is_file() and not mat.is_file() else mat
+    with contextlib.suppress(OSError):  # a folder on the way cannot be searched: load_vgg_model says so
+        if chosen.is_dir():
+            mat, h5 = chosen / DEFAULT_WEIGHTS.name, chosen / KERAS_WEIGHTS.name
+            chosen = h5 if h5.is_file() and not mat.is_file() else mat
     return chosen
-
-
-def _mean_pixel(avg, where) -> np.ndarray:
-    """The RGB mean: the average of ``avg`` (a pixel, or an H x W x 3 mean image), VGG_MEAN if there is none;
-    NSTError naming the field ``where`` unless it is 3 finite numbers in [0, 255]."""
-    if avg is None or np.size(avg) == 0:
-        return VGG_MEAN.copy()
-    avg = np.asarray(avg)
-    mean = avg.reshape(-1, 3).mean(axis=0) if avg.dtype.kind in "iuf" and avg.size % 3 == 0 else None
-    if mean is None or not (np.isfinite(mean).all() and (mean >= 0).all() and (mean <= 255).all()):
-        raise NSTError(f"the mean pixel ({where}.averageImage) is not 3 finite numbers in [0, 255]")
-    return mean.astype(np.float32)
 
 
 @dataclass
 class VGGLayer:
     """One layer of the feature extractor: a conv (with its ReLU folded in) or a pool."""
-
     name: str
     kind: str  # "conv" or "pool"
     kernel: tf.Tensor | None = None  # [H, W, in, out]
@@ -220,13 +187,10 @@ class VGGLayer:
 
 
 class VGG:
-    """A VGG feature extractor read from a weights file: ``model(image, layers=None, dtype=tf.float32)``.
-
-    ``image``: float32 ``(1, H, W, 3)``, RGB minus ``model.mean``. Returns ``{layer: activation (1, n_H, n_W,
-    n_C)}`` (``convX_Y`` after its ReLU), computing only up to the deepest layer asked for. ``dtype=tf.bfloat16``:
-    every layer after conv1_1 in bfloat16 (about 3x faster where the CPU or GPU has it); activations come back
-    in the dtype they were computed in.
-    """
+    """A VGG feature extractor read from a weights file: ``model(image, layers=None, dtype=tf.float32)`` takes
+    float32 ``(1, H, W, 3)``, RGB minus ``model.mean``, and returns ``{layer: activation (1, n_H, n_W, n_C)}``
+    (``convX_Y`` after its ReLU), computing up to the deepest layer asked for. ``dtype=tf.bfloat16``: the layers
+    after conv1_1 in bfloat16 (about 3x faster where the hardware has it), activations in that dtype."""
 
     def __init__(self, layers, mean, pooling="avg", path=None):
         self.layers, self.mean, self.pooling, self.path = list(layers), np.asarray(mean, np.float32), pooling, path
@@ -243,12 +207,6 @@ class VGG:
         if missing:
             raise NSTError(f"layer(s) {', '.join(missing)} not in {self.path or 'this model'}; "
                            f"it has: {', '.join(self.names)}")
-
-    def channels(self, name) -> int:
-        """Number of channels of the activation ``name``."""
-        self.check_layers([name])
-        convs = [layer for layer in self.layers[: self.names.index(name) + 1] if layer.kind == "conv"]
-        return int(convs[-1].kernel.shape[-1]) if convs else 3
 
     def __call__(self, image, layers=None, dtype=tf.float32):
         wanted = list(layers) if layers is not None else self.names
@@ -269,33 +227,44 @@ class VGG:
 
     def weights(self, layer, dtype=tf.float32):
         """A conv layer's kernel and bias in ``dtype``, cast once (outside any trace) and kept."""
-        if dtype != tf.float32 and (layer.name, dtype.name) not in self._cast:
+        if (layer.name, dtype.name) not in self._cast:
             with tf.init_scope():  # eagerly, even when first asked inside a tf.function
                 self._cast[layer.name, dtype.name] = (tf.cast(layer.kernel, dtype), tf.cast(layer.bias, dtype))
-        return (layer.kernel, layer.bias) if dtype == tf.float32 else self._cast[layer.name, dtype.name]
+        return self._cast[layer.name, dtype.name]
 
 
-def _check_weights(layers, path, hint):
+class _NotVGG(Exception):
+    """A file that holds no VGG weights; its message follows the file's name."""
+
+
+def _check_weights(layers):
     """Each kernel [k, k, in, n] (k odd, ``in`` the previous conv's n) with n biases, finite and of a sane size:
     real VGG kernels stay below 1, biases below 20 (VGG16: 0.62, 12.2), far under 1000 and 100000."""
     c_in = 3
     for layer in (layer for layer in layers if layer.kind == "conv"):
         (kernel, bias), shape = (layer.kernel.numpy(), layer.bias.numpy()), list(layer.kernel.shape)
-        problem = None
         if len(shape) != 4 or shape[0] != shape[1] or shape[0] % 2 == 0 or shape[2] != c_in or bias.size != shape[3]:
-            problem = f"has a {shape} kernel and {bias.size} biases, not [k, k, {c_in}, n] (k odd) and n biases"
-        elif not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
-            problem = "has NaN or infinite weights"
+            raise NSTError(f"layer {layer.name} has a {shape} kernel and {bias.size} biases, not [k, k, {c_in}, n] "
+                           "(k odd) and n biases")
+        if not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
+            raise NSTError(f"layer {layer.name} has NaN or infinite weights")
         for what, values, bound in (("a kernel weight", kernel, 1e3), ("a bias", bias, 1e5)):
-            worst = values.flat[np.abs(values).argmax()] if values.size and not problem else 0.0
+            worst = values.flat[np.abs(values).argmax()] if values.size else 0.0
             if abs(worst) > bound:
-                problem = f"has {what} of {worst:.3g}, beyond any real VGG's (at most {bound:g})"
-        if problem:
-            raise NSTError(f"{path}: layer {layer.name} {problem}: the file is damaged; {hint}")
+                raise NSTError(f"layer {layer.name} has {what} of {worst:.3g}, beyond any real VGG's (at most {bound:g})")
         c_in = shape[3]
 
 
-def _read_mat(path, hint):
+def _conv(name, kernel, bias, relu=False):
+    """A conv VGGLayer from two weight arrays (NSTError if complex: float32 would drop the imaginary part)."""
+    if any(np.iscomplexobj(w) for w in (kernel, bias)):
+        raise NSTError(f"layer {name} has complex weights")
+    kernel, bias = np.asarray(kernel, np.float32), np.asarray(bias, np.float32)
+    kernel = kernel[..., None] if kernel.ndim == 3 else kernel  # MATLAB drops a trailing "out" of 1
+    return VGGLayer(name, "conv", tf.constant(kernel), tf.constant(bias.ravel()), relu)
+
+
+def _read_mat(path):
     """``(layers, RGB mean)`` of a MatConvNet file, read by field name: ``layers``, one struct per layer (``name``,
     ``type``, ``weights``: kernel [H, W, in, out] and bias) up to the classifier, and the mean pixel
     ``meta.normalization.averageImage`` (in the older file ``normalization.averageImage``)."""
@@ -304,87 +273,66 @@ def _read_mat(path, hint):
     try:
         data = scipy.io.loadmat(str(path), struct_as_record=False)  # structs as objects, arrays unsqueezed
     except Exception as exc:  # scipy raises many types for bad bytes
-        raise NSTError(f"{path} is not a readable MatConvNet .mat file ({type(exc).__name__}); {hint}") from None
+        raise _NotVGG(f"is not a readable MatConvNet .mat file ({type(exc).__name__})") from None
     if "layers" not in data:
-        raise NSTError(f"{path} has no 'layers' variable, so it is not a MatConvNet VGG file; {hint}")
-    try:
-        layers = []
-        one = lambda v: one(v.ravel()[0]) if isinstance(v, np.ndarray) and v.dtype == object and v.size == 1 else v  # noqa: E731
-        text = lambda v: "".join(map(str, np.ravel(one(v))))  # noqa: E731  a MATLAB char array
-        for rec in (one(r) for r in np.ravel(data["layers"])):
-            kind, name = text(rec.type), text(rec.name)
-            if name.startswith("fc") or kind not in ("conv", "relu", "pool"):
-                break  # the classifier head: not needed for style transfer
-            if kind == "conv":
-                weights = np.ravel(rec.weights)[:2]
-                if any(np.iscomplexobj(w) for w in weights):  # float32 would drop the imaginary part
-                    raise NSTError(f"layer {name} has complex weights")
-                kernel, bias = (np.asarray(w, np.float32) for w in weights)
-                kernel = kernel[..., None] if kernel.ndim == 3 else kernel  # MATLAB drops a trailing "out" of 1
-                layers.append(VGGLayer(name, "conv", tf.constant(kernel), tf.constant(bias.ravel())))
-            elif kind == "relu" and layers and layers[-1].kind == "conv":
-                layers[-1].relu = True
-            elif kind == "pool":
-                layers.append(VGGLayer(name, "pool"))
-        norm, where = (one(one(data["meta"]).normalization), "meta.normalization") if "meta" in data else \
-            (one(data.get("normalization")), "normalization")
-        return layers, _mean_pixel(getattr(norm, "averageImage", None), where)
-    except NSTError as exc:
-        raise NSTError(f"{path}: {exc}: the file is damaged; {hint}") from None
-    except Exception as exc:
-        raise NSTError(f"{path} is not a MatConvNet VGG file ({exc}); {hint}") from None
+        raise _NotVGG("has no 'layers' variable, so it is not a MatConvNet VGG file")
+    layers = []
+    one = lambda v: one(v.ravel()[0]) if isinstance(v, np.ndarray) and v.dtype == object and v.size == 1 else v  # noqa: E731
+    text = lambda v: "".join(map(str, np.ravel(one(v))))  # noqa: E731  a MATLAB char array
+    for rec in (one(r) for r in np.ravel(data["layers"])):
+        kind, name = text(rec.type), text(rec.name)
+        if name.startswith("fc") or kind not in ("conv", "relu", "pool"):
+            break  # the classifier head: not needed for style transfer
+        if kind == "conv":
+            kernel, bias = np.ravel(rec.weights)[:2]
+            layers.append(_conv(name, kernel, bias))
+        elif kind == "relu" and layers and layers[-1].kind == "conv":
+            layers[-1].relu = True
+        elif kind == "pool":
+            layers.append(VGGLayer(name, "pool"))
+    norm, where = (one(one(data["meta"]).normalization), "meta.normalization") if "meta" in data else \
+        (one(data.get("normalization")), "normalization")
+    avg = np.asarray([] if getattr(norm, "averageImage", None) is None else norm.averageImage)  # a pixel, or an image
+    if avg.size == 0:
+        return layers, VGG_MEAN.copy()
+    mean = avg.reshape(-1, 3).mean(axis=0) if avg.dtype.kind in "iuf" and avg.size % 3 == 0 else None
+    if mean is None or not (np.isfinite(mean).all() and (mean >= 0).all() and (mean <= 255).all()):
+        raise NSTError(f"the mean pixel ({where}.averageImage) is not 3 finite numbers in [0, 255]")
+    return layers, mean.astype(np.float32)
 
 
-def _read_h5(path, hint):
-    """``(layers, RGB mean)`` of Keras's legacy HDF5 weights (VGG19's or VGG16's notop file): the root
-    attribute ``layer_names`` lists a group per layer (blockB_convK -> convB_K with its ReLU, blockB_pool ->
-    poolB; reading stops after the blocks), each group's ``weight_names`` its kernel and bias. Caffe's
-    network takes BGR: conv1_1's input channels are flipped, so the model takes RGB minus the RGB mean."""
-    import re
-
+def _read_h5(path):
+    """``(layers, RGB mean)`` of Keras's HDF5 VGG19/VGG16 notop weights: attribute ``layer_names`` lists a group
+    per layer (blockB_convK -> convB_K with its ReLU, blockB_pool -> poolB), each group's ``weight_names`` its
+    kernel and bias. Caffe's network takes BGR: conv1_1's input channels are flipped to take RGB."""
     import h5py
 
     names = lambda attrs, key: [v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
                                 for v in np.asarray(attrs[key] if key in attrs else []).ravel()]
-    try:
-        with h5py.File(path, "r") as f:
-            f = f["model_weights"] if "layer_names" not in f.attrs and "model_weights" in f else f
-            if "layer_names" not in f.attrs:
-                raise ValueError("no 'layer_names' attribute")
-            layers = []
-            for name in names(f.attrs, "layer_names"):
-                match = re.fullmatch(r"block(\d+)_(?:conv(\d+)|pool)", name)
-                if match is None:
-                    if layers:
-                        break
-                    continue
-                block, conv = match.groups()
-                if conv is None:
-                    layers.append(VGGLayer(f"pool{block}", "pool"))
-                    continue
-                arrays = [f[name][w] for w in names(f[name].attrs, "weight_names")]
-                if any(a.dtype.kind == "c" for a in arrays):
-                    raise NSTError(f"layer conv{block}_{conv} has complex weights")
+    with h5py.File(path, "r") as f:
+        f = f["model_weights"] if "layer_names" not in f.attrs and "model_weights" in f else f
+        if "layer_names" not in f.attrs:
+            raise ValueError("no 'layer_names' attribute")
+        layers = []
+        for name in names(f.attrs, "layer_names"):
+            match = re.fullmatch(r"block(\d+)_(?:conv(\d+)|pool)", name)
+            if match is None and layers:
+                break
+            if match is not None and match[2] is None:
+                layers.append(VGGLayer(f"pool{match[1]}", "pool"))
+            elif match is not None:
+                arrays = [np.asarray(f[name][w]) for w in names(f[name].attrs, "weight_names")]
                 if len(arrays) != 2:
                     raise ValueError(f"layer {name} has {len(arrays)} weight arrays, not a kernel and a bias")
-                kernel, bias = (np.asarray(a, dtype=np.float32) for a in arrays)
-                kernel = kernel[:, :, ::-1] if name == "block1_conv1" and kernel.ndim == 4 else kernel
-                layers.append(VGGLayer(f"conv{block}_{conv}", "conv", tf.constant(kernel), tf.constant(bias.ravel()),
-                                       relu=True))
-            return layers, VGG_MEAN.copy()
-    except NSTError as exc:
-        raise NSTError(f"{path}: {exc}: the file is damaged; {hint}") from None
-    except (OSError, KeyError, TypeError, ValueError) as exc:  # h5py's errors for damaged files, ours
-        detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise NSTError(f"{path} is not a Keras VGG weights file ({detail}); {hint}") from None
+                kernel = arrays[0][:, :, ::-1] if name == "block1_conv1" and arrays[0].ndim == 4 else arrays[0]  # BGR
+                layers.append(_conv(f"conv{match[1]}_{match[2]}", kernel, arrays[1], relu=True))
+        return layers, VGG_MEAN.copy()
 
 
 def load_vgg_model(path=None, pooling="avg") -> VGG:
-    """Load a VGG19/VGG16 as a callable ``VGG``: a MatConvNet ``.mat`` (either layout) or Keras's ``.h5``.
-
-    ``path``: the file; default ``$NST_VGG_PATH``, else ``pretrained-model/`` (see ``resolve_weights_path``).
-    ``pooling``: ``"avg"`` (Gatys et al., the assignment) or ``"max"`` (as VGG was trained).
-    """
+    """Load a VGG19/VGG16 as a callable ``VGG``: a MatConvNet ``.mat`` (either layout) or Keras's ``.h5``; ``path``
+    by default ``$NST_VGG_PATH``, else ``pretrained-model/`` (see ``resolve_weights_path``). ``pooling``: ``"avg"``
+    (Gatys et al., the assignment) or ``"max"`` (as VGG was trained)."""
     if pooling not in ("avg", "max"):
         raise NSTError(f"pooling must be 'avg' or 'max', not {pooling!r}")
     path = resolve_weights_path(path)
@@ -400,18 +348,20 @@ def load_vgg_model(path=None, pooling="avg") -> VGG:
         raise NSTError(f"VGG weights not found at {path}; {WEIGHTS_HELP}" + ("" if path in (DEFAULT_WEIGHTS, KERAS_WEIGHTS)
                        else f"; to download it to that path: {command} --output {path}"))
     hint = f"re-download it with: {command}"
-    layers, mean = (_read_h5 if keras else _read_mat)(path, hint)
-    if not any(layer.kind == "conv" for layer in layers):
-        raise NSTError(f"{path} has no convolution layers, so it is not a VGG file; {hint}")
-    _check_weights(layers, path, hint)
+    try:
+        layers, mean = (_read_h5 if keras else _read_mat)(path)
+        if not any(layer.kind == "conv" for layer in layers):
+            raise _NotVGG("has no convolution layers, so it is not a VGG file")
+        _check_weights(layers)
+    except NSTError as exc:  # read, but wrong
+        raise NSTError(f"{path}: {exc}: the file is damaged; {hint}") from None
+    except Exception as exc:  # not a VGG file (scipy and h5py raise many types for bad bytes)
+        detail, kind = " ".join(str(exc).split()) or type(exc).__name__, ("a MatConvNet VGG", "a Keras VGG weights")[keras]
+        raise NSTError(f"{path} {exc if isinstance(exc, _NotVGG) else f'is not {kind} file ({detail})'}; {hint}") from None
     return VGG(layers, mean, pooling=pooling, path=path)
 
 
-# --------------------------------------------------------------------------------------------------
-# Images
-# --------------------------------------------------------------------------------------------------
-
-
+# --- Images ---------------------------------------------------------------------------------------
 def fit_size(height, width, max_size):
     """(h, w) scaled so that the longest side is ``max_size``, keeping the aspect ratio."""
     scale = max_size / max(height, width)
@@ -420,8 +370,6 @@ def fit_size(height, width, max_size):
 
 def _to_rgb(img):
     """Any PIL image (RGBA, LA, P, L, 1, I;16, I, F, CMYK ...) -> 8-bit RGB, transparency on white."""
-    from PIL import Image
-
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
@@ -429,31 +377,22 @@ def _to_rgb(img):
         return Image.fromarray(arr, "L").convert("RGB")
     if img.mode == "P" and "transparency" in img.info or img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
     return img.convert("RGB")
 
 
-def open_rgb(source, name, verb, load=True):
-    """Pillow image of ``source`` (a path or a file object) as RGB, EXIF rotation applied.
-
-    An unreadable or too big image is an NSTError ("cannot read <name> as an image (...); <verb> a PNG,
-    JPEG ..."). ``load=False``: only read the header (and return None).
-    """
-    import warnings
-
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
+def open_rgb(source, name, verb):
+    """Pillow image of ``source`` (a path or a file object) as RGB, EXIF rotation applied. An unreadable or too
+    big image is one NSTError naming ``name`` that says to ``verb`` another."""
     try:
         with warnings.catch_warnings():  # under the limit is accepted, without Pillow's warning
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(source)
         with img:
-            if load:
-                img.load()
-                if img.mode == "F" and np.isnan(np.asarray(img)).any():
-                    raise NSTError(f"{name} has NaN pixels (missing values): fill them in, or save it as an 8-bit image")
-                return _to_rgb(ImageOps.exif_transpose(img))
+            img.load()
+            if img.mode == "F" and np.isnan(np.asarray(img)).any():
+                raise NSTError(f"{name} has NaN pixels (missing values): fill them in, or save it as an 8-bit image")
+            return _to_rgb(ImageOps.exif_transpose(img))
     except Image.DecompressionBombError as exc:
         raise NSTError(f"{name} is too big to open safely ({str(exc).split(', could')[0]}, Pillow's "
                        "PIL.Image.MAX_IMAGE_PIXELS): shrink it first, e.g. to 4000 px on its longest side") from None
@@ -463,17 +402,13 @@ def open_rgb(source, name, verb, load=True):
 
 
 def load_image(path, size=None, max_size=None) -> np.ndarray:
-    """Read any image PIL reads as RGB float32 ``(H, W, 3)`` in [0, 255], EXIF rotation applied.
-
-    ``size=(H, W)`` resizes exactly; ``max_size=N`` scales so the longest side is N (aspect kept).
-    """
-    from PIL import Image
-
+    """Read any image PIL reads as RGB float32 ``(H, W, 3)`` in [0, 255], EXIF rotation applied. ``size=(H, W)``
+    resizes exactly; ``max_size=N`` scales so the longest side is N (aspect kept)."""
     if not isinstance(path, (str, os.PathLike)):
         raise NSTError(f"load_image: path must be a file name (str or pathlib.Path), got {type(path).__name__}")
     whole = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
-    if size is not None and not (isinstance(size, (tuple, list, np.ndarray)) and len(size) == 2) or max_size is not None \
-            and not whole(max_size) or size is not None and not all(map(whole, size)):
+    if not (size is None or isinstance(size, (tuple, list, np.ndarray)) and len(size) == 2 and all(map(whole, size))) \
+            or not (max_size is None or whole(max_size)):
         raise NSTError(f"load_image: size must be (height, width), two whole numbers >= 1, and max_size one whole number >= 1; got size={size!r}, max_size={max_size!r}")
     path = Path(path)
     if not path.is_file():  # a FIFO or a device would hang the reader
@@ -510,19 +445,15 @@ def deprocess(x, mean=VGG_MEAN) -> np.ndarray:
 
 
 def generate_noise_image(content, noise_ratio=NOISE_RATIO, seed=None) -> np.ndarray:
-    """The assignment's start image: ``noise_ratio * U(-20, 20) + (1 - noise_ratio) * content``.
-
-    ``content`` is a preprocessed ``(1, H, W, 3)`` image; the result has the same shape, float32.
-    """
-    rng = np.random.default_rng(seed)
-    noise = rng.uniform(-20, 20, size=np.shape(content)).astype(np.float32)
+    """The assignment's start image, ``noise_ratio * U(-20, 20) + (1 - noise_ratio) * content``, of the shape of
+    ``content`` (a preprocessed ``(1, H, W, 3)`` image), float32."""
+    noise = np.random.default_rng(seed).uniform(-20, 20, size=np.shape(content)).astype(np.float32)
     return (noise_ratio * noise + (1 - noise_ratio) * np.asarray(content, np.float32)).astype(np.float32)
 
 
 def atomic_write(path, write, suffix=".tmp"):
-    """Call ``write(tmp_path)`` then move the file to ``path``: never a half-written file at ``path``.
-
-    ``suffix``: the temporary file's extension (for writers that read the format from it)."""
+    """Call ``write(tmp_path)`` then move the file to ``path``: never a half-written file at ``path`` (``suffix``:
+    the temporary file's extension, for writers that read the format from it)."""
     path = Path(path)
     if not path.parent.is_dir():
         raise NSTError(f"output folder does not exist: {path.parent}")
@@ -540,24 +471,23 @@ def atomic_write(path, write, suffix=".tmp"):
     return path
 
 
-def image_format(path) -> str:
-    """Pillow's format name for ``path``'s extension, or NSTError if Pillow cannot write it."""
-    from PIL import Image
-
-    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+def image_format(path, mode="RGB") -> str:
+    """Pillow's format name for ``path``'s extension, or NSTError if Pillow cannot write it (in ``mode``)."""
+    fmt, name = Image.registered_extensions().get(Path(path).suffix.lower()), Path(path).name
     if fmt in ("ICO", "ICNS"):  # icons are saved at fixed sizes (at most 256 or 1024 px), not the picture's
-        raise NSTError(f"cannot write {Path(path).name!r}: an icon file resizes the picture; use .png or .jpg")
-    try:  # a real tiny save: some formats register but cannot write RGB (.xbm, .msp, .h5, ...)
-        Image.new("RGB", (2, 2)).save(io.BytesIO(), format=fmt)
-    except Exception:
-        raise NSTError(f"cannot write {Path(path).name!r}: use an image extension such as .png or .jpg") from None
+        raise NSTError(f"cannot write {name!r}: an icon file resizes the picture; use .png or .jpg")
+    for m in dict.fromkeys(("RGB", mode)):  # a real tiny save: some formats register but cannot write RGB (.xbm, .h5)
+        try:
+            Image.new(m, (2, 2)).save(io.BytesIO(), format=fmt)
+        except Exception:
+            raise NSTError(f"cannot write {name!r}: use an image extension such as .png or .jpg" if m == "RGB" else
+                           f"save_image: the image has an alpha channel (RGBA) that {name!r} cannot hold: save it as "
+                           ".png, or pass image[..., :3]") from None
     return fmt
 
 
 def save_image(path, image) -> Path:
     """Save an (H, W, 3) image in [0, 255] atomically (or RGBA; a float (1, H, W, 3) gets VGG_MEAN back, a uint8 one is a batch)."""
-    from PIL import Image
-
     arr = np.asarray(image)
     if arr.dtype.kind not in "buif" or arr.shape[-1:] not in ((3,), (4,)) or arr.ndim not in (3, 4) or 0 in arr.shape \
             or arr.ndim == 4 and arr.shape[:1] + arr.shape[-1:] != (1, 3) or not np.isfinite(arr).all():
@@ -567,11 +497,7 @@ def save_image(path, image) -> Path:
         raise NSTError(f"save_image: the image looks like [0, 1] (max {arr.max():.3g}), but it takes [0, 255]: multiply it by 255")
     arr = deprocess(arr) if arr.ndim == 4 and arr.dtype.kind == "f" else arr.reshape(arr.shape[-3:])  # uint8 4-D: a batch
     arr = np.clip(arr, 0, 255).astype(np.uint8)
-    fmt = image_format(path)
-    try:  # RGBA needs a format that holds the alpha channel
-        Image.new(("RGB", "RGBA")[arr.shape[-1] == 4], (2, 2)).save(io.BytesIO(), format=fmt)
-    except (OSError, ValueError, KeyError):
-        raise NSTError(f"save_image: the image has an alpha channel (RGBA) that {Path(path).name!r} cannot hold: save it as .png, or pass image[..., :3]") from None
+    fmt = image_format(path, ("RGB", "RGBA")[arr.shape[-1] == 4])
     return atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format=fmt))
 
 
@@ -599,11 +525,7 @@ def start_image(content, settings, init_image=None, mean=VGG_MEAN):
     return generate_noise_image(content, NOISE_RATIO, settings.seed) if settings.init == "noise" else content.copy()
 
 
-# --------------------------------------------------------------------------------------------------
-# The transfer: the loop of notebook 05 (Adam on the pixels, one scale)
-# --------------------------------------------------------------------------------------------------
-
-
+# --- The transfer: the loop of notebook 05 (Adam on the pixels, one scale) ------------------------
 def check_setting(name, value, kind, choices=()):
     """``value`` if it is a ``kind`` ("whole" >= 0, "number" finite >= 0, "choice" among ``choices``), else
     the one NSTError each setting gets: "<name> must be <what>, not <value>"."""
@@ -619,7 +541,6 @@ def check_setting(name, value, kind, choices=()):
 @dataclass(frozen=True)
 class Settings:
     """A transfer's settings, the assignment's by default, checked when made: ``Settings(beta=100)``."""
-
     iterations: int = ITERATIONS
     alpha: float = ALPHA  # J = alpha J_content + beta J_style (+ tv_weight J_TV)
     beta: float = BETA
@@ -708,7 +629,6 @@ def adam(cost, x0, lo, hi, lr=LEARNING_RATE, beta1=0.9, beta2=0.999, eps=1e-8):
 class TransferResult:
     """A transfer's outcome: the lowest-cost ``image`` (uint8 (H, W, 3); ``x`` preprocessed), its costs, the
     ``history`` (a dict per iteration), why it ``stopped`` and the cost ``evaluations``; ``summary()``: for JSON."""
-
     image: np.ndarray
     x: np.ndarray
     iterations: int
@@ -725,13 +645,13 @@ class TransferResult:
 
 
 def follow(steps, iterations, mean, x0, callback=None, callback_every=10, stop_event=None) -> TransferResult:
-    """Take up to ``iterations`` steps (J, J_content, J_style, x[, extras]) from the generator ``steps``: keep
-    the history and the lowest-cost image (a new "scale" in the extras starts afresh), call ``callback(iteration,
-    costs, image)`` every ``callback_every`` iterations and at the end. ``stop_event`` set or Ctrl-C ends it
-    early; a callback that raises ends it too, its exception carrying the result so far as ``.result``."""
+    """Take up to ``iterations`` steps (J, J_content, J_style, x[, extras]) from the generator ``steps``, keeping the
+    history and the best image (a new "scale" in the extras starts afresh); ``callback(iteration, costs, image)``
+    every ``callback_every`` iterations and at the end. ``stop_event`` set, Ctrl-C ("interrupted") or a callback
+    that raises (its exception carries the result so far as ``.result``) ends it early."""
     history, best, x_best, stopped, start = [], {}, np.asarray(x0, np.float32), "finished", time.perf_counter()
-    tell = lambda entry, x: callback(entry["iteration"], {k: entry[k] for k in ("J", "J_content", "J_style",  # noqa: E731
-                                                                                "seconds")}, deprocess(x, mean))
+    tell = lambda entry, x: callback(entry["iteration"], {k: entry[k] for k in ("J", "J_content", "J_style", "seconds")},
+                                     deprocess(x, mean))
     result = lambda: TransferResult(deprocess(x_best, mean), x_best, len(history), time.perf_counter() - start,  # noqa: E731
                                     *(best.get(k, float("nan")) for k in ("J", "J_content", "J_style")), history,
                                     stopped, history[-1]["evaluations"] if history else 0)

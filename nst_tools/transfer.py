@@ -127,6 +127,13 @@ def _weights(s, style_names):
     return [s.alpha, s.beta, s.tv_weight] + [lambdas[n] for n in style_names]
 
 
+def channels(model, name) -> int:
+    """The number of channels of ``model``'s activation ``name``."""
+    model.check_layers([name])
+    convs = [layer for layer in model.layers[: model.names.index(name) + 1] if layer.kind == "conv"]
+    return int(convs[-1].kernel.shape[-1]) if convs else 3
+
+
 def compiled_cost(model, content_layer, style_names, precision, tv=False):
     """The library's cost for images of any size, traced once for each (layers, precision) and kept on
     ``model``: ``cost(x, a_C, grams, w) -> (J, J_content, J_style, dJ/dx)``, w as in _weights.
@@ -136,9 +143,9 @@ def compiled_cost(model, content_layer, style_names, precision, tv=False):
     if key not in cache:
         dtype = compute_dtype(precision)
         layers = ([content_layer] if content_layer else []) + list(style_names)
-        n_C = model.channels(content_layer) if content_layer else 1
+        n_C = channels(model, content_layer) if content_layer else 1
         spec = [tf.TensorSpec((1, None, None, 3)), tf.TensorSpec((1, None, None, n_C)),
-                tuple(tf.TensorSpec((model.channels(n),) * 2) for n in style_names),
+                tuple(tf.TensorSpec((channels(model, n),) * 2) for n in style_names),
                 tf.TensorSpec((3 + len(style_names),))]
 
         @tf.function(input_signature=spec, autograph=False)

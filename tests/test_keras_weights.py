@@ -44,7 +44,7 @@ def test_vgg16_and_vgg19_layouts_and_a_classifier_head(tmp_path, arch, n_conv):
     model = nst.load_vgg_model(write_vgg_h5(tmp_path / f"{arch}.h5", arch=arch, width=2, head=True))
     assert len(model.conv_names) == n_conv and model.names[-1] == "pool5"
     assert model.names[:4] == ["conv1_1", "conv1_2", "pool1", "conv2_1"]
-    assert [model.channels(f"conv{i}_1") for i in range(1, 6)] == [2, 4, 8, 16, 16]
+    assert [a.shape[-1] for a in model(np.zeros((1, 32, 32, 3), np.float32), [f"conv{i}_1" for i in range(1, 6)]).values()] == [2, 4, 8, 16, 16]
     assert all(layer.relu for layer in model.layers if layer.kind == "conv")
 
 

@@ -9,8 +9,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "nst_utils.py"
 TOOLS = sorted((ROOT / "nst_tools").glob("*.py"))
-#: A ceiling, not the goal: the course asks for 700 lines (about 550); the core is over it today.
-CORE_BUDGET = 800
+#: The course's ceiling for the core (issue: at most 700 lines); the loop of notebook 05 within LOOP_BUDGET.
+CORE_BUDGET, LOOP_BUDGET = 700, 160
 #: Modules the core must not import at module level: they belong to the CLI, the download, the lab, previews.
 FORBIDDEN = {"argparse", "urllib", "http", "hashlib", "ipywidgets", "threading", "subprocess", "matplotlib",
              "nst_tools", "IPython", "tqdm", "imageio", "h5py"}
@@ -64,6 +64,42 @@ def test_the_checker_sees_a_forbidden_import(tmp_path):
     bad.write_text("import os\nif True:\n    import argparse\ntry:\n    from nst_tools import cli\nexcept ImportError:\n"
                    "    pass\ndef f():\n    import matplotlib\n")
     assert module_level_imports(bad) == {"os", "argparse", "nst_tools"}
+
+
+def reached_lines(path, start="run_style_transfer"):
+    """{name: lines} of every top-level definition of ``path`` that ``start`` reaches by name, at any depth, but
+    those of the sections "Constants", "Losses" and "Images" (``# --- Section ---`` lines open a section)."""
+    source = path.read_text()
+    lines, tree, defs = source.splitlines(), ast.parse(source), {}
+    for node in tree.body:
+        names = [node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else \
+            [n.id for t in getattr(node, "targets", []) for n in ast.walk(t) if isinstance(n, ast.Name)]
+        defs.update(dict.fromkeys(names, node))
+    section = lambda node: next((lines[i][6:].split(" -")[0] for i in range(node.lineno - 1, -1, -1)
+                                 if lines[i].startswith("# --- ")), "")
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in defs:
+            seen.add(name)
+            todo += [n.id for n in ast.walk(defs[name]) if isinstance(n, ast.Name)]
+    first = lambda node: min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno])
+    return {n: defs[n].end_lineno - first(defs[n]) + 1 for n in seen
+            if section(defs[n]).split(":")[0] not in ("Constants", "Losses", "Images")}
+
+
+def test_the_loop_of_notebook_05_reads_in_160_lines():
+    reached = reached_lines(CORE)
+    assert {"adam", "follow", "make_cost_function", "Settings", "run_style_transfer"} <= set(reached)
+    assert sum(reached.values()) <= LOOP_BUDGET, f"run_style_transfer reaches {sum(reached.values())} lines: {reached}"
+
+
+def test_the_loop_counter_counts_what_is_reached(tmp_path):
+    core = tmp_path / "core.py"
+    core.write_text("# --- Losses ---\ndef loss(x):\n    return x\n\n\n# --- Loop ---\nclass Box:\n    pass\n\n\n"
+                    "def helper(x):\n    return Box(loss(x))\n\n\ndef unused():\n    pass\n\n\n"
+                    "def run_style_transfer(x):\n    y = helper(x)\n    return y\n")
+    assert reached_lines(core) == {"Box": 2, "helper": 2, "run_style_transfer": 3}
 
 
 def test_a_learner_meets_the_content_cost_in_the_first_screenfuls():

@@ -80,7 +80,7 @@ def test_both_layouts_and_vgg16(tmp_path, layout, arch, n_conv):
     assert "fc6" not in model.names and "prob" not in model.names  # the classifier head is skipped
     assert model.names[-1] == "pool5"
     np.testing.assert_allclose(model.mean, [10.0, 20.0, 30.0])
-    assert [model.channels(f"conv{i}_1") for i in range(1, 6)] == [2, 4, 8, 16, 16]  # from the file
+    assert [a.shape[-1] for a in model(np.zeros((1, 32, 32, 3), np.float32), [f"conv{i}_1" for i in range(1, 6)]).values()] == [2, 4, 8, 16, 16]  # from the file
 
 
 def test_same_weights_give_same_model_in_both_layouts(tmp_path, rng):
