@@ -145,3 +145,31 @@ def course_started(learner_clone, tiny_vgg_path, tmp_path_factory):
     env = {"NST_VGG_PATH": str(tiny_vgg_path), "MPLBACKEND": "Agg"}
     with jupyter_server(start_command(free_port()), learner_clone, log, env) as (base, token):
         yield learner_clone, base, token, log
+
+
+#: Files whose every test starts a browser, a server, a fresh venv or subprocesses, and the single tests
+#: elsewhere that take seconds each (timed here with --durations): `python3 -m pytest -m "not slow"` leaves
+#: them out, so that the quick loop takes about a minute; `.ci/run` runs them all.
+SLOW_FILES = {"test_course_browser.py", "test_lab_browser.py", "test_install.py", "test_course_figures.py",
+              "test_robustness.py", "test_site.py", "test_notebooks.py", "test_hostile.py", "test_hostile_cli.py",
+              "test_start.py"}
+SLOW_TESTS = {
+    "test_cli.py": {"test_stylize_keeps_the_aspect_and_says_the_size", "test_missing_weights_prints_the_download_command",
+                    "test_import_is_silent_but_tensorflow_errors_stay_visible", "test_stylize_json"},
+    "test_speed.py": {"test_bench_json", "test_bench_memory_row", "test_cli_scales_and_precision"},
+    "test_further.py": {"test_lab_records_the_run_and_saves_it_as_a_gif"},
+    "test_images.py": {"test_make_styles_reproduces_the_shipped_styles"},
+    "test_layout.py": {"test_python3_nst_utils_py_delegates_to_the_cli", "test_started_as_a_script_the_core_runs_once"},
+    "test_lab.py": {"test_panel_buttons_drive_the_runner", "test_stop_answers_fast_keeps_the_image_then_continue_and_restart"},
+    "test_transfer.py": {"test_passing_the_library_losses_gives_the_default_run"},
+    "test_preview.py": {"test_as_the_callback_of_a_real_run", "test_no_pyplot_figures_are_left_behind"},
+    "test_checks.py": {"test_train_step_check_passes_a_correct_step"},
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.name
+        if name in SLOW_FILES or item.originalname in SLOW_TESTS.get(name, ()):
+            item.add_marker(pytest.mark.slow)
+

@@ -246,3 +246,13 @@ def test_python3_nst_utils_py_delegates_to_the_cli():
     done = subprocess.run([sys.executable, str(CORE), "stylize", "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("usage: nst_utils.py stylize")
     assert "--preserve-colors" in done.stdout  # the whole CLI, from nst_tools.cli
+
+
+def test_every_test_the_quick_loop_leaves_out_exists():
+    """A renamed test would silently rejoin the quick loop: each name in conftest's lists must be there."""
+    from conftest import SLOW_FILES, SLOW_TESTS
+
+    assert not [f for f in SLOW_FILES if not (ROOT / "tests" / f).is_file()]
+    for name, tests in SLOW_TESTS.items():
+        text = (ROOT / "tests" / name).read_text()
+        assert not [t for t in tests if f"def {t}(" not in text], name
