@@ -2,6 +2,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ from nst_tools.fast import (
     estimate_memory,
     layer_shapes,
 )
-from nst_tools.transfer import cost_function, run_transfer
+from nst_tools.transfer import TransferSettings, cost_function, run_transfer
 from nst_utils import (
     IMAGES_DIR,
     ROOT,
@@ -34,21 +35,21 @@ from nst_utils import (
     resolve_weights_path,
 )
 
-#: The benchmark's methods: name -> (description, run_transfer keyword arguments). "dlai" is the
-#: deeplearning.ai assignment (Adam lr 2.0, noise start) whose cost after ``iterations`` is the target.
-#: The coarse-to-fine methods run the coarse scales of scales="auto" (auto_scales) with BENCH_COARSE
-#: iterations each (what "auto" gives 100 iterations), then the full size until the target.
+#: The benchmark's methods: name -> (description, TransferSettings): each writes only what differs from
+#: TransferSettings' defaults (the deeplearning.ai assignment's: Adam lr 2.0, float32, noise start), so
+#: "dlai" is TransferSettings() itself, and its cost after ``iterations`` is the target. bench_method
+#: sets ``iterations`` and ``seed``. scales="auto" here: the coarse scales of auto_scales with
+#: BENCH_COARSE iterations each (what "auto" gives 100 iterations), then the full size until the target.
 BENCH_COARSE = 10
 
 BENCH_METHODS = {
-    "dlai": ("deeplearning.ai settings: Adam lr 2.0, float32", {"optimizer": "adam", "precision": "float32"}),
-    "adam-bf16": ("the same Adam, bfloat16 convolutions", {"optimizer": "adam", "precision": "bfloat16"}),
-    "lbfgs": ("L-BFGS, float32", {"optimizer": "lbfgs", "precision": "float32"}),
-    "lbfgs-bf16": ("L-BFGS, bfloat16 convolutions", {"optimizer": "lbfgs", "precision": "bfloat16"}),
-    "c2f": ("L-BFGS coarse to fine (scales auto), float32", {"optimizer": "lbfgs", "precision": "float32",
-                                                            "coarse": True}),
+    "dlai": ("deeplearning.ai settings: Adam lr 2.0, float32", TransferSettings()),
+    "adam-bf16": ("the same Adam, bfloat16 convolutions", TransferSettings(precision="bfloat16")),
+    "lbfgs": ("L-BFGS, float32", TransferSettings(optimizer="lbfgs")),
+    "lbfgs-bf16": ("L-BFGS, bfloat16 convolutions", TransferSettings(optimizer="lbfgs", precision="bfloat16")),
+    "c2f": ("L-BFGS coarse to fine (scales auto), float32", TransferSettings(optimizer="lbfgs", scales="auto")),
     "c2f-bf16": ("L-BFGS coarse to fine (scales auto), bfloat16 convolutions",
-                 {"optimizer": "lbfgs", "precision": "bfloat16", "coarse": True}),
+                 TransferSettings(optimizer="lbfgs", scales="auto", precision="bfloat16")),
 }
 
 
@@ -158,20 +159,19 @@ def bench_method(model, content, style, method, iterations=200, target=None, see
     evaluations (all scales; Adam: one per iteration, L-BFGS: its line searches')."""
     import threading
 
-    kwargs = dict(BENCH_METHODS[method][1])
-    auto = auto_scales(content.shape[:2], 10 * BENCH_COARSE) if kwargs.pop("coarse", False) else None
+    s = BENCH_METHODS[method][1]
+    auto = auto_scales(content.shape[:2], 10 * BENCH_COARSE) if s.scales == "auto" else None
     coarse = [(f, BENCH_COARSE) for f, _ in (auto or [])[:-1]]
     stop = threading.Event()
     callback, hit = _stop_at(np.inf if target is None else target, content.shape, stop)
-    scales = [*coarse, (1.0, iterations)] if coarse else None
     total = iterations + sum(n for _, n in coarse)
-    r = run_transfer(model, content, style, iterations=total, seed=seed, scales=scales,
-                           callback=callback if target is not None else None, callback_every=1,
-                           stop_event=stop, **kwargs)
+    s = dataclasses.replace(s, iterations=total, seed=seed, scales=[*coarse, (1.0, iterations)] if coarse else None)
+    r = run_transfer(model, content, style, s, callback=callback if target is not None else None,
+                     callback_every=1, stop_event=stop)
     final = [h for h in r.history if h.get("scale", 1.0) == 1.0]
     steps = np.diff([h["seconds"] for h in final])
     J32 = r.J
-    if kwargs["precision"] != "float32":
+    if s.precision != "float32":
         c = preprocess(content, model.mean)
         J32 = float(cost_function(model, c, preprocess(style, model.mean))(tf.constant(r.x))[0])
     if target is None:  # the reference: the time at which it first reached its own best cost

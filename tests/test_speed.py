@@ -348,3 +348,12 @@ def test_bfloat16_conv1_1_stays_float32_and_casts_survive_traces(tiny_model, ima
     first = tf.function(lambda x: tiny_model(x, ["conv3_1"], tf.bfloat16)["conv3_1"])
     second = tf.function(lambda x: tiny_model(x, ["conv4_1"], tf.bfloat16)["conv4_1"])
     assert first(x).dtype == second(x).dtype == tf.bfloat16
+
+
+def test_bench_methods_are_transfer_settings():
+    """Each benchmark method is one TransferSettings, writing only what differs from its defaults: dlai is
+    the defaults (the assignment's settings) themselves."""
+    assert all(isinstance(s, transfer.TransferSettings) for _, s in bench.BENCH_METHODS.values())
+    assert bench.BENCH_METHODS["dlai"][1] == transfer.TransferSettings()
+    assert bench.BENCH_METHODS["c2f-bf16"][1] == transfer.TransferSettings(optimizer="lbfgs", scales="auto",
+                                                                           precision="bfloat16")
