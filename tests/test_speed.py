@@ -285,6 +285,7 @@ def test_bench_json(tiny_vgg_path, tmp_path, capsys):
     result = json.loads(out[-1])
     text = "\n".join(out)
     assert code == 0 and "per-iteration cost" in text and "fastest to the target" in text and "evals/it" in text
+    assert "fixed s" in text and result["spread"] is None  # one pair, one seed: no spread
     assert {"size", "weights", "quality_weights", "machine", "step", "matmul_gflops", "quality", "memory",
             "plot", "pictures"} <= set(result)
     assert result["size"] == [40, 56] and result["memory"] == []  # --quick leaves the memory part out
@@ -303,7 +304,10 @@ def test_bench_json(tiny_vgg_path, tmp_path, capsys):
     assert dlai["evaluations"] == 6 and dlai["evaluations_per_iteration"] == 1.0  # Adam: one per step
     for r in methods.values():
         assert {"seconds_to_target", "iterations_to_target", "speedup", "ms_per_iteration", "J_float32",
-                "curve", "reached", "evaluations", "evaluations_per_iteration"} <= set(r)
+                "curve", "reached", "evaluations", "evaluations_per_iteration", "fixed_seconds",
+                "first_iteration_seconds"} <= set(r)
+        # the fixed cost (before the first iteration) apart from the per-iteration cost
+        assert 0 < r["fixed_seconds"] < r["first_iteration_seconds"] and r["ms_per_iteration"] > 0
         assert r["evaluations_per_iteration"] == pytest.approx(r["evaluations"] / r["iterations"], abs=1e-3)
         assert r["evaluations"] >= r["iterations"] + (r["method"] != "dlai")  # L-BFGS: one to start
         if r["reached"]:
