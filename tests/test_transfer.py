@@ -2,6 +2,7 @@
 import dataclasses
 import re
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -372,3 +373,19 @@ def test_a_second_run_a_second_scale_and_the_lab_trace_nothing(tiny_vgg_path, ma
     runner = lab.LabRunner(model)
     runner.run(lab.LabSettings(optimizer=optimizer, precision="float32", size=80, iterations=3), *make_images(60, 80, 3))
     assert runner.wait(60) and runner.error is None and traces == first
+
+
+def test_the_labs_warm_up_leaves_its_first_run_nothing_to_trace(tiny_vgg_path, make_images, traces):
+    from nst_tools import lab
+
+    model = nst.load_vgg_model(tiny_vgg_path)
+    runner = lab.LabRunner(model, warm_up=True)  # on a thread, as the panel opens
+    for _ in range(600):
+        if runner.warm_up_seconds is not None:
+            break
+        time.sleep(0.1)
+    assert runner.warm_up_seconds is not None and traces
+    warm = list(traces)
+    runner.run(lab.LabSettings(size=64, iterations=3, seed=0), *make_images(48, 64, 1))
+    assert runner.wait(60) and runner.error is None and len(runner.history) == 3
+    assert traces == warm  # the first Run, at another size, traced nothing
