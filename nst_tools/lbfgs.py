@@ -106,10 +106,11 @@ def line_search(trial, J, gd, t):
     ``trial(t) -> (x_t, J_t, J_content, J_style, g_t, g.(x_t - x), phi'(t))``, phi'(t) = g_t.d over the
     pixels x + t d leaves unclipped (the others no longer move); J = phi(0), gd = phi'(0) < 0.
     A step is acceptable if J_t <= J + c1 g.(x_t - x) (Armijo); it is taken unless the slope is still
-    steep (g_t.d < c2 gd), then t grows x LBFGS_GROW. A failed step is halved towards the last
-    acceptable one; if none was, t goes to the minimum of the parabola through phi(0), its slope and
-    phi(t) (kept within [0.1 t, 0.5 t]), so a step far too long is cut in one evaluation. At most
-    LBFGS_EVALS evaluations.
+    steep (g_t.d < c2 gd), then t grows x LBFGS_GROW. Once a step was acceptable, the first that is not
+    ends the search with the best one (halving back towards it cost the first iteration 2 or 3 more
+    evaluations on the VGG costs, none of them lower). Before that, a failed t goes to the minimum of
+    the parabola through phi(0), its slope and phi(t) (kept within [0.1 t, 0.5 t]), so a step far too
+    long is cut in one evaluation (halved where the cost is not finite). At most LBFGS_EVALS evaluations.
     """
     t_lo, t_hi, best = 0.0, None, None
     for _ in range(LBFGS_EVALS):
@@ -122,6 +123,8 @@ def line_search(trial, J, gd, t):
                 break
             t_lo = t
             t = (t_lo + t_hi) / 2 if t_hi is not None else t * LBFGS_GROW
+        elif best is not None:  # grown past the acceptable step: keep it
+            break
         elif t_lo == 0 and np.isfinite(J_t) and drop < 0:  # the parabola J + drop s + (J_t - J - drop) s^2
             t_hi, t = t, t * min(max(-drop / (2 * (J_t - J - drop)), 0.1), 0.5)
         else:
