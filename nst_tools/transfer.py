@@ -103,32 +103,35 @@ def normalize_style_weights(weights, n) -> np.ndarray:
     return w / w.sum()
 
 
-def compiled_forward(model, layers):
-    """``model(x, layers)`` in float32 for images of any size, traced once for each ``layers`` and kept on
-    ``model`` (the targets of every scale and every run share it): ``forward(x) -> {name: activation}``."""
-    key = tuple(layers)
+def compiled_forward(model, layers, precision="float32"):
+    """``model(x, layers)`` for images of any size, its convolutions after conv1_1 in ``precision``'s dtype
+    and the activations returned in float32, traced once for each (layers, precision) and kept on ``model``
+    (the targets of every scale and every run share it): ``forward(x) -> {name: activation}``."""
+    key = (tuple(layers), precision)
     cache = model.__dict__.setdefault("_compiled_forwards", {})
     if key not in cache:
-        cache[key] = tf.function(lambda x: model(x, list(key)), autograph=False,
-                                 input_signature=[tf.TensorSpec((None, None, None, 3))])
+        dtype = compute_dtype(precision)
+        cache[key] = tf.function(lambda x: {n: tf.cast(a, tf.float32) for n, a in model(x, list(key[0]), dtype).items()},
+                                 autograph=False, input_signature=[tf.TensorSpec((None, None, None, 3))])
     return cache[key]
 
 
 class _Compiled:
     """``model`` for nst_utils.style_activations, its forward passes compiled (compiled_forward)."""
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, precision="float32"):
+        self.model, self.precision = model, precision
 
     def __call__(self, image, layers):
-        return compiled_forward(self.model, layers)(tf.convert_to_tensor(image, tf.float32))
+        return compiled_forward(self.model, layers, self.precision)(tf.convert_to_tensor(image, tf.float32))
 
 
-def style_targets(model, styles, weights, layers, shape):
+def style_targets(model, styles, weights, layers, shape, precision="float32"):
     r"""The style target of one or several style images: G^[l] = sum_k w_k G_S^(k)[l], sum_k w_k = 1.
 
     styles: preprocessed (1, h, w, 3) arrays (sizes may differ: see nst_utils.style_activations, for a
-    generated image of ``shape``); weights: one per style (normalised to sum 1, None: equal).
+    generated image of ``shape``); weights: one per style (normalised to sum 1, None: equal); ``precision``:
+    of the forward passes (a bfloat16 step's targets are its own activations of the style, 3x cheaper).
     Returns {layer: G (n_C, n_C)} in float32.
     """
     w = normalize_style_weights(weights, len(styles))
@@ -136,7 +139,7 @@ def style_targets(model, styles, weights, layers, shape):
     for w_k, s in zip(w, styles):
         if w_k == 0 and len(styles) > 1:
             continue  # a style with weight 0 adds nothing: do not run the network on it
-        for n, a in style_activations(_Compiled(model), s, layers, shape).items():
+        for n, a in style_activations(_Compiled(model, precision), s, layers, shape).items():
             total[n] = total[n] + float(w_k) * gram(a) if n in total else float(w_k) * gram(a)
     return total
 
@@ -219,8 +222,10 @@ class _ScaleCost:
         self.names = [n for n, w in s.style_layers if w and n in layers]
         content_layer = s.content_layer if s.content_layer in layers else None
         fn = compiled_cost(model, content_layer, self.names, s.precision, s.tv_weight > 0)
-        a_C = _Compiled(model)(content, [content_layer])[content_layer] if content_layer else tf.zeros((1, 1, 1, 1))
-        grams = style_targets(model, styles, s.style_weights, self.names, content.shape) if self.names else {}
+        forward = _Compiled(model, s.precision)  # the targets in the step's precision: what it compares with
+        a_C = forward(content, [content_layer])[content_layer] if content_layer else tf.zeros((1, 1, 1, 1))
+        grams = style_targets(model, styles, s.style_weights, self.names, content.shape, s.precision) \
+            if self.names else {}
         targets = (a_C, tuple(grams[n] for n in self.names))
         self.weights = tf.Variable(_weights(s, self.names), dtype=tf.float32)
         self.compiled = fn  # the traced step, shared (see compiled_cost): its graph is what runs

@@ -57,7 +57,7 @@ def test_bench_seeds_and_pairs_report_the_spread(tiny_vgg_path, tmp_path, capsys
         done = [m["seconds_to_target"] for m in rows if m["reached"]]
         if done:
             assert agg["seconds_to_target"]["median"] == pytest.approx(np.median(done))
-        assert all(m["fixed_seconds"] is not None and m["fixed_seconds"] > 0 for m in rows)
+        assert all(m["fixed_seconds"] is not None and m["fixed_seconds"] < 60 for m in rows)
     # each run's target is its own dlai's J: the runs differ by pair and seed
     assert len({r["target_J"] for r in sp["runs"]}) == 4
     assert result["quality"]["methods"][0]["J_at"] == sp["runs"][0]["methods"][0]["J_at"]
