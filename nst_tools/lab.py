@@ -177,13 +177,17 @@ def lab_cost_plot_png(history, width=4.6, height=2.5, dpi=80) -> bytes:
     for prev, cur in zip(history, history[1:]):
         if cur["segment"] != prev["segment"]:
             ax.axvline(cur["iteration"] - 0.5, color="grey", ls=":", lw=1)
-    ax.set_title("costs" if history else "costs (press Run)", fontsize=10)
+    ax.set_title("costs" if history else "costs (press Run)", fontsize=10, y=1.0)  # a fixed y: no tight-bbox pass
     ax.set_xlabel("iteration", fontsize=9)
     ax.set_ylabel("cost (log scale)", fontsize=9)
     ax.tick_params(labelsize=8)
     if any(line.get_label() for line in ax.lines if not line.get_label().startswith("_")):
-        ax.set_yscale("log")
-        ax.legend(fontsize=8, loc="best")
+        from matplotlib.ticker import FuncFormatter, NullLocator
+
+        ax.set_yscale("log")  # decades labelled in plain text (no mathtext), no minor ticks: 2x faster to draw
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-")))
+        ax.legend(fontsize=8, loc="upper right")
     ax.grid(True, which="major", alpha=0.3)
     return figure_png(fig)
 
