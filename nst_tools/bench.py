@@ -2,6 +2,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ from nst_tools.fast import (
     estimate_memory,
     layer_shapes,
 )
-from nst_tools.transfer import cost_function, run_transfer
+from nst_tools.transfer import TransferSettings, cost_function, run_transfer
 from nst_utils import (
     IMAGES_DIR,
     ROOT,
@@ -34,21 +35,21 @@ from nst_utils import (
     resolve_weights_path,
 )
 
-#: The benchmark's methods: name -> (description, run_transfer keyword arguments). "dlai" is the
-#: deeplearning.ai assignment (Adam lr 2.0, noise start) whose cost after ``iterations`` is the target.
-#: The coarse-to-fine methods run the coarse scales of scales="auto" (auto_scales) with BENCH_COARSE
-#: iterations each (what "auto" gives 100 iterations), then the full size until the target.
+#: The benchmark's methods: name -> (description, TransferSettings): each writes only what differs from
+#: TransferSettings' defaults (the deeplearning.ai assignment's: Adam lr 2.0, float32, noise start), so
+#: "dlai" is TransferSettings() itself, and its cost after ``iterations`` is the target. bench_method
+#: sets ``iterations`` and ``seed``. scales="auto" here: the coarse scales of auto_scales with
+#: BENCH_COARSE iterations each (what "auto" gives 100 iterations), then the full size until the target.
 BENCH_COARSE = 10
 
 BENCH_METHODS = {
-    "dlai": ("deeplearning.ai settings: Adam lr 2.0, float32", {"optimizer": "adam", "precision": "float32"}),
-    "adam-bf16": ("the same Adam, bfloat16 convolutions", {"optimizer": "adam", "precision": "bfloat16"}),
-    "lbfgs": ("L-BFGS, float32", {"optimizer": "lbfgs", "precision": "float32"}),
-    "lbfgs-bf16": ("L-BFGS, bfloat16 convolutions", {"optimizer": "lbfgs", "precision": "bfloat16"}),
-    "c2f": ("L-BFGS coarse to fine (scales auto), float32", {"optimizer": "lbfgs", "precision": "float32",
-                                                            "coarse": True}),
+    "dlai": ("deeplearning.ai settings: Adam lr 2.0, float32", TransferSettings()),
+    "adam-bf16": ("the same Adam, bfloat16 convolutions", TransferSettings(precision="bfloat16")),
+    "lbfgs": ("L-BFGS, float32", TransferSettings(optimizer="lbfgs")),
+    "lbfgs-bf16": ("L-BFGS, bfloat16 convolutions", TransferSettings(optimizer="lbfgs", precision="bfloat16")),
+    "c2f": ("L-BFGS coarse to fine (scales auto), float32", TransferSettings(optimizer="lbfgs", scales="auto")),
     "c2f-bf16": ("L-BFGS coarse to fine (scales auto), bfloat16 convolutions",
-                 {"optimizer": "lbfgs", "precision": "bfloat16", "coarse": True}),
+                 TransferSettings(optimizer="lbfgs", scales="auto", precision="bfloat16")),
 }
 
 
@@ -139,39 +140,51 @@ def bench_step(model, size, precision="float32", repeats=5) -> dict:
     return row
 
 
-def _stop_at(target, shape, stop):
-    """A callback that notes when the cost at full size first reaches ``target`` and sets ``stop``."""
-    hit = {}
+def _stop_at(target, shape, stop, j_at=None):
+    """A callback that notes the wall time of every iteration, when the cost at full size first reaches
+    ``target``, and J at iteration ``j_at``; it sets ``stop`` once both are known."""
+    hit, marks = {}, {"times": []}
 
     def callback(iteration, costs, image):
+        marks["times"].append(time.perf_counter())
         if not hit and image.shape == shape and costs["J"] <= target:
             hit.update(iteration=iteration, seconds=costs["seconds"])
+        if iteration == j_at:
+            marks["J_at"] = costs["J"] if image.shape == shape else None
+        if hit and (j_at is None or iteration >= j_at):
             stop.set()
 
-    return callback, hit
+    return callback, hit, marks
 
 
-def bench_method(model, content, style, method, iterations=200, target=None, seed=0) -> dict:
+def bench_method(model, content, style, method, iterations=200, target=None, seed=0, j_at=None) -> dict:
     """Run one BENCH_METHODS method from the same noisy start; stop once the cost at full size reaches
-    ``target`` (None: run all ``iterations``). Returns seconds and iterations to the target, the cost
-    curve at full size [(seconds, J)], the image, J of that image re-measured in float32, and the cost
-    evaluations (all scales; Adam: one per iteration, L-BFGS: its line searches')."""
+    ``target`` (None: run all ``iterations``) and, with ``j_at``, once J after ``j_at`` iterations is
+    known. Returns seconds and iterations to the target, the fixed cost (``fixed_seconds``: the time to
+    the first iteration, less one iteration at that scale: tracing, targets, the first evaluation) and the
+    per-iteration cost at full size, the cost curve at full size [(seconds, J)], the image, J of that
+    image re-measured in float32, and the cost evaluations (all scales; Adam: one per iteration, L-BFGS:
+    its line searches')."""
     import threading
 
-    kwargs = dict(BENCH_METHODS[method][1])
-    auto = auto_scales(content.shape[:2], 10 * BENCH_COARSE) if kwargs.pop("coarse", False) else None
+    s = BENCH_METHODS[method][1]
+    auto = auto_scales(content.shape[:2], 10 * BENCH_COARSE) if s.scales == "auto" else None
     coarse = [(f, BENCH_COARSE) for f, _ in (auto or [])[:-1]]
     stop = threading.Event()
-    callback, hit = _stop_at(np.inf if target is None else target, content.shape, stop)
-    scales = [*coarse, (1.0, iterations)] if coarse else None
+    callback, hit, marks = _stop_at(np.inf if target is None else target, content.shape, stop, j_at)
     total = iterations + sum(n for _, n in coarse)
-    r = run_transfer(model, content, style, iterations=total, seed=seed, scales=scales,
-                           callback=callback if target is not None else None, callback_every=1,
-                           stop_event=stop, **kwargs)
+    s = dataclasses.replace(s, iterations=total, seed=seed, scales=[*coarse, (1.0, iterations)] if coarse else None)
+    t0 = time.perf_counter()
+    r = run_transfer(model, content, style, s, callback=callback, callback_every=1,
+                     stop_event=stop if target is not None else None)
     final = [h for h in r.history if h.get("scale", 1.0) == 1.0]
     steps = np.diff([h["seconds"] for h in final])
+    first_scale = [h for h in r.history if h.get("scale", 1.0) == r.history[0].get("scale", 1.0)]
+    first_steps = np.diff([h["seconds"] for h in first_scale])
+    first = marks["times"][0] - t0 if marks["times"] else None
+    fixed = first - float(np.median(first_steps)) if first is not None and len(first_steps) else first
     J32 = r.J
-    if kwargs["precision"] != "float32":
+    if s.precision != "float32":
         c = preprocess(content, model.mean)
         J32 = float(cost_function(model, c, preprocess(style, model.mean))(tf.constant(r.x))[0])
     if target is None:  # the reference: the time at which it first reached its own best cost
@@ -180,6 +193,9 @@ def bench_method(model, content, style, method, iterations=200, target=None, see
     return {"method": method, "description": BENCH_METHODS[method][0], "reached": bool(hit),
             "seconds_to_target": hit.get("seconds"), "iterations_to_target": hit.get("iteration"),
             "iterations": r.iterations, "seconds": round(r.seconds, 2), "J": r.J, "J_float32": J32,
+            "J_at": marks.get("J_at"), "j_at": j_at,
+            "first_iteration_seconds": round(first, 3) if first is not None else None,
+            "fixed_seconds": round(fixed, 3) if fixed is not None else None,
             "evaluations": r.evaluations,
             "evaluations_per_iteration": round(r.evaluations / r.iterations, 3) if r.iterations else None,
             "ms_per_iteration": round(1000 * float(np.median(steps)), 1) if len(steps) else None,
@@ -219,16 +235,71 @@ def bench_memory(weights, size, precision="float32", optimizer="lbfgs") -> dict:
     return {**row, **measured, "extra_mib": measured["peak_mib"] - measured["before_mib"]}
 
 
+#: The content/style pairs of ``bench --pairs samples`` (images/, see images/CREDITS.md), and the iteration
+#: whose cost the spread reports (J after BENCH_J_AT iterations).
+BENCH_PAIRS = (("chelsea.jpg", "style_swirls.jpg"), ("coffee.jpg", "style_mosaic.jpg"),
+               ("astronaut.jpg", "style_waves.jpg"))
+BENCH_J_AT = 100
+
+
+def bench_quality(model, content, style, names, iterations=200, seed=0, j_at=None, log=None) -> dict:
+    """"dlai" runs ``iterations`` and its best cost is the target; each other method in ``names`` runs
+    until it reaches that cost (at most 2 x ``iterations`` at full size) and, with ``j_at``, for at
+    least ``j_at`` iterations; speedup = dlai's seconds / the method's."""
+    log = log or (lambda *a: None)
+    runs = [bench_method(model, content, style, "dlai", iterations, None, seed, j_at)]
+    target = runs[0]["J"]
+    log(f"dlai: target J = {target:.6g} after {runs[0]['seconds']} s")
+    for name in [m for m in names if m != "dlai"]:
+        runs.append(bench_method(model, content, style, name, 2 * iterations, target, seed, j_at))
+        log(f"{name}: {runs[-1]['seconds_to_target']} s to the target (fixed {runs[-1]['fixed_seconds']} s)")
+    ref = runs[0]["seconds_to_target"]
+    for r in runs:
+        r["speedup"] = round(ref / r["seconds_to_target"], 2) if r["reached"] else None
+    reached = [r for r in runs if r["reached"]]
+    return {"target_J": target, "iterations": iterations, "methods": runs,
+            "fastest": min(reached, key=lambda r: r["seconds_to_target"])["method"]}
+
+
+def spread(values) -> dict | None:
+    """Median, quartiles (linear interpolation), min and max of the numbers in ``values`` (None: left
+    out), and n, the count of numbers; None if there are none."""
+    v = np.array([x for x in values if x is not None], dtype=float)
+    if not v.size:
+        return None
+    q1, median, q3 = np.percentile(v, [25, 50, 75])
+    return {"median": float(median), "q1": float(q1), "q3": float(q3), "min": float(v.min()),
+            "max": float(v.max()), "n": int(v.size)}
+
+
+def aggregate(runs) -> dict:
+    """The spread over several (pair, seed) quality runs: ``runs`` [{"pair", "seed", "quality"}] ->
+    {method: {"reached": runs that reached the target, "runs", and the spread (see ``spread``) of
+    "seconds_to_target", "speedup", "J_at", "fixed_seconds", "ms_per_iteration"}}. A run that did not
+    reach the target counts in "runs", not in the spread of its seconds or speedup."""
+    out = {}
+    for run in runs:
+        for r in run["quality"]["methods"]:
+            out.setdefault(r["method"], []).append(r)
+    keys = ("seconds_to_target", "speedup", "J_at", "fixed_seconds", "ms_per_iteration")
+    return {m: {"runs": len(rs), "reached": sum(r["reached"] for r in rs),
+                **{k: spread(r[k] if r["reached"] or k not in ("seconds_to_target", "speedup") else None
+                             for r in rs) for k in keys}}
+            for m, rs in out.items()}
+
+
 def benchmark(weights=None, quality_weights=None, size=(300, 400), iterations=200, methods=None,
               parts=("step", "quality", "memory"), content=None, style=None, repeats=5, seed=0,
-              memory_sizes=(512, 1024), log=None) -> dict:
+              memory_sizes=(512, 1024), log=None, seeds=1, pairs=None) -> dict:
     """The speed benchmark: per-step cost against its floor, time to the deeplearning.ai quality, memory.
 
     step: bench_step for float32 (and bfloat16 where supported) at ``size`` on ``weights``, with this
-    machine's matmul rate. quality: on ``quality_weights`` (default ``weights``), "dlai" runs
-    ``iterations`` and its best cost is the target; every other method runs until it reaches that
-    cost (at most 2 x ``iterations`` at full size); speedup = dlai's seconds / the method's. memory:
-    bench_memory at each longest side in ``memory_sizes`` (aspect of ``size``). ``log``: print-like.
+    machine's matmul rate. quality: on ``quality_weights`` (default ``weights``), bench_quality on
+    ``content`` and ``style`` (default chelsea, style_swirls) from ``seed``. With ``seeds`` > 1 or
+    ``pairs`` (a list of (content, style) paths; "samples": BENCH_PAIRS), bench_quality for every pair
+    and each of ``seeds`` seeds from ``seed``, J after BENCH_J_AT iterations noted too: "spread" holds
+    every run's numbers and their aggregate (median, quartiles, min, max); "quality" is the first run.
+    memory: bench_memory at each longest side in ``memory_sizes`` (aspect of ``size``). ``log``: print-like.
     """
     log = log or (lambda *a: None)
     weights = resolve_weights_path(weights)
@@ -238,7 +309,7 @@ def benchmark(weights=None, quality_weights=None, size=(300, 400), iterations=20
            "machine": {"cpus": os.cpu_count(), "load_average": [round(v, 2) for v in os.getloadavg()],
                        "tensorflow": tf.__version__, "gpu": bool(tf.config.list_physical_devices("GPU")),
                        "bfloat16_supported": bfloat16_supported()},
-           "step": [], "matmul_gflops": {}, "quality": None, "memory": []}
+           "step": [], "matmul_gflops": {}, "quality": None, "spread": None, "memory": []}
     if "step" in parts:
         model = load_vgg_model(weights)
         for p in precisions:
@@ -249,22 +320,29 @@ def benchmark(weights=None, quality_weights=None, size=(300, 400), iterations=20
             log(f"step {p}: {row['step_ms']} ms, floor {row['floor_ms']} ms")
     if "quality" in parts:
         model = load_vgg_model(quality_weights)
-        c = load_image(content or IMAGES_DIR / "chelsea.jpg", size=size)
-        s = load_image(style or IMAGES_DIR / "style_swirls.jpg", size=size)
         names = ["dlai"] + [m for m in (methods or BENCH_DEFAULT) if m != "dlai"]
         names = [m for m in names if "bf16" not in m or "bfloat16" in precisions]
-        runs = [bench_method(model, c, s, "dlai", iterations, None, seed)]
-        target = runs[0]["J"]
-        log(f"dlai: target J = {target:.6g} after {runs[0]['seconds']} s")
-        for name in names[1:]:
-            runs.append(bench_method(model, c, s, name, 2 * iterations, target, seed))
-            log(f"{name}: {runs[-1]['seconds_to_target']} s to the target")
-        ref = runs[0]["seconds_to_target"]
-        for r in runs:
-            r["speedup"] = round(ref / r["seconds_to_target"], 2) if r["reached"] else None
-        reached = [r for r in runs if r["reached"]]
-        out["quality"] = {"target_J": target, "iterations": iterations, "methods": runs,
-                          "fastest": min(reached, key=lambda r: r["seconds_to_target"])["method"]}
+        if pairs == "samples":
+            pairs = [(IMAGES_DIR / c, IMAGES_DIR / s) for c, s in BENCH_PAIRS]
+        many = seeds > 1 or pairs is not None
+        pairs = pairs or [(content or IMAGES_DIR / "chelsea.jpg", style or IMAGES_DIR / "style_swirls.jpg")]
+        j_at = min(BENCH_J_AT, iterations) if many else None
+        runs = []
+        for c_path, s_path in pairs:
+            c, s = load_image(c_path, size=size), load_image(s_path, size=size)
+            for k in range(seeds):
+                log(f"pair {Path(c_path).name} + {Path(s_path).name}, seed {seed + k}")
+                q = bench_quality(model, c, s, names, iterations, seed + k, j_at, log)
+                runs.append({"pair": [str(c_path), str(s_path)], "seed": seed + k, "quality": q})
+        out["quality"] = runs[0]["quality"]
+        if many:
+            keep = ("method", "reached", "seconds_to_target", "iterations_to_target", "speedup", "J_at",
+                    "fixed_seconds", "ms_per_iteration", "J_float32")
+            out["spread"] = {"j_at": j_at, "pairs": [list(map(str, p)) for p in pairs],
+                             "seeds": list(range(seed, seed + seeds)), "methods": aggregate(runs),
+                             "runs": [{"pair": r["pair"], "seed": r["seed"], "target_J": r["quality"]["target_J"],
+                                       "methods": [{k: m[k] for k in keep} for m in r["quality"]["methods"]]}
+                                      for r in runs]}
     if "memory" in parts:
         for side in memory_sizes:
             for p in precisions:
@@ -298,18 +376,37 @@ def format_benchmark(result) -> str:
     if q:
         lines += ["", f"time to the deeplearning.ai cost after {q['iterations']} iterations, "
                       f"J = {q['target_J']:.5g} ({result['quality_weights']})",
-                  f"{'method':11} {'s to target':>11} {'iterations':>10} {'ms/iter':>8} {'evals/it':>8} "
-                  f"{'speedup':>8} {'J float32':>10}  description"]
+                  f"{'method':11} {'s to target':>11} {'fixed s':>7} {'iterations':>10} {'ms/iter':>8} "
+                  f"{'evals/it':>8} {'speedup':>8} {'J float32':>10}  description"]
         for r in q["methods"]:
             sec = f"{r['seconds_to_target']:.1f}" if r["reached"] else "not reached"
             its = r["iterations_to_target"] if r["reached"] else r["iterations"]
             speed = f"{r['speedup']:.1f}x" if r["speedup"] else "-"
-            lines.append(f"{r['method']:11} {sec:>11} {its:>10} {r['ms_per_iteration'] or 0:8.0f} "
+            fixed = f"{r['fixed_seconds']:.2f}" if r.get("fixed_seconds") is not None else "-"
+            lines.append(f"{r['method']:11} {sec:>11} {fixed:>7} {its:>10} {r['ms_per_iteration'] or 0:8.0f} "
                          f"{r['evaluations_per_iteration'] or 0:8.2f} {speed:>8} {r['J_float32']:10.5g}  "
                          f"{r['description']}")
+        lines.append("fixed s: seconds to the first iteration less one iteration (tracing, targets, the first "
+                     "evaluation); ms/iter: the median iteration at full size")
         lines.append("evals/it: cost-and-gradient evaluations per iteration (Adam 1; L-BFGS 1 when its first "
                      "trial step is taken)")
         lines.append(f"fastest to the target: {q['fastest']}")
+    sp = result.get("spread")
+    if sp:
+        lines += ["", f"over {len(sp['pairs'])} content/style pair(s) x {len(sp['seeds'])} seed(s): median "
+                      f"[min - max] (IQR q1 - q3)",
+                  f"{'method':11} {'reached':>7} {'s to target':>26} {'speedup':>24} "
+                  f"{'J after ' + str(sp['j_at']) + ' its':>30} {'fixed s':>9}"]
+
+        def cell(st, fmt):
+            if st is None:
+                return "-"
+            return f"{st['median']:{fmt}} [{st['min']:{fmt}}-{st['max']:{fmt}}] ({st['q1']:{fmt}}-{st['q3']:{fmt}})"
+
+        for m, a in sp["methods"].items():
+            lines.append(f"{m:11} {a['reached']:>3}/{a['runs']:<3} {cell(a['seconds_to_target'], '.1f'):>26} "
+                         f"{cell(a['speedup'], '.1f'):>24} {cell(a['J_at'], '.4g'):>30} "
+                         f"{cell(a['fixed_seconds'], '.2f') if a['fixed_seconds'] else '-':>9}")
     if result["memory"]:
         lines += ["", "peak memory of a transfer (L-BFGS), fresh process",
                   f"{'size':>9} {'precision':10} {'before MiB':>10} {'peak MiB':>9} {'run MiB':>8} {'estimate':>9}"]

@@ -219,6 +219,11 @@ def build_parser():
     bn.add_argument("--repeats", type=_int_at_least(1), default=5, help="timing repeats (best is kept)")
     bn.add_argument("--quick", action="store_true", help="2 repeats and no memory part (for tests)")
     bn.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the noisy start")
+    bn.add_argument("--seeds", type=_int_at_least(1), default=1,
+                    help="run the quality part from N seeds (from --seed) and report median and spread")
+    bn.add_argument("--pairs", metavar="C:S,C:S,...|samples",
+                    help="content:style pairs for the quality part (samples: the 3 sample pairs); with "
+                         "--seeds, each pair from each seed")
     bn.add_argument("--json", action="store_true", help="print the result as one JSON line at the end")
 
     dl = sub.add_parser("download-weights", help="fetch imagenet-vgg-verydeep-19.mat, or Keras's VGG19 .h5 with "
@@ -505,9 +510,18 @@ def _cmd_bench(args):
     if args.quick:
         parts = [p for p in parts if p != "memory"]
     tf.get_logger().setLevel("ERROR")  # the runs build many tf.functions: no retracing warnings
+    pairs = args.pairs if args.pairs in (None, "samples") else \
+        [tuple(_sample(p) for p in pair.split(":")) for pair in args.pairs.split(",") if pair]
+    if pairs not in (None, "samples"):
+        bad = [p for p in pairs if len(p) != 2 or not all(p)]
+        if bad:
+            raise NSTError(f"--pairs takes content:style pairs separated by commas, or samples, not {args.pairs!r}")
+        for path in (q for p in pairs for q in p):
+            if not Path(path).is_file():
+                raise NSTError(f"--pairs: {path} is not a file")
     result = benchmark(args.weights, args.quality_weights, args.size, args.iterations, methods, parts,
                        args.content, args.style, 2 if args.quick else args.repeats, args.seed, args.memory_sizes,
-                       log=lambda *a: print(*a, file=sys.stderr, flush=True))
+                       log=lambda *a: print(*a, file=sys.stderr, flush=True), seeds=args.seeds, pairs=pairs)
     problems = []
     if result["quality"] is not None:
         if args.plot:

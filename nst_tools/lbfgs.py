@@ -14,6 +14,46 @@ from nst_utils import NonFiniteLossError
 LBFGS_MEMORY, LBFGS_C1, LBFGS_C2, LBFGS_EVALS, LBFGS_FIRST_STEP, LBFGS_GROW = 20, 1e-4, 0.9, 8, 25.0, 4.0
 
 
+def _two_loop(g, free, S, Y, rho, pos, count):
+    """d = -P H P g and g.d from the memory (see lbfgs_state), for a ``g`` of any shape and a memory of any
+    size: traced once per process (the memory's tensors are arguments, not captured variables)."""
+    m = tf.shape(S)[0]
+    f = tf.reshape(free, [-1])
+
+    def newest_first(i, q, alphas):
+        j = (pos - 1 - i) % m
+        a = rho[j] * tf.tensordot(S[j], q, 1)
+        return i + 1, q - a * Y[j], alphas.write(i, a)
+
+    start = (tf.constant(0), tf.reshape(g, [-1]) * f, tf.TensorArray(tf.float32, size=m))
+    _, q, alphas = tf.while_loop(lambda i, q, alphas: i < count, newest_first, start)
+    newest = (pos - 1) % m
+    gamma = tf.where(count > 0, 1.0 / (rho[newest] * tf.tensordot(Y[newest], Y[newest], 1) + 1e-30), 1.0)
+
+    def oldest_first(i, r):
+        j = (pos - 1 - i) % m
+        return i - 1, r + (alphas.read(i) - rho[j] * tf.tensordot(Y[j], r, 1)) * S[j]
+
+    _, r = tf.while_loop(lambda i, r: i >= 0, oldest_first, (count - 1, gamma * q))
+    r = r * f
+    return -tf.reshape(r, tf.shape(g)), -tf.tensordot(tf.reshape(g, [-1]), r, 1)
+
+
+_ANY = tf.TensorSpec(None, tf.float32)
+_two_loop = tf.function(_two_loop, autograph=False,  # explicit loops: no dependence on reading this source
+                        input_signature=[_ANY, _ANY, tf.TensorSpec((None, None)), tf.TensorSpec((None, None)),
+                                         tf.TensorSpec((None,)), tf.TensorSpec((), tf.int32),
+                                         tf.TensorSpec((), tf.int32)])
+
+
+@tf.function(autograph=False, input_signature=[_ANY, _ANY, _ANY])
+def _pair(s, y, free):
+    """The pair to store, flat (y on the free pixels only), and whether its curvature s.y is positive."""
+    s, y = tf.reshape(s, [-1]), tf.reshape(y * free, [-1])
+    sy = tf.tensordot(s, y, 1)
+    return s, y, sy, sy > 1e-10 * tf.tensordot(y, y, 1)
+
+
 def lbfgs_state(x0, memory):
     """The L-BFGS memory: ``(direction(g, free) -> (d, g.d), update(s, y, free), reset())`` on TF variables.
 
@@ -24,52 +64,31 @@ def lbfgs_state(x0, memory):
     the last ``memory`` pairs s_i = x_{i+1} - x_i, y_i = g_{i+1} - g_i (rho_i = 1 / s_i.y_i), H_0 =
     (s.y / y.y) I from the newest pair (I before the first). update stores a pair only if s.y > 0
     (curvature), y restricted to the pixels free during that step (a pinned pixel's gradient change
-    says nothing about the curvature along the step, and would shrink H_0).
+    says nothing about the curvature along the step, and would shrink H_0); it returns whether it did.
+    The compiled parts (_two_loop, _pair) are traced once per process, for every size and every run.
     """
     n, m = int(np.size(x0)), int(memory)
-    S, Y = tf.Variable(tf.zeros((m, n))), tf.Variable(tf.zeros((m, n)))
-    rho, pos, count = tf.Variable(tf.zeros(m)), tf.Variable(0), tf.Variable(0)
+    S, Y, rho = tf.Variable(tf.zeros((m, n))), tf.Variable(tf.zeros((m, n))), tf.Variable(tf.zeros(m))
+    state = {"pos": 0, "count": 0}
 
-    @tf.function(autograph=False)  # explicit loops: no dependence on reading this file's source
     def direction(g, free):
-        s_, y_, rho_, k, p = S.value(), Y.value(), rho.value(), count.value(), pos.value()  # read once
-        f = tf.reshape(free, [-1])
+        return _two_loop(g, free, S.value(), Y.value(), rho.value(), tf.constant(state["pos"]),
+                         tf.constant(state["count"]))
 
-        def newest_first(i, q, alphas):
-            j = (p - 1 - i) % m
-            a = rho_[j] * tf.tensordot(s_[j], q, 1)
-            return i + 1, q - a * y_[j], alphas.write(i, a)
-
-        start = (tf.constant(0), tf.reshape(g, [-1]) * f, tf.TensorArray(tf.float32, size=m))
-        _, q, alphas = tf.while_loop(lambda i, q, alphas: i < k, newest_first, start)
-        newest = (p - 1) % m
-        gamma = tf.where(k > 0, 1.0 / (rho_[newest] * tf.tensordot(y_[newest], y_[newest], 1) + 1e-30), 1.0)
-
-        def oldest_first(i, r):
-            j = (p - 1 - i) % m
-            return i - 1, r + (alphas.read(i) - rho_[j] * tf.tensordot(y_[j], r, 1)) * s_[j]
-
-        _, r = tf.while_loop(lambda i, r: i >= 0, oldest_first, (k - 1, gamma * q))
-        r = r * f
-        return -tf.reshape(r, tf.shape(g)), -tf.tensordot(tf.reshape(g, [-1]), r, 1)
-
-    @tf.function(autograph=False)
     def update(s, y, free):
-        s, y = tf.reshape(s, [-1]), tf.reshape(y * free, [-1])
-        sy = tf.tensordot(s, y, 1)
-
-        def store():
-            p = pos.value()
-            writes = [S[p].assign(s), Y[p].assign(y), rho[p].assign(1.0 / sy), pos.assign((p + 1) % m),
-                      count.assign(tf.minimum(count + 1, m))]
-            with tf.control_dependencies(writes):
-                return tf.constant(True)
-
-        return tf.cond(sy > 1e-10 * tf.tensordot(y, y, 1), store, lambda: tf.constant(False))
+        s, y, sy, curved = _pair(s, y, free)
+        if not bool(curved):
+            return False
+        p = state["pos"]
+        S[p].assign(s)
+        Y[p].assign(y)
+        rho[p].assign(1.0 / sy)
+        state.update(pos=(p + 1) % m, count=min(state["count"] + 1, m))
+        return True
 
     def reset():
         rho.assign(tf.zeros(m))
-        count.assign(0)
+        state["count"] = 0
 
     return direction, update, reset
 
@@ -87,10 +106,11 @@ def line_search(trial, J, gd, t):
     ``trial(t) -> (x_t, J_t, J_content, J_style, g_t, g.(x_t - x), phi'(t))``, phi'(t) = g_t.d over the
     pixels x + t d leaves unclipped (the others no longer move); J = phi(0), gd = phi'(0) < 0.
     A step is acceptable if J_t <= J + c1 g.(x_t - x) (Armijo); it is taken unless the slope is still
-    steep (g_t.d < c2 gd), then t grows x LBFGS_GROW. A failed step is halved towards the last
-    acceptable one; if none was, t goes to the minimum of the parabola through phi(0), its slope and
-    phi(t) (kept within [0.1 t, 0.5 t]), so a step far too long is cut in one evaluation. At most
-    LBFGS_EVALS evaluations.
+    steep (g_t.d < c2 gd), then t grows x LBFGS_GROW. Once a step was acceptable, the first that is not
+    ends the search with the best one (halving back towards it cost the first iteration 2 or 3 more
+    evaluations on the VGG costs, none of them lower). Before that, a failed t goes to the minimum of
+    the parabola through phi(0), its slope and phi(t) (kept within [0.1 t, 0.5 t]), so a step far too
+    long is cut in one evaluation (halved where the cost is not finite). At most LBFGS_EVALS evaluations.
     """
     t_lo, t_hi, best = 0.0, None, None
     for _ in range(LBFGS_EVALS):
@@ -103,6 +123,8 @@ def line_search(trial, J, gd, t):
                 break
             t_lo = t
             t = (t_lo + t_hi) / 2 if t_hi is not None else t * LBFGS_GROW
+        elif best is not None:  # grown past the acceptable step: keep it
+            break
         elif t_lo == 0 and np.isfinite(J_t) and drop < 0:  # the parabola J + drop s + (J_t - J - drop) s^2
             t_hi, t = t, t * min(max(-drop / (2 * (J_t - J - drop)), 0.1), 0.5)
         else:

@@ -38,7 +38,6 @@ from nst_utils import (
     NSTError,
     Settings,
     TransferResult,
-    adam,
     check_setting,
     deprocess,
     follow,
@@ -104,11 +103,35 @@ def normalize_style_weights(weights, n) -> np.ndarray:
     return w / w.sum()
 
 
-def style_targets(model, styles, weights, layers, shape):
+def compiled_forward(model, layers, precision="float32"):
+    """``model(x, layers)`` for images of any size, its convolutions after conv1_1 in ``precision``'s dtype
+    and the activations returned in float32, traced once for each (layers, precision) and kept on ``model``
+    (the targets of every scale and every run share it): ``forward(x) -> {name: activation}``."""
+    key = (tuple(layers), precision)
+    cache = model.__dict__.setdefault("_compiled_forwards", {})
+    if key not in cache:
+        dtype = compute_dtype(precision)
+        cache[key] = tf.function(lambda x: {n: tf.cast(a, tf.float32) for n, a in model(x, list(key[0]), dtype).items()},
+                                 autograph=False, input_signature=[tf.TensorSpec((None, None, None, 3))])
+    return cache[key]
+
+
+class _Compiled:
+    """``model`` for nst_utils.style_activations, its forward passes compiled (compiled_forward)."""
+
+    def __init__(self, model, precision="float32"):
+        self.model, self.precision = model, precision
+
+    def __call__(self, image, layers):
+        return compiled_forward(self.model, layers, self.precision)(tf.convert_to_tensor(image, tf.float32))
+
+
+def style_targets(model, styles, weights, layers, shape, precision="float32"):
     r"""The style target of one or several style images: G^[l] = sum_k w_k G_S^(k)[l], sum_k w_k = 1.
 
     styles: preprocessed (1, h, w, 3) arrays (sizes may differ: see nst_utils.style_activations, for a
-    generated image of ``shape``); weights: one per style (normalised to sum 1, None: equal).
+    generated image of ``shape``); weights: one per style (normalised to sum 1, None: equal); ``precision``:
+    of the forward passes (a bfloat16 step's targets are its own activations of the style, 3x cheaper).
     Returns {layer: G (n_C, n_C)} in float32.
     """
     w = normalize_style_weights(weights, len(styles))
@@ -116,7 +139,7 @@ def style_targets(model, styles, weights, layers, shape):
     for w_k, s in zip(w, styles):
         if w_k == 0 and len(styles) > 1:
             continue  # a style with weight 0 adds nothing: do not run the network on it
-        for n, a in style_activations(model, s, layers, shape).items():
+        for n, a in style_activations(_Compiled(model, precision), s, layers, shape).items():
             total[n] = total[n] + float(w_k) * gram(a) if n in total else float(w_k) * gram(a)
     return total
 
@@ -165,6 +188,33 @@ def compiled_cost(model, content_layer, style_names, precision, tv=False):
     return cache[key]
 
 
+_ANY = tf.TensorSpec(None, tf.float32)
+
+
+@tf.function(autograph=False, input_signature=[_ANY] * 6 + [tf.TensorSpec(())] * 2)
+def _adam_update(x, g, m, v, lo, hi, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One step of the core's Adam (nst_utils.adam): the new x, m and v; traced once per process."""
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * tf.square(g)
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return tf.clip_by_value(x - lr * m_hat / (tf.sqrt(v_hat) + eps), lo, hi), m, v
+
+
+def adam(cost, x0, lo, hi, lr):
+    """The core's Adam (nst_utils.adam: the same steps, yields and ``send(cost)``), its update compiled
+    once per process for every size rather than traced again around each new cost: a second run, a
+    second scale or a live change traces nothing. ``lr``: a number or a tf.Variable, read each step."""
+    x = tf.constant(x0, tf.float32)
+    m = v = tf.zeros_like(x)
+    lo, hi, t = tf.constant(lo, tf.float32), tf.constant(hi, tf.float32), 0
+    while True:
+        J, J_content, J_style, g = cost(x)
+        t += 1
+        x_next, m, v = _adam_update(x, g, m, v, lo, hi, tf.constant(float(t)), tf.convert_to_tensor(lr, tf.float32))
+        new_cost = yield J, J_content, J_style, x.numpy()
+        x, cost = x_next, cost if new_cost is None else new_cost
+
+
 class _ScaleCost:
     """One scale's cost(x) -> (J, J_content, J_style, dJ/dx): the compiled cost with this scale's targets
     and its weights in a tf.Variable (``set(settings)`` changes them for the next step, no retrace)."""
@@ -179,8 +229,10 @@ class _ScaleCost:
         self.names = [n for n, w in s.style_layers if w and n in layers]
         content_layer = s.content_layer if s.content_layer in layers else None
         fn = compiled_cost(model, content_layer, self.names, s.precision, s.tv_weight > 0)
-        a_C = model(content, [content_layer])[content_layer] if content_layer else tf.zeros((1, 1, 1, 1))
-        grams = style_targets(model, styles, s.style_weights, self.names, content.shape) if self.names else {}
+        forward = _Compiled(model, s.precision)  # the targets in the step's precision: what it compares with
+        a_C = forward(content, [content_layer])[content_layer] if content_layer else tf.zeros((1, 1, 1, 1))
+        grams = style_targets(model, styles, s.style_weights, self.names, content.shape, s.precision) \
+            if self.names else {}
         targets = (a_C, tuple(grams[n] for n in self.names))
         self.weights = tf.Variable(_weights(s, self.names), dtype=tf.float32)
         self.compiled = fn  # the traced step, shared (see compiled_cost): its graph is what runs

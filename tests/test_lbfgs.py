@@ -129,3 +129,16 @@ def test_saturating_style_one_evaluation_per_iteration(tiny_model, make_images, 
     assert np.mean((r.image == 0) | (r.image == 255)) > 0.1
     assert r.iterations == 40 and int(evaluations.numpy()) <= 1.2 * 40
     assert r.evaluations == r.history[-1]["evaluations"] == int(evaluations.numpy())
+
+
+def test_a_grown_step_that_fails_ends_the_search_with_the_step_before():
+    # phi(t) = 1 - t + t^6 / 100: t = 1 is acceptable but still steep (phi' = -0.94), so t grows to 4,
+    # where phi is far higher (38); the search keeps t = 1 at once instead of trying 2.5 (higher again).
+    seen = []
+
+    def trial(t):
+        seen.append(t)
+        return f"x_{t}", 1 - t + t**6 / 100, 0.0, 0.0, "g_t", -t, -1 + 6 * t**5 / 100
+
+    best = lbfgs.line_search(trial, 1.0, -1.0, 1.0)
+    assert seen == [1.0, 4.0] and best[0] == "x_1.0" and best[1] == pytest.approx(0.01)

@@ -96,7 +96,9 @@ def test_bfloat16_costs_close_to_float32(tiny_model, images):
     # J and J_style sum many such values, whose rounding errors mostly cancel (measured: 2e-6 .. 6e-5
     # on these weights and on real VGG16), so 2e-3 (one rounding step) bounds them with room to spare.
     # J_content is a squared *difference* a_C - a_G, smaller than the activations whose rounding it
-    # carries, so it gets 1e-2 (measured 5e-3 here). The gradient must point the same way (cos > 0.99).
+    # carries (both a_G's and, the targets being the bfloat16 step's own, a_C's), so it gets 2e-2
+    # (measured 5e-3 here with float32 targets, 1.1e-2 with bfloat16 ones). The gradient must point the
+    # same way (cos > 0.99).
     f32, c = _costs(tiny_model, *images)
     b16, _ = _costs(tiny_model, *images, precision="bfloat16")
     x = tf.constant(nst.generate_noise_image(c, 0.6, 0))
@@ -104,7 +106,7 @@ def test_bfloat16_costs_close_to_float32(tiny_model, images):
     assert np.isfinite([float(J2), float(Jc2), float(Js2)]).all()
     assert float(J2) == pytest.approx(float(J), rel=2e-3)
     assert float(Js2) == pytest.approx(float(Js), rel=2e-3)
-    assert float(Jc2) == pytest.approx(float(Jc), rel=1e-2)
+    assert float(Jc2) == pytest.approx(float(Jc), rel=2e-2)
     g, g2 = g.numpy().ravel(), g2.numpy().ravel()
     assert g2.dtype == np.float32 and g @ g2 / np.linalg.norm(g) / np.linalg.norm(g2) > 0.99
     assert _ops(b16, c.shape).get("Conv2D", 0) == 13
@@ -285,6 +287,7 @@ def test_bench_json(tiny_vgg_path, tmp_path, capsys):
     result = json.loads(out[-1])
     text = "\n".join(out)
     assert code == 0 and "per-iteration cost" in text and "fastest to the target" in text and "evals/it" in text
+    assert "fixed s" in text and result["spread"] is None  # one pair, one seed: no spread
     assert {"size", "weights", "quality_weights", "machine", "step", "matmul_gflops", "quality", "memory",
             "plot", "pictures"} <= set(result)
     assert result["size"] == [40, 56] and result["memory"] == []  # --quick leaves the memory part out
@@ -303,7 +306,10 @@ def test_bench_json(tiny_vgg_path, tmp_path, capsys):
     assert dlai["evaluations"] == 6 and dlai["evaluations_per_iteration"] == 1.0  # Adam: one per step
     for r in methods.values():
         assert {"seconds_to_target", "iterations_to_target", "speedup", "ms_per_iteration", "J_float32",
-                "curve", "reached", "evaluations", "evaluations_per_iteration"} <= set(r)
+                "curve", "reached", "evaluations", "evaluations_per_iteration", "fixed_seconds",
+                "first_iteration_seconds"} <= set(r)
+        # the fixed cost (before the first iteration) apart from the per-iteration cost
+        assert r["fixed_seconds"] < r["first_iteration_seconds"] and r["ms_per_iteration"] > 0  # it may be ~0
         assert r["evaluations_per_iteration"] == pytest.approx(r["evaluations"] / r["iterations"], abs=1e-3)
         assert r["evaluations"] >= r["iterations"] + (r["method"] != "dlai")  # L-BFGS: one to start
         if r["reached"]:
@@ -348,3 +354,29 @@ def test_bfloat16_conv1_1_stays_float32_and_casts_survive_traces(tiny_model, ima
     first = tf.function(lambda x: tiny_model(x, ["conv3_1"], tf.bfloat16)["conv3_1"])
     second = tf.function(lambda x: tiny_model(x, ["conv4_1"], tf.bfloat16)["conv4_1"])
     assert first(x).dtype == second(x).dtype == tf.bfloat16
+
+
+def test_bench_methods_are_transfer_settings():
+    """Each benchmark method is one TransferSettings, writing only what differs from its defaults: dlai is
+    the defaults (the assignment's settings) themselves."""
+    assert all(isinstance(s, transfer.TransferSettings) for _, s in bench.BENCH_METHODS.values())
+    assert bench.BENCH_METHODS["dlai"][1] == transfer.TransferSettings()
+    assert bench.BENCH_METHODS["c2f-bf16"][1] == transfer.TransferSettings(optimizer="lbfgs", scales="auto",
+                                                                           precision="bfloat16")
+
+
+def test_bfloat16_targets_are_the_steps_own_activations(tiny_model, images):
+    """A bfloat16 step compares x's bfloat16 activations with targets from the same bfloat16 forward pass:
+    the content itself has J_content 0 exactly (float32 targets left it bfloat16's rounding away), and its
+    style targets are within bfloat16's rounding of the float32 ones."""
+    content, style = images
+    c, s = nst.preprocess(content, tiny_model.mean), nst.preprocess(style, tiny_model.mean)
+    for precision in ("float32", "bfloat16"):
+        cost = transfer.cost_function(tiny_model, c, c, precision=precision)
+        J, Jc, Js, _ = cost(tf.constant(c))
+        assert float(Jc) == 0.0 and float(Js) == 0.0
+    names = [n for n, _ in nst.STYLE_LAYERS]
+    G32 = transfer.style_targets(tiny_model, [s], None, names, c.shape)
+    G16 = transfer.style_targets(tiny_model, [s], None, names, c.shape, "bfloat16")
+    for n in names:
+        np.testing.assert_allclose(G16[n].numpy(), G32[n].numpy(), rtol=0.05, atol=0.02 * np.abs(G32[n].numpy()).max())

@@ -2,6 +2,7 @@
 import dataclasses
 import re
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -253,9 +254,10 @@ def _numpy_adam(w, target, x0, steps, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     return out, x
 
 
-def test_adam_matches_numpy_with_bias_correction_and_clipping():
+@pytest.mark.parametrize("adam", [nst.adam, transfer.adam], ids=["core", "compiled"])
+def test_adam_matches_numpy_with_bias_correction_and_clipping(adam):
     cost, x0, w, target = _quadratic()
-    r = nst.follow(nst.adam(cost, x0, *nst.pixel_bounds(MEAN), 7.0), 12, MEAN, x0)
+    r = nst.follow(adam(cost, x0, *nst.pixel_bounds(MEAN), 7.0), 12, MEAN, x0)
     trajectory, x_end = _numpy_adam(w, target, x0, 12, 7.0)
     lo, hi = nst.pixel_bounds(MEAN)
     assert np.mean((x_end == lo) | (x_end == hi)) > 0.2  # many pixels were clipped
@@ -265,11 +267,12 @@ def test_adam_matches_numpy_with_bias_correction_and_clipping():
     assert r.evaluations == 12 and [h["evaluations"] for h in r.history] == list(range(1, 13))
 
 
-def test_adam_returns_the_best_image_in_range_when_the_cost_rises():
+@pytest.mark.parametrize("adam", [nst.adam, transfer.adam], ids=["core", "compiled"])
+def test_adam_returns_the_best_image_in_range_when_the_cost_rises(adam):
     # lr 120 overshoots the targets (all inside the range) and past 0 and 255 (a quarter of the
     # steps would leave the range): the cost falls, then rises again by the end
     cost, x0, w, target = _quadratic(seed=1, low=20, high=235)
-    r = nst.follow(nst.adam(cost, x0, *nst.pixel_bounds(MEAN), 120.0), 10, MEAN, x0)
+    r = nst.follow(adam(cost, x0, *nst.pixel_bounds(MEAN), 120.0), 10, MEAN, x0)
     trajectory, _ = _numpy_adam(w, target, x0, 10, 120.0)
     J = [h["J"] for h in r.history]
     np.testing.assert_allclose(J, [J for J, _ in trajectory], rtol=1e-4)
@@ -341,3 +344,48 @@ def test_a_live_change_keeps_adams_state_and_traces_nothing(tiny_model, images, 
     assert traces == []  # the same compiled step: only the weights it reads changed
     # Adam's state went on: the step after the change moves the pixels by about lr, not by a fresh start's
     assert float(first[2][0]) > 0 and changed[3].shape == first[2][3].shape
+
+
+@pytest.fixture
+def traces(monkeypatch):
+    """The names of the graphs TensorFlow traces from here on (each tf.function trace makes one)."""
+    from tensorflow.python.framework import func_graph
+
+    names, real = [], func_graph.func_graph_from_py_func
+    monkeypatch.setattr(func_graph, "func_graph_from_py_func",
+                        lambda name, *a, **k: names.append(name) or real(name, *a, **k))
+    return names
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_a_second_run_a_second_scale_and_the_lab_trace_nothing(tiny_vgg_path, make_images, traces, optimizer):
+    """The step, the targets and L-BFGS's memory are traced once per process for every size: a first run
+    traces; a second run at another size, with a second scale, and a lab run at a third size trace nothing."""
+    from nst_tools import lab
+
+    model = nst.load_vgg_model(tiny_vgg_path)  # a model of its own: nothing traced for it yet
+    s = transfer.TransferSettings(iterations=4, seed=0, optimizer=optimizer, precision="float32")
+    transfer.run_transfer(model, *make_images(48, 64, 1), s)
+    assert traces  # the first run traced its step (and its targets, and L-BFGS's parts)
+    first = list(traces)
+    r = transfer.run_transfer(model, *make_images(64, 96, 2), dataclasses.replace(s, scales=[(0.5, 2), 1], seed=1))
+    assert r.iterations == 4 and traces == first  # another size, two scales: no new trace
+    runner = lab.LabRunner(model)
+    runner.run(lab.LabSettings(optimizer=optimizer, precision="float32", size=80, iterations=3), *make_images(60, 80, 3))
+    assert runner.wait(60) and runner.error is None and traces == first
+
+
+def test_the_labs_warm_up_leaves_its_first_run_nothing_to_trace(tiny_vgg_path, make_images, traces):
+    from nst_tools import lab
+
+    model = nst.load_vgg_model(tiny_vgg_path)
+    runner = lab.LabRunner(model, warm_up=True)  # on a thread, as the panel opens
+    for _ in range(600):
+        if runner.warm_up_seconds is not None:
+            break
+        time.sleep(0.1)
+    assert runner.warm_up_seconds is not None and traces
+    warm = list(traces)
+    runner.run(lab.LabSettings(size=64, iterations=3, seed=0), *make_images(48, 64, 1))
+    assert runner.wait(60) and runner.error is None and len(runner.history) == 3
+    assert traces == warm  # the first Run, at another size, traced nothing
