@@ -321,7 +321,7 @@ else:
 # with VGG16 on a shared 2-core CPU, about 0.55 s per iteration; VGG19 about 2.5 minutes).
 #
 # **Where this is going**: content + style = result, as the README opens with it (the cat with the swirls
-# style, L-BFGS, 100 iterations at 300 x 400; section 4 compares the two optimisers):
+# style, L-BFGS, 100 iterations at 266 x 400; section 4 compares the two optimisers):
 #
 # ![content + style = result: chelsea + swirls, L-BFGS, 100 iterations, VGG16 stand-in weights](figures/05_result.jpg)
 #
