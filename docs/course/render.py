@@ -319,7 +319,7 @@ def fig_result(model, s, label):
     t = s["transfer"]
     content = load(s["content"], max_size=s["max_size"])
     size = content.shape[:2]
-    style = load(s["style"], size=further.style_target_size(size, 1.0))
+    style = load(s["style"], size=size)                        # as stylize loads it (--style-scale 1)
     t0 = time.perf_counter()
     result = transfer.run_transfer(model, content, style, t)
     print(f"  J {result.J:.6g} ({time.perf_counter() - t0:.0f} s)", flush=True)
