@@ -58,14 +58,22 @@ def progress(iterable=None, desc=None, total=None, **kwargs):
 
 
 class _NoBar:
+    """What ``progress`` gives without tqdm: iterates, counts (``n``), and is a context manager, like tqdm."""
+
     def __init__(self, iterable=None):
-        self.iterable = iterable
+        self.iterable, self.n = iterable, 0
 
     def __iter__(self):
         return iter(self.iterable or ())
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def update(self, n=1):
-        pass
+        self.n += n
 
     def close(self):
         pass

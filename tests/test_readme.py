@@ -2,6 +2,7 @@
 stylize defaults table gives the parser's defaults, and every command it shows parses."""
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,42 @@ def test_the_quick_command_is_repeatable():
     quick = re.search(r"^python3 nst_utils\.py stylize images/chelsea\.jpg images/style_swirls\.jpg -o cat\.png .*$",
                       README, re.M).group(0)
     assert "--seed 0" in quick
+
+
+def _render():
+    """docs/course/render.py as a module (it renders nothing when imported)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course_render", nst.ROOT / "docs" / "course" / "render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_quick_command_paints_the_headline_figure_at_the_size_the_readme_states():
+    """The quick command, parsed by stylize's parser: the size stylize computes for it (--max-size's longest side,
+    the photo's shape kept) is the one the README's first caption and the lines after the command state, and its
+    settings are those docs/course/render.py paints the headline figure (notebooks/figures/05_result.jpg) with."""
+    from nst_tools.fast import content_size
+    from nst_tools.transfer import TransferSettings
+
+    quick = re.search(r"^python3 nst_utils\.py (stylize images/chelsea\.jpg .*)$", README, re.M).group(1)
+    args = cli.build_parser().parse_args(shlex.split(quick))
+    size = content_size(nst.ROOT / args.content, args.size, args.max_size)
+    assert size == nst.load_image(nst.ROOT / args.content, max_size=args.max_size).shape[:2] == (266, 400)
+    lines = [line for line in README.splitlines() if line.strip()]
+    caption = lines[2]
+    after = README[README.index(quick):README.index("## The course\n")]
+    for text in (caption, after):
+        assert f"{size[0]}x{size[1]}" in text and not re.search(r"\b300x400\b", text), text
+    assert f"{args.iterations} L-BFGS iterations" in caption and f"seed {args.seed}" in caption
+    assert "--scales auto" in caption
+
+    figure = _render().SETTINGS["05_result"]
+    cli_settings = TransferSettings(iterations=args.iterations, optimizer=args.optimizer, alpha=args.alpha,
+                                    beta=args.beta, lr=args.lr, init=args.init, seed=args.seed,
+                                    tv_weight=args.tv_weight, scales=args.scales, precision=args.precision)
+    assert figure["transfer"] == cli_settings
+    assert (figure["content"], figure["style"], figure["max_size"]) == ("chelsea.jpg", "style_swirls.jpg",
+                                                                         args.max_size)
+    assert [Path(p).name for p in [args.content, *args.style]] == [figure["content"], figure["style"]]

@@ -15,6 +15,7 @@ import argparse
 import io
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,55 +34,65 @@ from PIL import Image  # noqa: E402
 
 import nst_utils as nst  # noqa: E402
 from nst_tools import course, fast, further, transfer  # noqa: E402
+from nst_tools.transfer import TransferSettings  # noqa: E402
 
 MAX_WIDTH = 1400          # pixels
 JPEG_QUALITY = 85
+SEED = 0                  # every figure's noise
 
 #: The label the committed figures carry (``--stand-in``): where they were made, the VGG19 file could not
 #: be downloaded, so a VGG16 in MatConvNet's layout with ImageNet-derived filters stood in for it.
 STAND_IN_LABEL = ("VGG16 stand-in weights (real-layout MatConvNet file from ImageNet-derived filters; "
                   "the VGG19 file cannot be downloaded where this was made)")
 
-#: Each figure's settings, copied from the notebook it illustrates (the non-smoke values).
+#: How the course's pictures are painted, unless a figure says otherwise: the library's transfer settings
+#: (TransferSettings: alpha, beta, layers, precision float32, ...) with L-BFGS from the seeded noisy start.
+LBFGS = TransferSettings(optimizer="lbfgs", seed=SEED)
+
+#: Each figure's settings, copied from the notebook it illustrates (the non-smoke values). How a figure's
+#: pictures are painted is one TransferSettings (under "transfer", "row_transfer"); everything it does not
+#: set is the library's default, written once, in nst_utils.Settings and nst_tools.transfer.TransferSettings.
 SETTINGS = {
     # notebooks/src/00_setup_and_vgg19.py: IMAGE_SIZE, the diagram's input size
     "00_network": {"size": (300, 400)},
     # notebooks/src/01_content_loss.py, section 3: RECON_SIZE, RECON_ITERATIONS, recon_layers, seed 0
-    "01_content_reconstructions": {"image": "chelsea.jpg", "size": (100, 150), "iterations": 100,
+    "01_content_reconstructions": {"image": "chelsea.jpg", "size": (100, 150),
+                                   "transfer": replace(LBFGS, iterations=100),
                                    "layers": ["conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]},
     # the Gram matrix notebook's idea, drawn by hand: n_H x n_W x n_C = 3 x 4 x 3
     "02_unrolling": {"shape": (3, 4, 3)},
     # notebooks/src/03_style_loss.py, section 4: STYLE_PATH, RECON_SIZE, RECON_ITERATIONS, seed 0
-    "03_style_reconstructions": {"style": "style_swirls.jpg", "size": (144, 192), "iterations": 100},
-    # notebooks/src/04_total_loss.py, section 2: GRID_SIZE (longest side), ITERATIONS, ALPHA, RATIOS
+    "03_style_reconstructions": {"style": "style_swirls.jpg", "size": (144, 192),
+                                 "transfer": replace(LBFGS, iterations=100)},
+    # notebooks/src/04_total_loss.py, section 2: GRID_SIZE (longest side), ITERATIONS, RATIOS (beta = ratio x alpha)
     "04_beta_alpha_grid": {"content": "chelsea.jpg", "style": "style_swirls.jpg", "max_size": 128,
-                           "iterations": 100, "alpha": 10.0,
+                           "transfer": replace(LBFGS, iterations=100),
                            "ratios": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 4.0]},
-    # README.md, the quick stylize command: --optimizer lbfgs --scales auto --iterations 100 (300x400)
-    "05_result": {"content": "chelsea.jpg", "style": "style_swirls.jpg", "size": (300, 400),
-                  "iterations": 100, "alpha": 10.0, "beta": 40.0, "scales": "auto"},
+    # README.md, the quick stylize command (tests/test_readme.py checks that it parses to these settings):
+    # --optimizer lbfgs --scales auto --iterations 100 --seed 0, stylize's --max-size 400 and --precision auto
+    "05_result": {"content": "chelsea.jpg", "style": "style_swirls.jpg", "max_size": 400,
+                  "transfer": replace(LBFGS, iterations=100, scales="auto", precision="auto")},
     # notebooks/src/07_going_further.py: SIZE = fit_size(300, 451, 400) and ITER for the colours,
-    # ROW and ROW_ITER for the blend and the style scale; SETTINGS (L-BFGS, alpha 10, beta 40, seed 0)
+    # ROW and ROW_ITER for the blend and the style scale; SETTINGS (L-BFGS, seed 0)
     "07_extras": {"content": "chelsea.jpg", "style_a": "style_swirls.jpg", "style_b": "style_mosaic.jpg",
-                  "size": (266, 400), "iterations": 40, "row": (200, 300), "row_iterations": 30,
-                  "alpha": 10.0, "beta": 40.0, "blend": 0.5, "scales": [0.5, 2.0]},
+                  "size": (266, 400), "transfer": replace(LBFGS, iterations=40), "row": (200, 300),
+                  "row_transfer": replace(LBFGS, iterations=30), "blend": 0.5, "scales": [0.5, 2.0]},
 }
 
-#: --smoke: the same figures at tiny sizes and 2 iterations (for the tests).
+#: --smoke: the same figures at tiny sizes and 2 iterations (for the tests); a dict under a settings key
+#: changes those settings (settings_with), any other value replaces the figure's.
 SMOKE = {
-    "01_content_reconstructions": {"size": (32, 48), "iterations": 2},
-    "03_style_reconstructions": {"size": (32, 40), "iterations": 2},
-    "04_beta_alpha_grid": {"max_size": 48, "iterations": 2},
-    "05_result": {"size": (48, 64), "iterations": 2},
-    "07_extras": {"size": (32, 48), "iterations": 2, "row": (32, 48), "row_iterations": 2},
+    "01_content_reconstructions": {"size": (32, 48), "transfer": {"iterations": 2}},
+    "03_style_reconstructions": {"size": (32, 40), "transfer": {"iterations": 2}},
+    "04_beta_alpha_grid": {"max_size": 48, "transfer": {"iterations": 2}},
+    "05_result": {"max_size": 64, "transfer": {"iterations": 2}},
+    "07_extras": {"size": (32, 48), "transfer": {"iterations": 2}, "row": (32, 48),
+                  "row_transfer": {"iterations": 2}},
 }
 
 FILES = {"00_network": ".png", "01_content_reconstructions": ".jpg", "02_unrolling": ".png",
          "03_style_reconstructions": ".jpg", "04_beta_alpha_grid": ".jpg", "05_result": ".jpg",
          "07_extras": ".jpg"}
-
-SEED = 0
-
 
 def weights_label(model, path) -> str:
     """"VGG19 weights (file)" / "VGG16 weights (file)" from the number of conv layers in the file."""
@@ -152,20 +163,30 @@ def fig_network(model, s, label):
     return fig, footer
 
 
+def recon_kwargs(t: TransferSettings) -> dict:
+    """course.reconstruct_content / reconstruct_style's optimiser settings, from a TransferSettings."""
+    return {"iterations": t.iterations, "optimizer": t.optimizer, "lr": t.lr, "seed": t.seed}
+
+
+def optimiser_text(t: TransferSettings) -> str:
+    return {"lbfgs": "L-BFGS", "adam": f"Adam (lr {t.lr:g})"}[t.optimizer]
+
+
 def fig_content(model, s, label):
+    t = s["transfer"]
     photo = load(s["image"], size=s["size"])
     rf = {row["name"]: row["receptive_field"] for row in course.layer_table(model, s["size"])}
     results = []
     for layer in s["layers"]:
-        t = time.perf_counter()
-        results.append(course.reconstruct_content(model, photo, layer, iterations=s["iterations"], seed=SEED))
-        print(f"  {layer}: J_content {results[-1].J_content:.3g} ({time.perf_counter() - t:.0f} s)", flush=True)
+        t0 = time.perf_counter()
+        results.append(course.reconstruct_content(model, photo, layer, **recon_kwargs(t)))
+        print(f"  {layer}: J_content {results[-1].J_content:.3g} ({time.perf_counter() - t0:.0f} s)", flush=True)
     fig = row_figure([photo] + [r.image for r in results],
                      ["content image C"] + [f"from {layer}\n(receptive field {rf[layer]} px)" for layer in s["layers"]],
                      "Content reconstructions from grey noise: an image whose activation at one layer matches the "
                      "photo's (the layers of Gatys et al., CVPR 2016, Fig. 1)")
-    footer = (f"{hw(s['size'])} pixels, {s['iterations']} L-BFGS iterations per reconstruction "
-              f"(course.reconstruct_content, seed {SEED}).\nWeights: {label}")
+    footer = (f"{hw(s['size'])} pixels, {t.iterations} {optimiser_text(t)} iterations per reconstruction "
+              f"(course.reconstruct_content, seed {t.seed}).\nWeights: {label}")
     return fig, footer
 
 
@@ -247,41 +268,42 @@ def fig_unrolling(model, s, label):
 
 
 def fig_style(model, s, label):
+    t = s["transfer"]
     style = load(s["style"], size=s["size"])
     names = [n for n, _ in nst.STYLE_LAYERS]
     layer_sets = [names[:k] for k in range(1, len(names) + 1)]
     results = []
     for layers in layer_sets:
-        t = time.perf_counter()
-        results.append(course.reconstruct_style(model, style, layers, iterations=s["iterations"], seed=SEED))
-        print(f"  {layers[-1]}: J_style {results[-1].J_style:.3g} ({time.perf_counter() - t:.0f} s)", flush=True)
+        t0 = time.perf_counter()
+        results.append(course.reconstruct_style(model, style, layers, **recon_kwargs(t)))
+        print(f"  {layers[-1]}: J_style {results[-1].J_style:.3g} ({time.perf_counter() - t0:.0f} s)", flush=True)
     titles = ["from " + (ls[0] if len(ls) == 1 else f"{ls[0]} ... {ls[-1]}") for ls in layer_sets]
     fig = row_figure([style] + [r.image for r in results], [f"style image S\n({s['style']})"] + titles,
                      "Style reconstructions from grey noise: matching the Gram matrices of more and more layers "
                      "(equal weights)", height=2.55)
-    footer = (f"{hw(s['size'])} pixels, {s['iterations']} L-BFGS iterations per reconstruction "
-              f"(course.reconstruct_style, seed {SEED}).\nWeights: {label}")
+    footer = (f"{hw(s['size'])} pixels, {t.iterations} {optimiser_text(t)} iterations per reconstruction "
+              f"(course.reconstruct_style, seed {t.seed}).\nWeights: {label}")
     return fig, footer
 
 
 def fig_grid(model, s, label):
+    t = s["transfer"]
     content = load(s["content"], max_size=s["max_size"])
     style = load(s["style"], size=content.shape[:2])
     results = []
     for ratio in s["ratios"]:
-        t = time.perf_counter()
-        results.append(transfer.run_transfer(model, content, style, iterations=s["iterations"], optimizer="lbfgs",
-                                              alpha=s["alpha"], beta=ratio * s["alpha"], seed=SEED))
+        t0 = time.perf_counter()
+        results.append(transfer.run_transfer(model, content, style, t, beta=ratio * t.alpha))
         print(f"  beta/alpha {ratio:g}: J_content {results[-1].J_content:.3g}, J_style {results[-1].J_style:.3g} "
-              f"({time.perf_counter() - t:.0f} s)", flush=True)
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
     n = len(s["ratios"]) + 1
     fig, axes = plt.subplots(1, n, figsize=(1.75 * n, 1.75), layout="constrained")
     show(axes[0], content, "content C", fontsize=9)
     for ax, ratio, result in zip(axes[1:], s["ratios"], results):
         show(ax, result.image, "β/α = " + ("4 (assignment)" if ratio == 4 else f"{ratio:.0e}"), fontsize=9)
     fig.suptitle(f"More weight on style from left to right (style: {s['style']})", fontsize=11)
-    footer = (f"{hw(content.shape)} pixels, {s['iterations']} L-BFGS iterations per picture, α = {s['alpha']:g}, "
-              f"β = ratio x α, start: content + noise (seed {SEED}).\nWeights: {label}")
+    footer = (f"{hw(content.shape)} pixels, {t.iterations} {optimiser_text(t)} iterations per picture, "
+              f"α = {t.alpha:g}, β = ratio x α, start: content + noise (seed {t.seed}).\nWeights: {label}")
     return fig, footer
 
 
@@ -292,13 +314,15 @@ def plan_text(size, iterations, scales):
 
 
 def fig_result(model, s, label):
-    content = load(s["content"], size=s["size"])
-    style = load(s["style"], size=s["size"])
-    t = time.perf_counter()
-    result = transfer.run_transfer(model, content, style, iterations=s["iterations"], optimizer="lbfgs",
-                                    alpha=s["alpha"], beta=s["beta"], scales=s["scales"], seed=SEED,
-                                    precision="float32")
-    print(f"  J {result.J:.4g} ({time.perf_counter() - t:.0f} s)", flush=True)
+    """What the README's quick stylize command paints: the content at ``max_size`` (its shape kept), the
+    style at the content's size, as ``stylize`` loads them, and the same settings."""
+    t = s["transfer"]
+    content = load(s["content"], max_size=s["max_size"])
+    size = content.shape[:2]
+    style = load(s["style"], size=size)                        # as stylize loads it (--style-scale 1)
+    t0 = time.perf_counter()
+    result = transfer.run_transfer(model, content, style, t)
+    print(f"  J {result.J:.6g} ({time.perf_counter() - t0:.0f} s)", flush=True)
     fig, axes = plt.subplots(1, 5, figsize=(13.5, 3.6), width_ratios=[1, 0.14, 1, 0.14, 1])
     for ax, image, title in zip(axes[::2], [content, style, result.image],
                                 [f"content ({s['content']})", f"style ({s['style']})", "result"]):
@@ -308,40 +332,40 @@ def fig_result(model, s, label):
         ax.axis("off")
         ax.text(0.5, 0.5, sign, ha="center", va="center", fontsize=34, transform=ax.transAxes)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.02, wspace=0.02)
-    footer = (f"{hw(s['size'])}, {s['iterations']} L-BFGS iterations, scales \"{s['scales']}\" "
-              f"({plan_text(s['size'], s['iterations'], s['scales'])}), α = {s['alpha']:g}, β = {s['beta']:g}, "
-              f"float32, seed {SEED} (transfer.run_transfer).\nWeights: {label}")
+    precision = fast.resolve_precision(t.precision)
+    precision += f" (precision {t.precision})" if precision != t.precision else ""
+    footer = (f"{hw(size)}, {t.iterations} {optimiser_text(t)} iterations, scales \"{t.scales}\" "
+              f"({plan_text(size, t.iterations, t.scales)}), α = {t.alpha:g}, β = {t.beta:g}, {precision}, "
+              f"seed {t.seed}, J = {result.J:.4g} (the README's quick stylize command).\nWeights: {label}")
     return fig, footer
 
 
 def fig_extras(model, s, label):
-    settings = dict(optimizer="lbfgs", alpha=s["alpha"], beta=s["beta"], seed=SEED)
+    t, row_t = s["transfer"], s["row_transfer"]
     content = load(s["content"], size=s["size"])
     style_a = load(s["style_a"], size=s["size"])
     images, titles = [content], [f"content ({s['content']})"]
     for mode, title in [(None, "normal transfer"), ("luminance", "colours kept: luminance only"),
                         ("histogram", "colours kept: histogram matching")]:
-        t = time.perf_counter()
-        images.append(further.stylize(model, content, style_a, preserve_colors=mode, iterations=s["iterations"],
-                                      **settings).image)
+        t0 = time.perf_counter()
+        images.append(further.stylize(model, content, style_a, preserve_colors=mode, settings=t).image)
         titles.append(title)
-        print(f"  preserve_colors={mode} ({time.perf_counter() - t:.0f} s)", flush=True)
+        print(f"  preserve_colors={mode} ({time.perf_counter() - t0:.0f} s)", flush=True)
     row = s["row"]
     row_content = nst.resize_image(content, row)
     row_a, row_b = nst.resize_image(style_a, row), load(s["style_b"], size=row)
     w = s["blend"]
-    t = time.perf_counter()
+    t0 = time.perf_counter()
     images.append(further.stylize(model, row_content, [row_a, row_b], style_weights=[w, 1 - w],
-                                  iterations=s["row_iterations"], **settings).image)
+                                  settings=row_t).image)
     titles.append(f"blend: {w:g} swirls + {1 - w:g} mosaic")
-    print(f"  blend ({time.perf_counter() - t:.0f} s)", flush=True)
+    print(f"  blend ({time.perf_counter() - t0:.0f} s)", flush=True)
     style_raw = load(s["style_b"])
     for scale in s["scales"]:
-        t = time.perf_counter()
-        images.append(further.stylize(model, row_content, style_raw, style_scale=scale,
-                                      iterations=s["row_iterations"], **settings).image)
+        t0 = time.perf_counter()
+        images.append(further.stylize(model, row_content, style_raw, style_scale=scale, settings=row_t).image)
         titles.append(f"mosaic at style_scale {scale:g} (style {hw(further.style_target_size(row, scale))})")
-        print(f"  style_scale {scale:g} ({time.perf_counter() - t:.0f} s)", flush=True)
+        print(f"  style_scale {scale:g} ({time.perf_counter() - t0:.0f} s)", flush=True)
     left = (row[1] - row[1] // 2) // 2                        # the two styles side by side: centre crops,
     pair = np.concatenate([row_a[:, left:left + row[1] // 2],   # at the scale the blend sees them
                            row_b[:, left:left + row[1] - row[1] // 2]], axis=1)
@@ -352,9 +376,9 @@ def fig_extras(model, s, label):
         show(ax, image, title, fontsize=9.5)
     fig.suptitle("Going further: keep the photo's colours (top, style: swirls); blend two styles and change the "
                  "style's scale (bottom)", fontsize=11)
-    footer = (f"Top: {hw(s['size'])}, {s['iterations']} L-BFGS iterations each; bottom: {hw(row)}, "
-              f"{s['row_iterations']} L-BFGS iterations each; α = {s['alpha']:g}, β = {s['beta']:g}, seed {SEED} "
-              f"(further.stylize).\nWeights: {label}")
+    footer = (f"Top: {hw(s['size'])}, {t.iterations} {optimiser_text(t)} iterations each; bottom: {hw(row)}, "
+              f"{row_t.iterations} {optimiser_text(row_t)} iterations each; α = {t.alpha:g}, β = {t.beta:g}, "
+              f"seed {t.seed} (further.stylize).\nWeights: {label}")
     return fig, footer
 
 
@@ -364,7 +388,12 @@ RENDER = {"00_network": fig_network, "01_content_reconstructions": fig_content, 
 
 
 def settings_for(name, smoke):
-    return {**SETTINGS[name], **(SMOKE.get(name, {}) if smoke else {})}
+    """SETTINGS[name], with SMOKE[name]'s changes if ``smoke`` (a TransferSettings stays one, checked)."""
+    s = dict(SETTINGS[name])
+    for key, value in (SMOKE.get(name, {}) if smoke else {}).items():
+        s[key] = nst.settings_with(s[key], value, TransferSettings) if isinstance(s.get(key), TransferSettings) \
+            else value
+    return s
 
 
 def build_parser():

@@ -231,7 +231,7 @@ course.figure_slider(show_ratio, labels, value=labels[3], description="beta/alph
 # > - With this course's normalisations (and L-BFGS, 100 iterations, from the noisy photo), choose
 # >   **$\beta / \alpha$ between $10^{-4}$ and $10^{-2}$**; $10^{-3}$ is a good start.
 # > - That range belongs to these normalisations, this network and this small size: published ratios do not
-# >   carry over. (The README's 300 x 400 command keeps the assignment's 4 and the cat still shows: it starts
+# >   carry over. (The README's quick command (266 x 400) keeps the assignment's 4 and the cat still shows: it starts
 # >   at half size, where the layout is settled first.)
 
 # %% [markdown]

@@ -131,7 +131,8 @@ x_small = nst.preprocess(small, model.mean)
 starts = {ratio: nst.deprocess(nst.generate_noise_image(x_small, ratio, seed=0), model.mean)
           for ratio in (1.0, 0.6, 0.0)}
 ran = {ratio: nst.run_style_transfer(model, small, small_style, iterations=START_ITER, alpha=ALPHA, beta=BETA,
-                                     init_image=start, **LOSSES) for ratio, start in starts.items()}
+                                     init_image=start, **LOSSES)
+       for ratio, start in course.progress(starts.items(), desc="three starts")}
 fig, axes = plt.subplots(2, 3, figsize=(11, 5.6), layout="constrained")
 for col, ratio in enumerate(starts):
     name = {1.0: "pure noise", 0.6: "the assignment's 0.6 noise + 0.4 C", 0.0: "the photo"}[ratio]
@@ -287,7 +288,7 @@ if passed:
     G = tf.Variable(G0)
     state = course.adam_state(G)
     my_J, moves, start = [], [], time.perf_counter()
-    for _ in range(HAND_STEPS):
+    for _ in course.progress(range(HAND_STEPS), desc="your steps"):
         before = G.numpy()
         my_J.append(float(my_train_step(G, state)))
         moves.append(float(np.abs(G.numpy() - before).max()))
@@ -320,7 +321,7 @@ else:
 # with VGG16 on a shared 2-core CPU, about 0.55 s per iteration; VGG19 about 2.5 minutes).
 #
 # **Where this is going**: content + style = result, as the README opens with it (the cat with the swirls
-# style, L-BFGS, 100 iterations at 300 x 400; section 4 compares the two optimisers):
+# style, L-BFGS, 100 iterations at 266 x 400; section 4 compares the two optimisers):
 #
 # ![content + style = result: chelsea + swirls, L-BFGS, 100 iterations, VGG16 stand-in weights](figures/05_result.jpg)
 #

@@ -450,8 +450,10 @@ big_content = nst.load_image(ROOT / "images" / "chelsea.jpg", max_size=HIGH)
 big_style = nst.resize_image(style_a, big_content.shape[:2])
 film = further.AnimationRecorder(every=1 if SMOKE else 5)                # a film across the scales
 t0 = time.perf_counter()
-res = further.stylize(model, big_content, big_style, recorder=film, scales=PLAN,
-                  **{**SETTINGS, "iterations": HIGH_ITER})
+with course.progress(total=HIGH_ITER, desc=f"coarse to fine to {HIGH} px") as bar:   # all scales, the time left
+    res = further.stylize(model, big_content, big_style, recorder=film, scales=PLAN,
+                          callback=lambda i, costs, image: bar.update(i - bar.n), callback_every=1,
+                          **{**SETTINGS, "iterations": HIGH_ITER})
 seconds = time.perf_counter() - t0
 for fraction in sorted({h["scale"] for h in res.history}):
     part = [h for h in res.history if h["scale"] == fraction]
