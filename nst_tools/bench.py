@@ -23,6 +23,7 @@ from nst_tools.fast import (
 from nst_tools.transfer import TransferSettings, cost_function, run_transfer
 from nst_utils import (
     IMAGES_DIR,
+    ITERATIONS,
     ROOT,
     STYLE_LAYERS,
     atomic_write,
@@ -157,7 +158,7 @@ def _stop_at(target, shape, stop, j_at=None):
     return callback, hit, marks
 
 
-def bench_method(model, content, style, method, iterations=200, target=None, seed=0, j_at=None) -> dict:
+def bench_method(model, content, style, method, iterations=ITERATIONS, target=None, seed=0, j_at=None) -> dict:
     """Run one BENCH_METHODS method from the same noisy start; stop once the cost at full size reaches
     ``target`` (None: run all ``iterations``) and, with ``j_at``, once J after ``j_at`` iterations is
     known. Returns seconds and iterations to the target, the fixed cost (``fixed_seconds``: the time to
@@ -242,7 +243,7 @@ BENCH_PAIRS = (("chelsea.jpg", "style_swirls.jpg"), ("coffee.jpg", "style_mosaic
 BENCH_J_AT = 100
 
 
-def bench_quality(model, content, style, names, iterations=200, seed=0, j_at=None, log=None) -> dict:
+def bench_quality(model, content, style, names, iterations=ITERATIONS, seed=0, j_at=None, log=None) -> dict:
     """"dlai" runs ``iterations`` and its best cost is the target; each other method in ``names`` runs
     until it reaches that cost (at most 2 x ``iterations`` at full size) and, with ``j_at``, for at
     least ``j_at`` iterations; speedup = dlai's seconds / the method's."""
@@ -288,7 +289,7 @@ def aggregate(runs) -> dict:
             for m, rs in out.items()}
 
 
-def benchmark(weights=None, quality_weights=None, size=(300, 400), iterations=200, methods=None,
+def benchmark(weights=None, quality_weights=None, size=(300, 400), iterations=ITERATIONS, methods=None,
               parts=("step", "quality", "memory"), content=None, style=None, repeats=5, seed=0,
               memory_sizes=(512, 1024), log=None, seeds=1, pairs=None) -> dict:
     """The speed benchmark: per-step cost against its floor, time to the deeplearning.ai quality, memory.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -203,9 +204,10 @@ def build_parser():
     bn = sub.add_parser("bench", help="speed benchmark: step against its floor, time to quality, memory")
     bn.add_argument("--weights", help="VGG .mat/.h5 for the step and memory timings (default as for stylize)")
     bn.add_argument("--quality-weights", help="VGG .mat/.h5 for the time-to-quality runs (default --weights)")
-    bn.add_argument("--size", type=_size, default=(300, 400), help="HxW (default 300x400)")
-    bn.add_argument("--iterations", type=_int_at_least(1), default=200,
-                    help="iterations of the deeplearning.ai run that sets the target (default 200)")
+    b = inspect.signature(benchmark).parameters  # the defaults are the library's
+    bn.add_argument("--size", type=_size, default=b["size"].default, help="HxW (default {}x{})".format(*b["size"].default))
+    bn.add_argument("--iterations", type=_int_at_least(1), default=b["iterations"].default,
+                    help=f"iterations of the deeplearning.ai run that sets the target (default {b['iterations'].default})")
     bn.add_argument("--methods", default=",".join(BENCH_DEFAULT),
                     help=f"comma-separated, from {', '.join(BENCH_METHODS)} (dlai always runs; "
                          f"default {','.join(BENCH_DEFAULT)})")

@@ -32,6 +32,7 @@ from nst_tools.fast import layer_shapes
 from nst_tools.transfer import run_transfer
 from nst_utils import (
     CONTENT_LAYER,
+    LEARNING_RATE,
     STYLE_LAYERS,
     NSTError,
     TransferResult,
@@ -96,7 +97,7 @@ def _with_progress(progress_on, iterations, desc, callback, callback_every):
     return tick, 1, bar
 
 
-def reconstruct_style(model, style, layers, *, size=None, iterations=100, optimizer="lbfgs", lr=2.0,
+def reconstruct_style(model, style, layers, *, size=None, iterations=100, optimizer="lbfgs", lr=LEARNING_RATE,
                       seed=0, amplitude=20.0, callback=None, callback_every=10, progress=True) -> TransferResult:
     """Texture synthesis: an image whose Gram matrices at ``layers`` match ``style``'s, from grey noise.
 
@@ -192,7 +193,7 @@ def draw_network(model, input_size=(224, 224), content_layer=CONTENT_LAYER, styl
     return fig
 
 
-def reconstruct_content(model, image, layer, *, iterations=100, optimizer="lbfgs", lr=2.0, seed=0,
+def reconstruct_content(model, image, layer, *, iterations=100, optimizer="lbfgs", lr=LEARNING_RATE, seed=0,
                         amplitude=2.0, callback=None, callback_every=10, progress=True) -> TransferResult:
     """Content reconstruction: an image whose activation at ``layer`` matches ``image``'s, from grey noise.
 

@@ -39,6 +39,9 @@ import tensorflow as tf
 import nst_utils
 from nst_tools.further import restore_chroma
 from nst_utils import (
+    ALPHA,
+    BETA,
+    LEARNING_RATE,
     STYLE_LAYERS,
     VGG_MEAN,
     compute_content_cost,
@@ -1044,7 +1047,7 @@ def _adam(x, m, v, g, t, lo, hi, lr, beta1, beta2, eps, bias_correction=True, cl
     return (tf.clip_by_value(new, lo, hi) if clip else new), m, v
 
 
-def check_train_step(fn, make_cost, x0, mean=VGG_MEAN, steps=3, alpha=10.0, beta=40.0, lr=2.0, beta1=0.9,
+def check_train_step(fn, make_cost, x0, mean=VGG_MEAN, steps=3, alpha=ALPHA, beta=BETA, lr=LEARNING_RATE, beta1=0.9,
                      beta2=0.999, eps=1e-8, show=True, namespace=None) -> bool:
     """Check ``fn(G, state, alpha, beta)``, one Adam step on the tf.Variable ``G``; shows one verdict.
 
