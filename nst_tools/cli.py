@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
 import math
 import os
@@ -20,6 +19,7 @@ import tensorflow as tf
 from nst_tools.bench import (
     BENCH_DEFAULT,
     BENCH_METHODS,
+    BENCH_SIZE,
     bench_pictures,
     benchmark,
     format_benchmark,
@@ -41,6 +41,7 @@ from nst_tools.transfer import OPTIMIZERS, TransferSettings, normalize_style_wei
 from nst_utils import (
     DEFAULT_WEIGHTS,
     IMAGES_DIR,
+    ITERATIONS,
     KERAS_WEIGHTS,
     NSTError,
     image_format,
@@ -204,10 +205,9 @@ def build_parser():
     bn = sub.add_parser("bench", help="speed benchmark: step against its floor, time to quality, memory")
     bn.add_argument("--weights", help="VGG .mat/.h5 for the step and memory timings (default as for stylize)")
     bn.add_argument("--quality-weights", help="VGG .mat/.h5 for the time-to-quality runs (default --weights)")
-    b = inspect.signature(benchmark).parameters  # the defaults are the library's
-    bn.add_argument("--size", type=_size, default=b["size"].default, help="HxW (default {}x{})".format(*b["size"].default))
-    bn.add_argument("--iterations", type=_int_at_least(1), default=b["iterations"].default,
-                    help=f"iterations of the deeplearning.ai run that sets the target (default {b['iterations'].default})")
+    bn.add_argument("--size", type=_size, default=BENCH_SIZE, help="HxW (default {}x{})".format(*BENCH_SIZE))
+    bn.add_argument("--iterations", type=_int_at_least(1), default=ITERATIONS,
+                    help=f"iterations of the deeplearning.ai run that sets the target (default {ITERATIONS})")
     bn.add_argument("--methods", default=",".join(BENCH_DEFAULT),
                     help=f"comma-separated, from {', '.join(BENCH_METHODS)} (dlai always runs; "
                          f"default {','.join(BENCH_DEFAULT)})")
