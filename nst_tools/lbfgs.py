@@ -55,7 +55,8 @@ def _pair(s, y, free):
 
 
 def lbfgs_state(x0, memory):
-    """The L-BFGS memory: ``(direction(g, free) -> (d, g.d), update(s, y, free), reset())`` on TF variables.
+    """The L-BFGS memory: ``(direction(g, free) -> (d, g.d), update(s, y, free), reset(), rescale(k))`` on
+    TF variables.
 
     direction: d = -P H P g, P the projection on the free variables (``free``: 1.0 where a pixel may
     move, 0.0 where it is pinned at a bound, see free_mask), as in L-BFGS-B: the two-loop recursion
@@ -65,6 +66,8 @@ def lbfgs_state(x0, memory):
     (s.y / y.y) I from the newest pair (I before the first). update stores a pair only if s.y > 0
     (curvature), y restricted to the pixels free during that step (a pinned pixel's gradient change
     says nothing about the curvature along the step, and would shrink H_0); it returns whether it did.
+    rescale(k): the cost became k times steeper (a live weight change): every y_i becomes k y_i, so H
+    becomes H / k and the pairs keep their shape of the curvature.
     The compiled parts (_two_loop, _pair) are traced once per process, for every size and every run.
     """
     n, m = int(np.size(x0)), int(memory)
@@ -90,7 +93,11 @@ def lbfgs_state(x0, memory):
         rho.assign(tf.zeros(m))
         state["count"] = 0
 
-    return direction, update, reset
+    def rescale(k):
+        Y.assign(Y * k)
+        rho.assign(rho / k)
+
+    return direction, update, reset, rescale
 
 
 def free_mask(x, g, lo, hi):
@@ -143,10 +150,12 @@ def lbfgs(cost, x0, lo, hi, memory=LBFGS_MEMORY):
     accepted, so one cost evaluation per iteration, even when a style drives many pixels to 0 or 255.
     The memory is cleared only if no step lowers the cost; the generator ends when steepest descent
     fails too, or every pixel is pinned (converged). ``send(cost)``: the cost changed (new weights, or a
-    new function): J and g are evaluated again at x before the next iteration; the memory is kept.
+    new function): J and g are evaluated again at x before the next iteration; the memory is kept,
+    rescaled by |g_new| / |g_old| (beta x10 makes the cost about 10 times steeper: without the rescale
+    the next line searches took 2 evaluations each instead of 1, in the lab at 256 px).
     """
     lo, hi = tf.constant(lo), tf.constant(hi)
-    direction, update, reset = lbfgs_state(x0, memory)
+    direction, update, reset, rescale = lbfgs_state(x0, memory)
 
     def trial(x, g, d, t):
         x_t = tf.clip_by_value(x + t * d, lo, hi)
@@ -187,6 +196,9 @@ def lbfgs(cost, x0, lo, hi, memory=LBFGS_MEMORY):
         x, J, g, fresh = x_t, J_t, g_t, False
         new_cost = yield J, Jc, Js, x.numpy(), {"evaluations": evaluations}
         if new_cost is not None:
-            cost = new_cost
+            cost, g_old = new_cost, g
             J, g = evaluate(x)
             evaluations += 1
+            k = float(tf.norm(g) / tf.norm(g_old))
+            if np.isfinite(k) and k > 0:
+                rescale(k)

@@ -58,7 +58,7 @@ def _two_loop(S, Y, q):
 
 def test_direction_is_projected_quasi_newton(rng):
     n = 30
-    direction, update, _ = lbfgs.lbfgs_state(np.zeros(n, np.float32), 5)
+    direction, update, *_ = lbfgs.lbfgs_state(np.zeros(n, np.float32), 5)
     A = rng.normal(size=(n, n))
     A = A @ A.T + n * np.eye(n)  # a positive definite Hessian: y = A s
     free = (rng.uniform(size=n) > 0.4).astype(np.float32)
@@ -142,3 +142,25 @@ def test_a_grown_step_that_fails_ends_the_search_with_the_step_before():
 
     best = lbfgs.line_search(trial, 1.0, -1.0, 1.0)
     assert seen == [1.0, 4.0] and best[0] == "x_1.0" and best[1] == pytest.approx(0.01)
+
+
+def test_a_cost_made_steeper_mid_run_keeps_the_same_steps():
+    # L-BFGS is invariant to the cost's scale, so after send(10 x cost) the run must go on exactly as if
+    # nothing had changed: the same images and one evaluation per iteration. Without rescaling the
+    # memory, H stayed 10 times too large and each line search first tried a step 10 times too long.
+    cost, x0, _, _, evaluations = _box_problem(seed=1)
+    lo, hi = nst.pixel_bounds(MEAN)
+
+    def steeper(x):
+        J, Jc, Js, g = cost(x)
+        return 10 * J, 10 * Jc, Js, 10 * g
+
+    plain = lbfgs.lbfgs(cost, x0, lo, hi)
+    expected = [next(plain) for _ in range(12)]
+    changed = lbfgs.lbfgs(cost, x0, lo, hi)
+    got = [next(changed) for _ in range(4)] + [changed.send(steeper)] + [next(changed) for _ in range(7)]
+    for k, (a, b) in enumerate(zip(expected[4:], got[4:])):
+        np.testing.assert_allclose(b[3], a[3], atol=1e-2, err_msg=f"iteration {k + 5} after the change")
+        assert float(b[0]) == pytest.approx(10 * float(a[0]), rel=1e-3)
+    extra = [g[4]["evaluations"] - e[4]["evaluations"] for e, g in zip(expected, got)]
+    assert extra == [0] * 4 + [1] * 8  # the cost evaluated again at the change, then the same line searches

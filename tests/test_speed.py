@@ -135,7 +135,7 @@ def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
     real_state = lbfgs.lbfgs_state
 
     def spy_state(x0, memory):
-        direction, update, reset = real_state(x0, memory)
+        direction, update, reset, rescale = real_state(x0, memory)
 
         def d(g, free):
             calls["direction"] += 1
@@ -150,7 +150,7 @@ def test_lbfgs_keeps_one_state_in_float32(tiny_model, images, monkeypatch):
             calls["reset"] += 1
             return reset()
 
-        return d, u, r
+        return d, u, r, rescale
 
     monkeypatch.setattr(lbfgs, "lbfgs_state", spy_state)
     content, style = images
