@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nst_tools.fast import MIN_SCALE_SIDE
 from nst_tools.further import AnimationRecorder, timestamped_path
-from nst_tools.preview import figure_png
 from nst_tools.transfer import TransferSettings, transfer_steps
 from nst_utils import (
     IMAGES_DIR,
@@ -52,24 +52,29 @@ LAB_TV_WEIGHTS = ("0", "1e-4", "1e-3", "1e-2", "1e-1", "1")
 LAB_LIVE_KEYS = ("alpha", "beta", "style_layers", "content_layer", "tv_weight", "lr")
 
 #: The lab's defaults: L-BFGS (the fastest to the assignment's cost, see the README's Speed section),
-#: bfloat16 where the hardware has it, 256 pixels on the longest side.
-LAB_OPTIMIZER, LAB_SIZE = "lbfgs", 256
+#: bfloat16 where the hardware has it, 256 pixels on the longest side, and a coarse start: the first
+#: LAB_COARSE iterations at half the size (at 256 px, 20 of them took the fewest full-size evaluations
+#: to the assignment's cost: 16 against 21 with none, 20 with 10 and 19 with 30; docs/speed/lab_timing.py).
+LAB_OPTIMIZER, LAB_SIZE, LAB_COARSE = "lbfgs", 256, 20
 
 LAB_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 _LAB_NAMES = {"alpha": "α", "beta": "β", "style_layers": "style layer weights", "content_layer": "content layer",
               "tv_weight": "TV weight", "lr": "learning rate", "optimizer": "optimiser", "iterations": "iterations",
-              "size": "image size", "init": "start", "seed": "seed", "precision": "precision", "scales": "scales"}
+              "size": "image size", "init": "start", "seed": "seed", "precision": "precision", "scales": "scales",
+              "coarse": "coarse start"}
 
 
 @dataclass(frozen=True)
 class LabSettings(TransferSettings):
-    """What one Run of the lab uses: the full transfer's settings, the lab's defaults, and the image size
-    (longest side, pixels). ``lab_settings`` builds it from the widgets' values."""
+    """What one Run of the lab uses: the full transfer's settings, the lab's defaults, the image size
+    (longest side, pixels) and ``coarse``: iterations at half the size first, when ``scales`` is None
+    (see lab_scales). ``lab_settings`` builds it from the widgets' values."""
 
     optimizer: str = LAB_OPTIMIZER
     precision: str = "auto"
     size: int = LAB_SIZE
+    coarse: int = LAB_COARSE
 
     def __post_init__(self):
         super().__post_init__()
@@ -77,6 +82,17 @@ class LabSettings(TransferSettings):
             raise NSTError(f"image size must be between 16 and 2048 pixels, not {self.size!r}")
         if self.iterations < 1:
             raise NSTError(f"iterations must be a whole number >= 1, not {self.iterations!r}")
+        check_setting("coarse", self.coarse, "whole")
+
+
+def lab_scales(settings, shape):
+    """The scales a Run of ``settings`` at ``shape`` (H, W) takes: ``settings.scales`` if given, else
+    [(0.5, coarse), 1] (half the size first), with ``coarse`` at most a tenth of the iterations; one
+    scale (None) where that leaves under 5 coarse iterations or a half-size side under MIN_SCALE_SIDE."""
+    if settings.scales is not None:
+        return settings.scales
+    n = min(settings.coarse, settings.iterations // 10)
+    return [(0.5, n), 1.0] if n >= 5 and min(shape) >= 2 * MIN_SCALE_SIDE else None
 
 
 def lab_settings(values) -> LabSettings:
@@ -152,44 +168,75 @@ def decode_image_bytes(data, name="the upload") -> np.ndarray:
     return np.asarray(open_rgb(io.BytesIO(bytes(data)), name, "upload"), dtype=np.float32)
 
 
-def lab_cost_plot_png(history, width=4.6, height=2.5, dpi=80) -> bytes:
-    """PNG of the lab's cost curves: J, α J_content and β J_style (log scale) against the iteration.
+#: The cost plot's series: history key, legend label, colour.
+_LAB_CURVES = (("J", "J (total)", "black"), ("content", "α J_content", "#1f77b4"), ("style", "β J_style", "#d62728"))
+
+
+def _nice_ticks(lo, hi, count=5):
+    """About ``count`` round numbers (1, 2 or 5 times a power of ten apart) between lo and hi."""
+    raw = max((hi - lo) / count, 1e-12)
+    step = min((m * 10 ** np.floor(np.log10(raw)) for m in (1, 2, 5, 10)), key=lambda v: abs(v - raw))
+    return np.arange(np.ceil(lo / step) * step, hi + step / 2, step)
+
+
+def lab_cost_plot_svg(history, width=368, height=200) -> bytes:
+    """SVG of the lab's cost curves: J, α J_content and β J_style (log scale) against the iteration.
 
     ``history``: LabRunner.history entries {"iteration", "J", "content", "style", "segment"}; a dotted line
-    marks each point where the settings changed (a live change or a Continue).
+    marks each point where the settings changed (a live change or a Continue) or the scale did. Written as text, it takes
+    about a millisecond (matplotlib took 0.2 s a preview, time the optimisation waited for).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from html import escape
 
-    fig = Figure(figsize=(width, height), dpi=dpi)  # a fixed layout: "constrained" doubles the time
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.17, right=0.97, top=0.9, bottom=0.18)
-    if len(history) > 1500:  # keep redraws cheap on long runs
+    left, right, top, bottom = 44, width - 8, 20, height - 28
+    if len(history) > 1500:  # keep previews cheap on long runs
         history = history[:: len(history) // 1000 + 1] + [history[-1]]
     it = np.array([h["iteration"] for h in history], dtype=float)
-    for key, label, colour in (("J", "J (total)", "black"), ("content", "α J_content", "tab:blue"),
-                               ("style", "β J_style", "tab:red")):
-        values = np.array([h[key] for h in history], dtype=float)
-        keep = values > 0
-        if keep.any():
-            ax.plot(it[keep], values[keep], label=label, color=colour, lw=1.4)
+    series = {k: np.array([h[k] for h in history], dtype=float) for k, _, _ in _LAB_CURVES}
+    positive = np.concatenate([v[v > 0] for v in series.values()] + [np.empty(0)])
+    y0, y1 = (np.floor(np.log10(positive.min())), np.ceil(np.log10(positive.max()))) if positive.size else (0, 1)
+    y1 = max(y1, y0 + 1)
+    x0, x1 = (it.min(), it.max()) if it.size else (0.0, 1.0)
+    x1 = max(x1, x0 + 1)
+
+    def px(v):
+        return left + (v - x0) / (x1 - x0) * (right - left)
+
+    def py(v):
+        return bottom - (np.log10(v) - y0) / (y1 - y0) * (bottom - top)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="10">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{(left + right) / 2:.1f}" y="13" text-anchor="middle" font-size="11">'
+           f'{"costs" if history else "costs (press Run)"}</text>']
+    for d in np.arange(y0, y1 + 1):  # one grid line and label a decade
+        y = py(10.0 ** d)
+        out.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+                   f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">1e{int(d)}</text>')
+    for t in _nice_ticks(x0, x1):
+        x = px(t)
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{bottom}" y2="{bottom + 4}" stroke="black"/>'
+                   f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">{t:g}</text>')
+    out.append(f'<text x="{(left + right) / 2:.1f}" y="{height - 3}" text-anchor="middle">iteration</text>'
+               f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" fill="none" stroke="black"/>')
     for prev, cur in zip(history, history[1:]):
         if cur["segment"] != prev["segment"]:
-            ax.axvline(cur["iteration"] - 0.5, color="grey", ls=":", lw=1)
-    ax.set_title("costs" if history else "costs (press Run)", fontsize=10, y=1.0)  # a fixed y: no tight-bbox pass
-    ax.set_xlabel("iteration", fontsize=9)
-    ax.set_ylabel("cost (log scale)", fontsize=9)
-    ax.tick_params(labelsize=8)
-    if any(line.get_label() for line in ax.lines if not line.get_label().startswith("_")):
-        from matplotlib.ticker import FuncFormatter, NullLocator
-
-        ax.set_yscale("log")  # decades labelled in plain text (no mathtext), no minor ticks: 2x faster to draw
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-")))
-        ax.legend(fontsize=8, loc="upper right")
-    ax.grid(True, which="major", alpha=0.3)
-    return figure_png(fig)
+            x = px(cur["iteration"] - 0.5)
+            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}" stroke="grey" stroke-dasharray="2,2"/>')
+    drawn = [(key, label, colour) for key, label, colour in _LAB_CURVES if (series[key] > 0).any()]
+    for key, _, colour in drawn:
+        keep = series[key] > 0
+        points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(it[keep], series[key][keep]))
+        out.append(f'<polyline class="{key}" fill="none" stroke="{colour}" stroke-width="1.4" points="{points}"/>')
+    if drawn:  # the legend, on white over the curves
+        out.append(f'<rect x="{right - 96}" y="{top + 2}" width="94" height="{13 * len(drawn) + 4}" fill="white" '
+                   f'fill-opacity="0.85" stroke="#ccc"/>')
+    for k, (_, label, colour) in enumerate(drawn):
+        y = top + 14 + 13 * k
+        out.append(f'<line x1="{right - 92}" x2="{right - 76}" y1="{y - 3}" y2="{y - 3}" stroke="{colour}" '
+                   f'stroke-width="1.4"/><text x="{right - 72}" y="{y}">{escape(label)}</text>')
+    return ("".join(out) + "</svg>").encode()
 
 
 def lab_save(image, folder, settings=None, stem="lab") -> Path:
@@ -226,7 +273,8 @@ class LabRunner:
     ``change_seconds``: from the last live change to the preview of the first image made with it.
     ``on_preview(runner)`` is called on the worker at the first iteration, then at most every
     ``preview_interval`` seconds; ``on_finish(runner)`` once the worker ends. ``image`` is the latest
-    image (uint8 H, W, 3); ``history`` one entry per iteration since the last restart. ``warm_up``:
+    image (uint8 H, W, 3), at half the size during a coarse start (see lab_scales); ``history`` one entry
+    per iteration since the last restart, with the image's "size". ``warm_up``:
     run lab_warm_up for the default settings on a thread at once, so the first Run traces nothing.
     """
 
@@ -336,7 +384,8 @@ class LabRunner:
         try:
             model, s = self.model, self.settings
             x0 = start_image(preprocess(content, model.mean), s, init, model.mean)
-            steps = transfer_steps(model, content, [style], s, init_image=init)
+            scales = lab_scales(s, content.shape[:2]) if init is None else s.scales  # Continue: at full size
+            steps = transfer_steps(model, content, [style], dataclasses.replace(s, scales=scales), init_image=init)
             result = follow(self._live(steps), self.target, model.mean, x0, self._on_iteration, 1, self._event)
             if result.iterations:
                 self.image = result.image
@@ -354,10 +403,12 @@ class LabRunner:
     def _on_iteration(self, i, costs, image):
         """The steps' callback: record the costs, keep the image, push a preview now and then."""
         s = self.settings
+        if self.history and self.history[-1]["size"] != image.shape[:2]:  # on to the next scale
+            self._segment += 1
         self.iteration, self.image = i, image
         self.film(self._offset + i, costs, image)
         self.history.append({"iteration": self._offset + i, "J": costs["J"], "content": s.alpha * costs["J_content"],
-                             "style": s.beta * costs["J_style"], "segment": self._segment})
+                             "style": s.beta * costs["J_style"], "segment": self._segment, "size": image.shape[:2]})
         now = time.perf_counter()
         changed = self._changed_at == i
         if changed:  # the first image made with a live change: shown at once

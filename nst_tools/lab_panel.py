@@ -17,7 +17,7 @@ from nst_tools.lab import (
     LabSettings,
     decode_image_bytes,
     lab_change_message,
-    lab_cost_plot_png,
+    lab_cost_plot_svg,
     lab_image_choices,
     lab_ratio_text,
     lab_save,
@@ -56,7 +56,7 @@ class LabPanel:
         import ipywidgets as W
 
         self.sources, self.output_dir, self._full = dict(sources), Path(output_dir), {}
-        self.runner = LabRunner(model, self._on_preview, self._on_finish, preview_interval)
+        self.runner = LabRunner(model, self._on_preview, self._on_finish, preview_interval, warm_up=True)
         names = list(self.sources)
         d = LabSettings()
         wide, desc = W.Layout(width="330px"), {"description_width": "110px"}
@@ -127,7 +127,7 @@ class LabPanel:
         w["note"] = self._tag(W.HTML(""), "nst-note")
         w["preview"] = self._tag(W.Image(format="png", layout=W.Layout(width="384px", height="288px")),
                                  "nst-preview")
-        w["plot"] = self._tag(W.Image(format="png", value=lab_cost_plot_png([]),
+        w["plot"] = self._tag(W.Image(format="svg+xml", value=lab_cost_plot_svg([]),
                                       layout=W.Layout(width="384px")), "nst-plot")
 
         def card(title, *children, width=None):
@@ -293,12 +293,14 @@ class LabPanel:
         """Push the runner's image, cost plot and progress to the widgets; returns a status line."""
         s = runner.settings
         self.w["preview"].value = png_bytes(runner.image)
-        self.w["plot"].value = lab_cost_plot_png(runner.history)
+        self.w["plot"].value = lab_cost_plot_svg(runner.history)
         self.w["progress"].value = min(runner.iteration, self.w["progress"].max)
         last = runner.history[-1] if runner.history else None
         rate = f", {runner.iteration / runner.seconds:.1f} it/s" if runner.iteration else ""
+        h, w = runner.image.shape[:2]
+        coarse = f", at {w}x{h} for a start" if max(h, w) < s.size else ""  # the coarse first scale
         return (f"iteration {runner.iteration} / {runner.target}" + (f", J = {last['J']:.4g}" if last else "")
-                + f" ({s.optimizer}, {s.size} px, {runner.seconds:.0f} s{rate})")
+                + f" ({s.optimizer}, {s.size} px{coarse}, {runner.seconds:.0f} s{rate})")
 
     def _on_preview(self, runner):
         """LabRunner.on_preview (worker thread): show the latest image and costs."""
@@ -322,7 +324,7 @@ class LabPanel:
 
 
 def lab(content=None, style=None, *, weights=None, model=None, size=None, iterations=None, output_dir=None,
-        images_dir=IMAGES_DIR, preview_interval=0.4) -> LabPanel:
+        images_dir=IMAGES_DIR, preview_interval=0.25) -> LabPanel:
     """The style-transfer lab: an ipywidgets panel to tune α, β, the layers and the optimiser, live.
 
     content, style: image files (a name in ``images_dir`` or any path); default chelsea.jpg and the

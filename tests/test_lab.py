@@ -139,13 +139,36 @@ def test_png_bytes_round_trip_and_upload_decoding(rng):
         lab.decode_image_bytes(b"not an image", "cat.txt")
 
 
-def test_cost_plot_is_a_png_that_changes_with_the_history():
-    empty = lab.lab_cost_plot_png([])
-    h = [{"iteration": i, "J": 10.0 / i, "content": 1.0, "style": 9.0 / i, "segment": i // 5} for i in range(1, 12)]
-    a, b = lab.lab_cost_plot_png(h[:5]), lab.lab_cost_plot_png(h)
-    for png in (empty, a, b):
-        assert Image.open(io.BytesIO(png)).size == (368, 200)
-    assert len({empty, a, b}) == 3
+def test_cost_plot_is_an_svg_of_the_history_in_log_scale():
+    import xml.etree.ElementTree as ET
+
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    empty = ET.fromstring(lab.lab_cost_plot_svg([]))
+    assert (empty.get("width"), empty.get("height")) == ("368", "200")
+    assert not empty.findall(".//s:polyline", ns) and "costs (press Run)" in ET.tostring(empty, encoding="unicode")
+    h = [{"iteration": i, "J": 10.0 / i + 1, "content": 1.0, "style": 9.0 / i, "segment": i // 5} for i in range(1, 12)]
+    h[3]["style"] = 0.0  # a zero has no place on a log scale: left out, not drawn at minus infinity
+    svg = ET.fromstring(lab.lab_cost_plot_svg(h))
+    lines = {p.get("class"): np.array([[float(v) for v in xy.split(",")] for xy in p.get("points").split()])
+             for p in svg.findall(".//s:polyline", ns)}
+    assert set(lines) == {"J", "content", "style"}
+    assert len(lines["J"]) == 11 and len(lines["style"]) == 10
+    for key, pts in lines.items():
+        values = np.array([e[key] for e in h if e[key] > 0])
+        iterations = np.array([e["iteration"] for e in h if e[key] > 0])
+        # x grows with the iteration, y falls with log10(value), both linearly: one scale for all three
+        np.testing.assert_allclose(np.diff(pts[:, 0]) / np.diff(iterations), (pts[-1, 0] - lines["J"][0, 0]) / 10,
+                                   rtol=1e-2)
+        if np.ptp(values):
+            slope = np.polyfit(np.log10(values), pts[:, 1], 1)
+            np.testing.assert_allclose(pts[:, 1], np.polyval(slope, np.log10(values)), atol=0.1)
+            assert slope[0] < 0
+    assert lines["content"][0, 1] > lines["J"][0, 1]  # the lower cost is drawn lower
+    dotted = [e for e in svg.findall(".//s:line", ns) if e.get("stroke-dasharray")]
+    assert len(dotted) == 2  # segments 0 -> 1 at iteration 5, 1 -> 2 at 10
+    text = ET.tostring(svg, encoding="unicode")
+    assert all(label in text for label in ("J (total)", "α J_content", "β J_style"))
+    assert lab.lab_cost_plot_svg(h[:5]) != lab.lab_cost_plot_svg(h)
 
 
 def test_save_writes_png_and_settings_atomically_without_overwriting(tmp_path, rng, monkeypatch):
@@ -197,6 +220,32 @@ def test_run_finishes_on_a_worker_and_previews(tiny_model, rng):
     assert runner.first_preview_seconds is not None
     h = runner.history[0]
     assert h["J"] == pytest.approx(h["content"] + h["style"], rel=1e-5)  # alpha J_content + beta J_style
+
+
+def test_scales_a_coarse_start_where_the_size_and_the_iterations_allow():
+    s = lab.LabSettings()
+    assert lab.lab_scales(s, (170, 256)) == [(0.5, lab.LAB_COARSE), 1.0]
+    assert lab.lab_scales(lab.LabSettings(iterations=100), (170, 256)) == [(0.5, 10), 1.0]  # a tenth at most
+    assert lab.lab_scales(lab.LabSettings(iterations=40), (170, 256)) is None  # 4 coarse ones: not worth it
+    assert lab.lab_scales(s, (63, 96)) is None  # half of 63 is under MIN_SCALE_SIDE
+    assert lab.lab_scales(lab.LabSettings(coarse=0), (170, 256)) is None
+    assert lab.lab_scales(lab.LabSettings(scales=3), (170, 256)) == 3  # given: kept
+    with pytest.raises(nst.NSTError, match="coarse must be a whole number"):
+        lab.LabSettings(coarse=1.5)
+
+
+def test_a_run_starts_at_half_the_size_then_goes_on_at_the_full_size(tiny_model, rng):
+    content, style = images(rng, (128, 192), (64, 64))
+    sizes = []
+    runner = lab.LabRunner(tiny_model, on_preview=lambda r: sizes.append(r.image.shape[:2]), preview_interval=0.0)
+    runner.run(lab.LabSettings(iterations=60, size=96, coarse=8), content, style)
+    assert runner.wait(120) and runner.outcome == "finished", runner.error
+    assert [h["size"] for h in runner.history] == [(32, 48)] * 6 + [(64, 96)] * 54  # coarse: a tenth of 60
+    assert sizes[:6] == [(32, 48)] * 6 and sizes[-1] == (64, 96) and runner.image.shape == (64, 96, 3)
+    assert [h["segment"] for h in runner.history] == [0] * 6 + [1] * 54  # the plot marks the change of scale
+    assert [h["iteration"] for h in runner.history] == list(range(1, 61))
+    runner.run(lab.LabSettings(iterations=60, size=96, coarse=8), content, style, mode="continue")
+    assert runner.wait(120) and {h["size"] for h in runner.history[60:]} == {(64, 96)}  # Continue: full size
 
 
 def test_previews_are_throttled(tiny_model, rng):

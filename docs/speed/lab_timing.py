@@ -5,13 +5,16 @@
 The lab at 256 px (chelsea + style_swirls, /tmp/vgg16.mat), driven through its panel (each preview rendered
 as in Jupyter, on the worker; "plain": a runner whose previews cost nothing): Run -> the first preview whose
 J <= TARGET (the deeplearning.ai 200-iteration cost at this size: 19010.36 on the VGG16 stand-in), then a
-beta x10 move -> the first preview made with the new weight. "warm": lab_warm_up first. One JSON line a Run.
+beta x10 move -> the first preview made with the new weight. Previews of a coarse start (half the size) do
+not count. "warm": lab_warm_up first. One JSON line a Run.
 """
 import dataclasses
 import json
 import os
 import sys
 import time
+
+import numpy as np
 
 sys.path.insert(0, '.')
 import tensorflow as tf  # noqa: E402
@@ -36,10 +39,11 @@ base = dataclasses.replace(lab.LabSettings(), seed=0, **over)
 print("settings", {k: getattr(base, k) for k in ("optimizer", "precision", "size", "scales", "iterations")},
       "preview_interval", runner.preview_interval, flush=True)
 shown = runner.on_preview
+full = lab.lab_images(content, style, base.size)[0].shape[:2]  # a coarse start's J does not count
 for rep in range(repeats):
     previews = []
-    runner.on_preview = lambda r, previews=previews: (shown(r), previews.append((r.seconds, r.history[-1]["J"],
-                                                                                r.iteration)))
+    runner.on_preview = lambda r, previews=previews: (shown(r), previews.append(
+        (r.seconds, r.history[-1]["J"] if r.history[-1]["size"] == full else np.inf, r.iteration)))
     runner.run(base, content, style)
     while runner.state == "running" and not any(J <= target for _, J, _ in previews):
         time.sleep(0.005)
