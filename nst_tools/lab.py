@@ -258,7 +258,7 @@ def lab_warm_up(model, settings=None):
     t0 = time.perf_counter()
     s = dataclasses.replace(settings or LabSettings(), iterations=2, scales=None)
     tiny = np.full((32, 32, 3), 128.0, np.float32)
-    for _ in transfer_steps(model, tiny, [tiny], s):
+    for _ in transfer_steps(model, tiny, [tiny], s, keep=True):
         pass
     return time.perf_counter() - t0
 
@@ -385,7 +385,8 @@ class LabRunner:
             model, s = self.model, self.settings
             x0 = start_image(preprocess(content, model.mean), s, init, model.mean)
             scales = lab_scales(s, content.shape[:2]) if init is None else s.scales  # Continue: at full size
-            steps = transfer_steps(model, content, [style], dataclasses.replace(s, scales=scales), init_image=init)
+            steps = transfer_steps(model, content, [style], dataclasses.replace(s, scales=scales), init_image=init,
+                                   keep=True)  # every weight a value: a slider never rebuilds the cost
             result = follow(self._live(steps), self.target, model.mean, x0, self._on_iteration, 1, self._event)
             if result.iterations:
                 self.image = result.image

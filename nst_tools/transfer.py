@@ -145,9 +145,10 @@ def style_targets(model, styles, weights, layers, shape, precision="float32"):
 
 
 def _weights(s, style_names):
-    """The values the compiled step reads: [alpha, beta, tv_weight, lambda_1, ..., lambda_L]."""
+    """The values the compiled step reads: [alpha, beta, tv_weight, lambda_1, ..., lambda_L] (a layer the
+    settings do not list: weight 0)."""
     lambdas = dict(s.style_layers)
-    return [s.alpha, s.beta, s.tv_weight] + [lambdas[n] for n in style_names]
+    return [s.alpha, s.beta, s.tv_weight] + [lambdas.get(n, 0.0) for n in style_names]
 
 
 def channels(model, name) -> int:
@@ -157,11 +158,12 @@ def channels(model, name) -> int:
     return int(convs[-1].kernel.shape[-1]) if convs else 3
 
 
-def compiled_cost(model, content_layer, style_names, precision, tv=False):
+def compiled_cost(model, content_layer, style_names, precision):
     """The library's cost for images of any size, traced once for each (layers, precision) and kept on
     ``model``: ``cost(x, a_C, grams, w) -> (J, J_content, J_style, dJ/dx)``, w as in _weights.
-    ``content_layer`` None: no content term (J_content reads 0); ``tv``: with the TV term."""
-    key = (content_layer, tuple(style_names), precision, bool(tv))
+    ``content_layer`` None: no content term (J_content reads 0). The TV term is always there (a few
+    element-wise operations, 0 at tv_weight 0), so that moving the TV weight is a value too."""
+    key = (content_layer, tuple(style_names), precision)
     cache = model.__dict__.setdefault("_compiled_costs", {})
     if key not in cache:
         dtype = compute_dtype(precision)
@@ -179,9 +181,7 @@ def compiled_cost(model, content_layer, style_names, precision, tv=False):
                 J_content = content_term(a_C, a_G[content_layer]) if content_layer else tf.constant(0.0)
                 terms = [w[3 + k] * style_term(G, a_G[n]) for k, (n, G) in enumerate(zip(style_names, grams))]
                 J_style = tf.add_n(terms) if terms else tf.constant(0.0)
-                J = w[0] * J_content + w[1] * J_style
-                if tv:
-                    J += w[2] * total_variation_cost(x)
+                J = w[0] * J_content + w[1] * J_style + w[2] * total_variation_cost(x)
             return J, J_content, J_style, tape.gradient(J, x)
 
         cache[key] = cost
@@ -217,18 +217,20 @@ def adam(cost, x0, lo, hi, lr):
 
 class _ScaleCost:
     """One scale's cost(x) -> (J, J_content, J_style, dJ/dx): the compiled cost with this scale's targets
-    and its weights in a tf.Variable (``set(settings)`` changes them for the next step, no retrace)."""
+    and its weights in a tf.Variable (``set(settings)`` changes them for the next step, no retrace).
+    ``keep``: the content layer and every style layer the settings list are in it, even at weight 0
+    (the network may then run deeper than the weights need), so any weight can move later (covers)."""
 
-    def __init__(self, model, content, styles, s, losses):
+    def __init__(self, model, content, styles, s, losses, keep=False):
+        self.losses, self.precision = bool(losses), s.precision
         if losses:  # yours: the core's cost function, float32, one style, traced for this size
             if len(styles) > 1:
                 raise NSTError("losses of your own take one style image: blend several with the library's")
             self.fn = make_cost_function(model, content, styles[0], s, **losses)
             return
-        layers = cost_layers(model, s.content_layer, s.style_layers, s.alpha, s.beta)
-        self.names = [n for n, w in s.style_layers if w and n in layers]
-        content_layer = s.content_layer if s.content_layer in layers else None
-        fn = compiled_cost(model, content_layer, self.names, s.precision, s.tv_weight > 0)
+        self.content_layer, self.names = _needs(model, s, keep)
+        content_layer = self.content_layer
+        fn = compiled_cost(model, content_layer, self.names, s.precision)
         forward = _Compiled(model, s.precision)  # the targets in the step's precision: what it compares with
         a_C = forward(content, [content_layer])[content_layer] if content_layer else tf.zeros((1, 1, 1, 1))
         grams = style_targets(model, styles, s.style_weights, self.names, content.shape, s.precision) \
@@ -238,11 +240,25 @@ class _ScaleCost:
         self.compiled = fn  # the traced step, shared (see compiled_cost): its graph is what runs
         self.fn = lambda x: fn(x, *targets, self.weights)
 
+    def __call__(self, x):
+        return self.fn(x)
+
     def set(self, s):
         self.weights.assign(_weights(s, self.names))
 
-    def __call__(self, x):
-        return self.fn(x)
+    def covers(self, model, s):
+        """Whether settings ``s`` need no other layers, terms or precision than this cost has."""
+        content_layer, names = _needs(model, s)
+        return not self.losses and s.precision == self.precision and set(names) <= set(self.names) \
+            and content_layer in (None, self.content_layer)
+
+
+def _needs(model, s, keep=False):
+    """(content layer or None, style layer names) a cost of settings ``s`` computes (see _ScaleCost)."""
+    if keep:
+        return s.content_layer, [n for n, _ in s.style_layers]
+    layers = cost_layers(model, s.content_layer, s.style_layers, s.alpha, s.beta)
+    return (s.content_layer if s.content_layer in layers else None), [n for n, w in s.style_layers if w and n in layers]
 
 
 def cost_function(model, content, style, settings=None, **changes):
@@ -250,12 +266,6 @@ def cost_function(model, content, style, settings=None, **changes):
     (preprocessed (1, H, W, 3)); ``style``: one preprocessed style or a list (blended)."""
     s = settings_with(settings, changes, TransferSettings)
     return _ScaleCost(model, content, styles_list(style), dataclasses.replace(s, precision=resolve_precision(s.precision)), None)
-
-
-def _layout(s):
-    """What a cost's graph depends on (a change here needs a new cost): its layers, terms and precision."""
-    return (s.content_layer, tuple(n for n, w in s.style_layers if w), bool(s.alpha), bool(s.beta), bool(s.tv_weight),
-            s.precision)
 
 
 def _scale_inputs(mean, content, styles, shape, fraction, x_prev, s, init_image):
@@ -273,24 +283,26 @@ def _scale_inputs(mean, content, styles, shape, fraction, x_prev, s, init_image)
     return c, st, start_image(c, s, init, mean)
 
 
-def transfer_steps(model, content, styles, settings, init_image=None, losses=None, stop_event=None):
+def transfer_steps(model, content, styles, settings, init_image=None, losses=None, stop_event=None, keep=False):
     """Every iteration of a full transfer, one per ``next()``: (J, J_content, J_style, x, info), info =
     {"evaluations": cost evaluations so far, "scale": fraction of the size (with several scales)}.
 
     Coarse to fine: each scale of the plan starts from the best image of the one before, upsampled.
     ``send(settings)`` between two steps changes the settings live, the optimiser keeping its state: new
     weights (alpha, beta, layer weights, tv_weight, lr) are values the compiled step reads (nothing is
-    retraced); a new content layer, or a term or style layer switched on or off, builds a new cost.
+    retraced); a new content layer or precision, or a term or style layer the cost left out switched
+    on, builds a new cost. ``keep`` (the lab): each cost keeps every layer listed, even at weight 0,
+    so moving any weight, to 0 and back too, stays a value (see _ScaleCost).
     ``stop_event`` set while a scale is being set up (its images, its cost): no step is taken at it.
     """
-    s, size = settings, np.shape(content)[:2]
+    s, size = dataclasses.replace(settings, precision=resolve_precision(settings.precision)), np.shape(content)[:2]
     lo, hi = pixel_bounds(model.mean)
     lr = tf.Variable(s.lr, dtype=tf.float32)
     x_best, done, plan = None, 0, scale_plan(s.scales, s.iterations, size)
     for fraction, n in plan:  # coarse to fine
         shape = tuple(size) if fraction == 1 else scaled_size(size, fraction)
         c, st, x0 = _scale_inputs(model.mean, content, styles, shape, fraction, x_best, s, init_image)
-        cost = _ScaleCost(model, c, st, s, losses)
+        cost = _ScaleCost(model, c, st, s, losses, keep)
         if stop_event is not None and stop_event.is_set():  # stopped during the set-up: keep the last scale's
             return
         steps = lbfgs(cost, x0, lo, hi) if s.optimizer == "lbfgs" else adam(cost, x0, lo, hi, lr)
@@ -307,10 +319,10 @@ def transfer_steps(model, content, styles, settings, init_image=None, losses=Non
             sent = None
             if new is not None and new != s:
                 new = dataclasses.replace(new, precision=resolve_precision(new.precision))
-                if losses or _layout(new) != _layout(s):
-                    cost = _ScaleCost(model, c, st, new, losses)
-                else:
+                if cost.covers(model, new):
                     cost.set(new)
+                else:
+                    cost = _ScaleCost(model, c, st, new, losses, keep)
                 s, sent = new, cost
                 lr.assign(s.lr)
         x_best, done = best[1], done + evaluations

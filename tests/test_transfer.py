@@ -346,6 +346,49 @@ def test_a_live_change_keeps_adams_state_and_traces_nothing(tiny_model, images, 
     assert float(first[2][0]) > 0 and changed[3].shape == first[2][3].shape
 
 
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_every_live_weight_move_of_the_lab_is_a_value_with_precision_auto(tiny_model, images, traces, optimizer):
+    """As the lab runs (keep=True, precision "auto"): beta x10, a style layer to 0 and back, the TV weight
+    switched on and alpha to 0 each change the very next cost, and nothing is traced or rebuilt."""
+    content, style = images
+    s = transfer.TransferSettings(iterations=40, seed=0, optimizer=optimizer, precision="auto")
+    steps = transfer.transfer_steps(tiny_model, content, [style], s, keep=True)
+    for _ in range(3):
+        next(steps)
+    traced = list(traces)
+    layers = dict(s.style_layers)
+    moves = [dict(beta=10 * s.beta), dict(style_layers=tuple((n, 0.0 if n == "conv1_1" else w) for n, w in layers.items())),
+             dict(style_layers=s.style_layers), dict(tv_weight=1e-3), dict(alpha=0.0)]
+    new = s
+    for move in moves:
+        new = dataclasses.replace(new, **move)
+        J, J_content, J_style, x, _ = steps.send(new)
+        tv = float(nst.total_variation_cost(tf.constant(x)))
+        assert float(J) == pytest.approx(new.alpha * float(J_content) + new.beta * float(J_style)
+                                         + new.tv_weight * tv, rel=1e-4), move
+        assert traces == traced, move  # a value the compiled step reads: no new graph
+    # the style term follows the layer weights: conv1_1 at 0 leaves out its part of J_style
+    steps = transfer.transfer_steps(tiny_model, content, [style], dataclasses.replace(s, iterations=2), keep=True)
+    J0 = float(next(steps)[2])
+    without = dataclasses.replace(s, style_layers=tuple((n, 0.0 if n == "conv1_1" else w) for n, w in layers.items()))
+    J1 = float(steps.send(without)[2])
+    assert 0 < J1 < J0
+
+
+def test_a_layer_the_cost_left_out_switched_on_builds_a_new_cost(tiny_model, images):
+    content, style = images
+    only = tuple((n, 1.0 if n == "conv2_1" else 0.0) for n, _ in nst.STYLE_LAYERS)
+    s = transfer.TransferSettings(iterations=10, seed=0, optimizer="adam", style_layers=only)
+    steps = transfer.transfer_steps(tiny_model, content, [style], s)  # not keep: conv2_1 alone is computed
+    J_style = float(next(steps)[2])
+    both = tuple((n, 1.0 if n in ("conv2_1", "conv3_1") else 0.0) for n, _ in nst.STYLE_LAYERS)
+    _, _, J_both, x, _ = steps.send(dataclasses.replace(s, style_layers=both))
+    reference = transfer.cost_function(tiny_model, nst.preprocess(content, tiny_model.mean),
+                                       nst.preprocess(style, tiny_model.mean), dataclasses.replace(s, style_layers=both))
+    assert float(J_both) == pytest.approx(float(reference(tf.constant(x))[2]), rel=1e-5)
+    assert float(J_both) > J_style  # conv3_1's term came in (a cost that only set weights would read it as 0)
+
+
 @pytest.fixture
 def traces(monkeypatch):
     """The names of the graphs TensorFlow traces from here on (each tf.function trace makes one)."""
