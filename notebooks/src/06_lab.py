@@ -15,7 +15,9 @@
 # tick *Run continues from the current image* to go on from it, or leave it unticked to restart. Changing
 # $\alpha$, $\beta$, a layer weight, the content layer, the TV weight or the learning rate during a run is
 # applied at once (the run goes on from its current image, a dotted line marks the change in the cost
-# plot); the other settings say that they take effect on the next Run. **Save** writes the image and its
+# plot); the other settings say that they take effect on the next Run. A Run starts at half the size for
+# its first 20 iterations (a coarse start: the picture forms sooner) and then goes on at the full size;
+# the plot's dotted line marks that change too, where the cost jumps as the blurred image is enlarged. **Save** writes the image and its
 # settings (`.png` + `.json`) to `outputs/` (or `$NST_OUTPUT_DIR`).
 #
 # **As an app.** `voila notebooks/06_lab.ipynb` serves this notebook as a web page that shows only the panel.
