@@ -505,9 +505,10 @@ def _fraction(f) -> str:
 
 
 def plot_memory(result, path) -> Path:
-    """Save the memory part as an image: seconds per iteration at full size and the whole run's seconds
-    (left), the run's peak memory measured and estimated (right), against the pixel count, log-log."""
+    """Save the memory part as an image: seconds per iteration at full size, the whole run's and its fixed
+    cost (left), the run's peak memory measured and estimated (right), against the pixel count, log-log."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
     rows = [r for r in result["memory"] if "error" not in r]
     if not rows:
@@ -522,11 +523,18 @@ def plot_memory(result, path) -> Path:
         ax_t.plot(px, [r["scales"][-1]["seconds_per_iteration"] for r in rs], "o-", color=color,
                   label=f"{name}: s per iteration at full size")
         ax_t.plot(px, [r["seconds"] for r in rs], "s--", color=color, label=f"{name}: whole run")
+        ax_t.plot(px, [r["fixed_seconds"] for r in rs], "^:", color=color, label=f"{name}: fixed cost")
         ax_m.plot(px, [r["extra_mib"] for r in rs], "o-", color=color, label=f"{name}: measured")
         ax_m.plot(px, [r["estimate_mib"] for r in rs], "x:", color=color, label=f"{name}: estimate")
+    pixels = sorted({r["pixels"] / 1e6 for r in rows})
     for ax in (ax_t, ax_m):
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(pixels, [f"{p:.2f}" for p in pixels])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("pixels at full size (millions, log scale)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize="x-small")
@@ -536,9 +544,9 @@ def plot_memory(result, path) -> Path:
     ax_t.set_title(f"time: {result.get('memory_iterations', MEMORY_ITERATIONS)} iterations at each scale", fontsize=10)
     ax_m.set_ylabel("peak RSS less RSS before the run (MiB, log scale)")
     ax_m.set_title("memory of the run: measured peak and estimate_memory", fontsize=10)
-    load = result["machine"].get("load_average")
+    load = [(result["machine"].get(k) or ["?"])[0] for k in ("load_average", "load_average_after")]
     fig.suptitle(f"coarse to fine, {Path(result['weights']).name}, {result['machine']['cpus']} CPU cores, "
-                 f"load average {load[0] if load else '?'}", fontsize=10)
+                 f"load average {load[0]} -> {load[1]}", fontsize=10)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format=image_format(path)))
     return Path(path)
 
