@@ -16,9 +16,11 @@ from nst_tools.fast import (
     auto_scales,
     bfloat16_supported,
     compute_dtype,
+    content_size,
     default_layers,
     estimate_memory,
     layer_shapes,
+    scaled_size,
 )
 from nst_tools.transfer import TransferSettings, cost_function, run_transfer
 from nst_utils import (
@@ -26,8 +28,8 @@ from nst_utils import (
     ITERATIONS,
     ROOT,
     STYLE_LAYERS,
+    NSTError,
     atomic_write,
-    fit_size,
     generate_noise_image,
     image_format,
     load_image,
@@ -205,37 +207,89 @@ def bench_method(model, content, style, method, iterations=ITERATIONS, target=No
             "curve": [[h["seconds"], h["J"]] for h in final], "image": r.image}
 
 
-def _memory_probe(weights, height, width, precision, optimizer, iterations=2):
-    """Run in a fresh process: RSS before and peak RSS after a short transfer at (height, width), in MiB,
-    printed as one JSON line (for bench_memory)."""
-    def status(key):  # MiB; VmHWM is this process's own peak (ru_maxrss may carry the parent's over exec)
-        return int(Path("/proc/self/status").read_text().split(key + ":")[1].split()[0]) / 1024
+#: The memory part ("as work grows"): a coarse-to-fine transfer (the fractions of scales="auto") of the content
+#: at each longest side in MEMORY_SIZES, MEMORY_ITERATIONS iterations at every scale, in a fresh process each.
+MEMORY_SIZES, MEMORY_ITERATIONS = (512, 1024, 2048), 3
 
+
+def _status_mib(key) -> float:
+    """This process's /proc/self/status ``key`` (VmRSS, VmHWM) in MiB; VmHWM is its own peak (ru_maxrss may
+    carry the parent's over exec)."""
+    return int(Path("/proc/self/status").read_text().split(key + ":")[1].split()[0]) / 1024
+
+
+def memory_plan(size, iterations=MEMORY_ITERATIONS):
+    """The scales of the memory part at ``size`` (H, W): those of scales="auto" (see fast.auto_scales),
+    ``iterations`` at each; [(1.0, iterations)] where "auto" has one scale."""
+    auto = auto_scales(size, 10**6) or [1.0]
+    return [(float(f if not isinstance(f, tuple) else f[0]), int(iterations)) for f in auto]
+
+
+def _memory_probe(weights, content, style, side, precision, optimizer, iterations=MEMORY_ITERATIONS):
+    """Run in a fresh process: a coarse-to-fine transfer of ``content`` (longest side ``side``) in the style
+    of ``style`` (at the content's size, as stylize loads it), ``memory_plan`` scales; prints one JSON line:
+    seconds to load the weights, RSS before the run (weights and images loaded) and the peak RSS after it
+    (MiB), and per scale its size, iterations, evaluations, median seconds per iteration, set-up seconds
+    (from the scale before's last iteration, or the run's start, to its first, less one iteration: targets,
+    tracing, the first evaluation and L-BFGS's first line search) and the peak RSS at its last iteration."""
+    t0 = time.perf_counter()
     model = load_vgg_model(weights)
-    content, style = _synthetic_images((height, width))
-    rss = status("VmRSS")
-    run_transfer(model, content, style, iterations=iterations, optimizer=optimizer, precision=precision)
-    out = {"before_mib": round(rss), "peak_mib": round(status("VmHWM"))}
+    load_s = time.perf_counter() - t0
+    c = load_image(content, max_size=int(side))
+    s = load_image(style, size=c.shape[:2])
+    plan = memory_plan(c.shape[:2], iterations)
+    marks = []
+    callback = lambda i, costs, image: marks.append((time.perf_counter(), _status_mib("VmHWM")))  # noqa: E731
+    before = _status_mib("VmRSS")
+    start = time.perf_counter()
+    r = run_transfer(model, c, s, iterations=sum(n for _, n in plan), optimizer=optimizer, precision=precision,
+                     scales=plan if len(plan) > 1 else None, seed=0, callback=callback, callback_every=1)
+    end = time.perf_counter()
+    scales, last, done = [], start, 0
+    for f, _ in plan:
+        rows = [(h, m) for h, m in zip(r.history, marks) if h.get("scale", 1.0) == f]
+        if not rows:
+            continue
+        times = [m[0] for _, m in rows]
+        step = float(np.median(np.diff(times))) if len(times) > 1 else times[0] - last
+        evaluations = rows[-1][0]["evaluations"] - done
+        scales.append({"fraction": f, "size": list(scaled_size(c.shape[:2], f)), "iterations": len(rows),
+                       "evaluations": evaluations, "seconds_per_iteration": round(step, 3),
+                       "setup_seconds": round(times[0] - last - step, 3), "peak_mib": round(rows[-1][1][1])})
+        last, done = times[-1], rows[-1][0]["evaluations"]
+    seconds = end - start
+    iterating = sum(k["iterations"] * k["seconds_per_iteration"] for k in scales)
+    out = {"size": list(c.shape[:2]), "load_seconds": round(load_s, 3), "seconds": round(seconds, 3),
+           "fixed_seconds": round(seconds - iterating, 3), "iterations": r.iterations, "scales": scales,
+           "before_mib": round(before), "peak_mib": round(_status_mib("VmHWM"))}
     if tf.config.list_physical_devices("GPU"):  # the work ran there: its peak is the number that counts
         out["gpu_peak_mib"] = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20)
     print(json.dumps(out))
 
 
-def bench_memory(weights, size, precision="float32", optimizer="lbfgs") -> dict:
-    """Peak memory of a 2-iteration transfer at ``size`` in a fresh Python process, with the estimate."""
+def bench_memory(weights, side, precision="float32", optimizer="lbfgs", content=None, style=None,
+                 iterations=MEMORY_ITERATIONS) -> dict:
+    """Time and peak memory of a coarse-to-fine transfer at longest side ``side`` (see _memory_probe) in a
+    fresh Python process, next to estimate_memory's estimate of the run's extra memory (peak less the RSS
+    before the run) and their ratio."""
     import subprocess
 
+    content = str(content or IMAGES_DIR / "chelsea.jpg")
+    style = str(style or IMAGES_DIR / "style_swirls.jpg")
     model = load_vgg_model(weights)
+    size = content_size(content, max_size=int(side))
     estimate = estimate_memory(model, size, optimizer, precision)
-    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import nst_utils; "
-            f"from nst_tools import bench; bench._memory_probe({str(weights)!r}, {size[0]}, {size[1]}, {precision!r}, {optimizer!r})")
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import nst_utils; from nst_tools import bench; "
+            f"bench._memory_probe({str(weights)!r}, {content!r}, {style!r}, {int(side)}, {precision!r}, "
+            f"{optimizer!r}, {int(iterations)})")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    row = {"size": list(size), "precision": precision, "optimizer": optimizer,
-           "estimate_mib": round(estimate / 2**20)}
+    row = {"side": int(side), "size": list(size), "precision": precision, "optimizer": optimizer,
+           "pixels": int(size[0] * size[1]), "estimate_mib": round(estimate / 2**20)}
     if done.returncode != 0:
         return {**row, "error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
     measured = json.loads(done.stdout.strip().splitlines()[-1])
-    return {**row, **measured, "extra_mib": measured["peak_mib"] - measured["before_mib"]}
+    extra = measured["peak_mib"] - measured["before_mib"]
+    return {**row, **measured, "extra_mib": extra, "estimate_over_extra": round(row["estimate_mib"] / extra, 3)}
 
 
 #: The content/style pairs of ``bench --pairs samples`` (images/, see images/CREDITS.md), and the iteration
@@ -293,7 +347,8 @@ def aggregate(runs) -> dict:
 
 def benchmark(weights=None, quality_weights=None, size=BENCH_SIZE, iterations=ITERATIONS, methods=None,
               parts=("step", "quality", "memory"), content=None, style=None, repeats=5, seed=0,
-              memory_sizes=(512, 1024), log=None, seeds=1, pairs=None) -> dict:
+              memory_sizes=MEMORY_SIZES, log=None, seeds=1, pairs=None, memory_iterations=MEMORY_ITERATIONS,
+              memory_optimizers=("lbfgs",)) -> dict:
     """The speed benchmark: per-step cost against its floor, time to the deeplearning.ai quality, memory.
 
     step: bench_step for float32 (and bfloat16 where supported) at ``size`` on ``weights``, with this
@@ -302,7 +357,9 @@ def benchmark(weights=None, quality_weights=None, size=BENCH_SIZE, iterations=IT
     ``pairs`` (a list of (content, style) paths; "samples": BENCH_PAIRS), bench_quality for every pair
     and each of ``seeds`` seeds from ``seed``, J after BENCH_J_AT iterations noted too: "spread" holds
     every run's numbers and their aggregate (median, quartiles, min, max); "quality" is the first run.
-    memory: bench_memory at each longest side in ``memory_sizes`` (aspect of ``size``). ``log``: print-like.
+    memory: bench_memory for each optimiser in ``memory_optimizers``, longest side in ``memory_sizes`` (of
+    ``content``, default chelsea) and precision: a coarse-to-fine transfer of ``memory_iterations`` at
+    each scale, its time and peak memory in a fresh process, with the estimate. ``log``: print-like.
     """
     log = log or (lambda *a: None)
     weights = resolve_weights_path(weights)
@@ -347,11 +404,16 @@ def benchmark(weights=None, quality_weights=None, size=BENCH_SIZE, iterations=IT
                                        "methods": [{k: m[k] for k in keep} for m in r["quality"]["methods"]]}
                                       for r in runs]}
     if "memory" in parts:
-        for side in memory_sizes:
-            for p in precisions:
-                row = bench_memory(weights, fit_size(size[0], size[1], side), p)
-                out["memory"].append(row)
-                log(f"memory {side} px {p}: {row}")
+        out.update(memory_iterations=int(memory_iterations), memory_content=str(content or IMAGES_DIR / "chelsea.jpg"),
+                   memory_style=str(style or IMAGES_DIR / "style_swirls.jpg"))
+        for optimizer in memory_optimizers:
+            for side in memory_sizes:
+                for p in precisions:
+                    row = bench_memory(weights, side, p, optimizer, out["memory_content"], out["memory_style"],
+                                       memory_iterations)
+                    out["memory"].append(row)
+                    log(f"memory {optimizer} {side} px {p}: " + (row.get("error") or
+                        f"{row['seconds']} s, run {row['extra_mib']} MiB, estimate {row['estimate_mib']} MiB"))
     out["machine"]["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     return out
 
@@ -411,17 +473,82 @@ def format_benchmark(result) -> str:
                          f"{cell(a['speedup'], '.1f'):>24} {cell(a['J_at'], '.4g'):>30} "
                          f"{cell(a['fixed_seconds'], '.2f') if a['fixed_seconds'] else '-':>9}")
     if result["memory"]:
-        lines += ["", "peak memory of a transfer (L-BFGS), fresh process",
-                  f"{'size':>9} {'precision':10} {'before MiB':>10} {'peak MiB':>9} {'run MiB':>8} {'estimate':>9}"]
+        lines += ["", "as work grows: a coarse-to-fine transfer in a fresh process, "
+                      f"{result.get('memory_iterations', MEMORY_ITERATIONS)} iterations at each scale "
+                      f"({Path(result.get('memory_content') or 'chelsea.jpg').name})",
+                  f"{'size':>9} {'optimizer':9} {'precision':9} {'s/iteration at each scale (coarse to fine)':42} "
+                  f"{'load s':>6} {'fixed s':>7} {'run s':>7} {'before':>6} {'peak':>6} {'run MiB':>7} "
+                  f"{'estimate':>8} {'est/run':>7}"]
         for r in result["memory"]:
             size = f"{r['size'][0]}x{r['size'][1]}"
+            head = f"{size:>9} {r['optimizer']:9} {r['precision']:9}"
             if "error" in r:
-                lines.append(f"{size:>9} {r['precision']:10} error: {r['error']}")
-            else:
-                gpu = f"  GPU peak {r['gpu_peak_mib']} MiB" if "gpu_peak_mib" in r else ""
-                lines.append(f"{size:>9} {r['precision']:10} {r['before_mib']:10} {r['peak_mib']:9} "
-                             f"{r['extra_mib']:8} {r['estimate_mib']:9}{gpu}")
+                lines.append(f"{head} error: {r['error']}")
+                continue
+            steps = ", ".join(f"{_fraction(k['fraction'])}: {k['seconds_per_iteration']:.2f}" for k in r["scales"])
+            gpu = f"  GPU peak {r['gpu_peak_mib']} MiB" if "gpu_peak_mib" in r else ""
+            lines.append(f"{head} {steps:42} {r['load_seconds']:6.1f} {r['fixed_seconds']:7.1f} {r['seconds']:7.1f} "
+                         f"{r['before_mib']:6} {r['peak_mib']:6} {r['extra_mib']:7} {r['estimate_mib']:8} "
+                         f"{r['estimate_over_extra']:7.0%}{gpu}")
+        lines.append("fixed s: the run's seconds less its iterations (each scale's targets, tracing, first "
+                     "evaluation, L-BFGS's first line search); run s = fixed s + the sum over the scales of "
+                     "iterations x s/iteration")
+        lines.append("before: RSS with the weights and images loaded (MiB); peak: the process's peak RSS; run MiB = "
+                     "peak - before, what estimate_memory estimates (the check refuses a size whose estimate is "
+                     "over the free memory)")
     return "\n".join(lines)
+
+
+def _fraction(f) -> str:
+    """A scale's fraction as 1, 1/2, 1/4 ... (or its decimal)."""
+    return "1" if f == 1 else f"1/{round(1 / f)}" if float(1 / f).is_integer() else f"{f:g}"
+
+
+def plot_memory(result, path) -> Path:
+    """Save the memory part as an image: seconds per iteration at full size, the whole run's and its fixed
+    cost (left), the run's peak memory measured and estimated (right), against the pixel count, log-log."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    rows = [r for r in result["memory"] if "error" not in r]
+    if not rows:
+        raise NSTError("the memory part has no measured row to plot")
+    fig = Figure(figsize=(10, 4.2), dpi=100, layout="constrained")
+    ax_t, ax_m = fig.subplots(1, 2)
+    keys = list(dict.fromkeys((r["optimizer"], r["precision"]) for r in rows))
+    for k, key in enumerate(keys):
+        rs = sorted((r for r in rows if (r["optimizer"], r["precision"]) == key), key=lambda r: r["pixels"])
+        px = np.array([r["pixels"] for r in rs]) / 1e6
+        name, color = f"{key[0]} {key[1]}", f"C{k}"
+        ax_t.plot(px, [r["scales"][-1]["seconds_per_iteration"] for r in rs], "o-", color=color,
+                  label=f"{name}: s per iteration at full size")
+        ax_t.plot(px, [r["seconds"] for r in rs], "s--", color=color, label=f"{name}: whole run")
+        ax_t.plot(px, [r["fixed_seconds"] for r in rs], "^:", color=color, label=f"{name}: fixed cost")
+        ax_m.plot(px, [r["extra_mib"] for r in rs], "o-", color=color, label=f"{name}: measured")
+        ax_m.plot(px, [r["estimate_mib"] for r in rs], "x:", color=color, label=f"{name}: estimate")
+    pixels = sorted({r["pixels"] / 1e6 for r in rows})
+    for ax in (ax_t, ax_m):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(pixels, [f"{p:.2f}" for p in pixels])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("pixels at full size (millions, log scale)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="x-small")
+        for side, px in {r["side"]: r["pixels"] for r in rows}.items():
+            ax.annotate(f"{side} px", (px / 1e6, ax.get_ylim()[0]), fontsize=7, ha="center", va="bottom", alpha=0.6)
+    ax_t.set_ylabel("seconds (wall clock, log scale)")
+    ax_t.set_title(f"time: {result.get('memory_iterations', MEMORY_ITERATIONS)} iterations at each scale", fontsize=10)
+    ax_m.set_ylabel("peak RSS less RSS before the run (MiB, log scale)")
+    ax_m.set_title("memory of the run: measured peak and estimate_memory", fontsize=10)
+    load = [(result["machine"].get(k) or ["?"])[0] for k in ("load_average", "load_average_after")]
+    fig.suptitle(f"coarse to fine, {Path(result['weights']).name}, {result['machine']['cpus']} CPU cores, "
+                 f"load average {load[0]} -> {load[1]}", fontsize=10)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=image_format(path)))
+    return Path(path)
 
 
 def plot_benchmark(result, path) -> Path:

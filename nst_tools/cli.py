@@ -20,10 +20,13 @@ from nst_tools.bench import (
     BENCH_DEFAULT,
     BENCH_METHODS,
     BENCH_SIZE,
+    MEMORY_ITERATIONS,
+    MEMORY_SIZES,
     bench_pictures,
     benchmark,
     format_benchmark,
     plot_benchmark,
+    plot_memory,
 )
 from nst_tools.download import SOURCES, download_weights, probe_writable
 from nst_tools.fast import PRECISIONS, TooLargeError, check_memory, content_size, scale_plan
@@ -216,8 +219,15 @@ def build_parser():
     bn.add_argument("--style", help="style image (default: the sample style_swirls.jpg)")
     bn.add_argument("--plot", metavar="PATH", help="save the cost-against-seconds plot here")
     bn.add_argument("--pictures", metavar="PATH", help="save each method's picture, side by side, here")
-    bn.add_argument("--memory-sizes", type=_sides, default=[512, 1024], metavar="N,N,...",
-                    help="longest sides for the memory part (default 512,1024)")
+    bn.add_argument("--memory-sizes", type=_sides, default=list(MEMORY_SIZES), metavar="N,N,...",
+                    help="longest sides of the content for the memory part, a coarse-to-fine transfer at each "
+                         f"(default {','.join(map(str, MEMORY_SIZES))})")
+    bn.add_argument("--memory-iterations", type=_int_at_least(2), default=MEMORY_ITERATIONS, metavar="N",
+                    help=f"iterations at each scale of the memory part's transfers (default {MEMORY_ITERATIONS})")
+    bn.add_argument("--memory-optimizers", default="lbfgs", metavar="lbfgs,adam",
+                    help="comma-separated optimisers of the memory part (default lbfgs)")
+    bn.add_argument("--memory-plot", metavar="PATH",
+                    help="save the memory part's time and peak memory against the pixel count here")
     bn.add_argument("--repeats", type=_int_at_least(1), default=5, help="timing repeats (best is kept)")
     bn.add_argument("--quick", action="store_true", help="2 repeats and no memory part (for tests)")
     bn.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the noisy start")
@@ -506,7 +516,13 @@ def _cmd_bench(args):
     if bad:
         raise NSTError(f"unknown method or part: {', '.join(bad)}; methods: {', '.join(BENCH_METHODS)}; "
                        "parts: step, quality, memory")
-    for flag, path in (("--plot", args.plot), ("--pictures", args.pictures)):
+    optimizers = [o.strip() for o in args.memory_optimizers.split(",") if o.strip()]
+    if not optimizers or any(o not in OPTIMIZERS for o in optimizers):
+        raise NSTError(f"--memory-optimizers takes {' and/or '.join(OPTIMIZERS)}, comma-separated, "
+                       f"not {args.memory_optimizers!r}")
+    if args.memory_plot is not None and ("memory" not in parts or args.quick):
+        raise NSTError("--memory-plot needs the memory part (--parts ...,memory, without --quick)")
+    for flag, path in (("--plot", args.plot), ("--pictures", args.pictures), ("--memory-plot", args.memory_plot)):
         if path is not None:
             _check_figure(path, flag, _inputs(args))
     if args.quick:
@@ -523,8 +539,13 @@ def _cmd_bench(args):
                 raise NSTError(f"--pairs: {path} is not a file")
     result = benchmark(args.weights, args.quality_weights, args.size, args.iterations, methods, parts,
                        args.content, args.style, 2 if args.quick else args.repeats, args.seed, args.memory_sizes,
-                       log=lambda *a: print(*a, file=sys.stderr, flush=True), seeds=args.seeds, pairs=pairs)
+                       log=lambda *a: print(*a, file=sys.stderr, flush=True), seeds=args.seeds, pairs=pairs,
+                       memory_iterations=args.memory_iterations, memory_optimizers=optimizers)
     problems = []
+    if args.memory_plot and any("error" not in r for r in result["memory"]):
+        result["memory_plot"] = str(_save(lambda p: plot_memory(result, p), args.memory_plot, problems))
+    elif args.memory_plot:
+        problems.append(f"no memory row was measured: {args.memory_plot} not written")
     if result["quality"] is not None:
         if args.plot:
             result["plot"] = str(_save(lambda p: plot_benchmark(result, p), args.plot, problems))

@@ -20,13 +20,19 @@ MIN_SCALE_SIDE = 32
 #: (at least 1) for each coarse scale, the rest at full size.
 C2F_MIN_SIDE, C2F_SHARE = 192, 0.1
 
-#: Peak working memory of a transfer, in bytes per activation value one forward pass computes (float32
-#: and bfloat16; measured 6.5 and 4.3-6.1 with VGG19-shaped weights at 384x512 and 768x1024, see the
-#: README's Speed section), plus bytes per image value each optimiser holds (x, gradient, Adam's
-#: moments; L-BFGS's 2 x LBFGS_MEMORY pairs).
-MEMORY_PER_ELEMENT = {"float32": 7.0, "bfloat16": 6.0}
-
-MEMORY_PER_PIXEL_VALUE = {"adam": 40.0, "lbfgs": 40.0 + 8.0 * LBFGS_MEMORY}
+#: The terms of estimate_memory besides the activations (all float32, 4 bytes a value): tensors of the widest
+#: activation in flight at the peak (the gradient on its way through the first block, 1.0 in TensorFlow's
+#: allocator statistics, tf.config.experimental.get_memory_info("CPU:0"); and half as much again outside
+#: them: oneDNN's reorder buffers and scratchpads, freed memory the C allocator keeps; calibrated on the
+#: peak RSS of coarse-to-fine runs at 512-2048 px, see the README's Speed section), image-sized arrays
+#: each optimiser holds besides its own state (x, the gradient, the update or L-BFGS's direction, trial
+#: image and gradient, masks and step, and those the line search's closures keep until Python frees them:
+#: TensorFlow's statistics counted 5 for Adam, 12 to 30 for L-BFGS at an evaluation; and 6 NumPy copies:
+#: the preprocessed content and style, the start, the latest and the best image), and TensorFlow's own
+#: working memory whatever the size (the traced graphs, its thread pools' buffers).
+GRADIENT_IN_FLIGHT = 1.5
+IMAGE_COPIES = {"adam": 11, "lbfgs": 24}
+TF_WORKSPACE = 40 * 2**20
 
 MEMORY_RESERVE = 512 * 2**20  # left for everything else (Python, TensorFlow's own buffers)
 
@@ -224,13 +230,67 @@ def activation_elements(model, size, layers=None) -> int:
     return int(size[0] * size[1] * 3 + sum(np.prod(shape) for shape in layer_shapes(model, size)[: last + 1]))
 
 
-def estimate_memory(model, size, optimizer="adam", precision="float32", layers=None) -> int:
-    """Bytes one transfer at ``size`` (H, W) needs on top of the loaded model: the step's working memory
-    (MEMORY_PER_ELEMENT per activation value) plus the optimiser's images (MEMORY_PER_PIXEL_VALUE)."""
+def memory_terms(model, size, optimizer="adam", precision="float32", layers=None) -> dict:
+    """The bytes a transfer at ``size`` (H, W) holds at its peak on top of the loaded model, term by term
+    (estimate_memory is their sum). The peak is in a cost evaluation at the full size (the last scale of
+    a coarse-to-fine run), as its backward pass starts; live then, up to the deepest of ``layers``
+    (default: default_layers):
+
+    - ``activations``: the output of every convolution, kept for its ReLU's gradient (an average pool's
+      gradient needs neither its input nor its output; a max pool's needs both, so with max pooling the
+      pools' outputs count too): conv1_1's in float32, the later ones in the compute dtype;
+    - ``cost_gradients``: each cost layer's own gradient (of its style or content term), computed as the
+      backward pass starts and held until it reaches that layer: float32 at conv1_1 and at the content
+      layer (content_term computes in float32), the compute dtype at the other style layers;
+    - ``in_flight``: GRADIENT_IN_FLIGHT float32 tensors of the widest activation;
+    - ``targets``: the content layer's activation and the style Gram matrices, float32;
+    - ``optimizer``: L-BFGS's 2 x LBFGS_MEMORY pairs (s, y) or Adam's two moments, and IMAGE_COPIES more
+      image-sized float32 arrays (n = H x W x 3 values each);
+    - ``weights``: bfloat16 copies of the kernels and biases (none in float32);
+    - ``workspace``: TF_WORKSPACE.
+
+    ``direction``: L-BFGS's other moment of need, its two-loop recursion, which reads the pairs as a copy
+    (a variable written by a scatter is copied when it is read): all the terms but the evaluation's three
+    (activations, cost_gradients, in_flight), plus the pairs once more; it is the peak where the network is
+    narrow (the tiny test weights), never with VGG. estimate_memory takes the larger of the two moments.
+    """
     precision = resolve_precision(precision)
-    values = int(size[0]) * int(size[1]) * 3
-    return int(MEMORY_PER_ELEMENT[precision] * activation_elements(model, size, layers)
-               + MEMORY_PER_PIXEL_VALUE[optimizer] * values)
+    layers = default_layers(model) if layers is None else list(layers)
+    low = 2 if precision == "bfloat16" else 4  # bytes of the compute dtype
+    last = max(model.names.index(n) for n in layers)
+    shapes = dict(zip(model.names, layer_shapes(model, size)))
+    first = model.conv_names[0]
+    values = {n: int(np.prod(shapes[n])) for n in model.names[: last + 1]}
+    kept = [n for n, layer in zip(model.names, model.layers[: last + 1])
+            if layer.kind == "conv" or model.pooling == "max"]
+    n = int(size[0]) * int(size[1]) * 3
+    pairs = 2 * LBFGS_MEMORY if optimizer == "lbfgs" else 2
+    convs = [layer for layer in model.layers[: last + 1] if layer.kind == "conv"]
+    return {
+        "activations": sum(values[k] * (4 if k == first else low) for k in kept),
+        "cost_gradients": sum(values[k] * (4 if k in (first, CONTENT_LAYER) else low) for k in layers),
+        "in_flight": int(GRADIENT_IN_FLIGHT * 4 * max(values.values())),
+        "targets": 4 * (values[CONTENT_LAYER] if CONTENT_LAYER in layers else 0)
+                   + 4 * sum(shapes[k][2] ** 2 for k in layers if k != CONTENT_LAYER),
+        "optimizer": 4 * n * (pairs + IMAGE_COPIES[optimizer]),
+        "weights": 2 * sum(int(np.size(c.kernel)) + int(np.size(c.bias)) for c in convs) if low == 2 else 0,
+        "workspace": TF_WORKSPACE,
+        "direction": 4 * n * pairs if optimizer == "lbfgs" else 0,
+    }
+
+
+#: The terms of memory_terms that live only during a cost evaluation (the other moment: "direction").
+EVALUATION_TERMS = ("activations", "cost_gradients", "in_flight")
+
+
+def estimate_memory(model, size, optimizer="adam", precision="float32", layers=None) -> int:
+    """Bytes one transfer at ``size`` (H, W) needs on top of the loaded model: the peak resident memory of
+    the run less the resident memory before it (weights and images loaded), what check_memory compares with
+    the free memory. From memory_terms (see there): the terms held all along plus the larger of a cost
+    evaluation's (EVALUATION_TERMS) and L-BFGS's direction; ``bench --parts memory`` measures both."""
+    terms = memory_terms(model, size, optimizer, precision, layers)
+    held = sum(v for k, v in terms.items() if k not in (*EVALUATION_TERMS, "direction"))
+    return int(held + max(sum(terms[k] for k in EVALUATION_TERMS), terms["direction"]))
 
 
 def available_memory():
@@ -255,6 +315,16 @@ def available_memory():
     return min(found) if found else None
 
 
+def largest_side(model, size, optimizer, precision, available) -> int:
+    """The longest side (pixels) of ``size``'s aspect whose estimate fits in ``available`` bytes, 0 if none."""
+    fits = lambda side: estimate_memory(model, fit_size(size[0], size[1], side), optimizer, precision) <= available  # noqa: E731
+    lo, hi = 0, int(max(size))
+    while lo < hi:  # the estimate grows with the side
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return lo
+
+
 def check_memory(model, size, optimizer="adam", precision="float32", available=None) -> int:
     """Raise TooLargeError, naming a longest side that fits, if a transfer at ``size`` (H, W) would not fit in
     ``available`` bytes (default: available_memory() less MEMORY_RESERVE); returns the estimate."""
@@ -263,7 +333,7 @@ def check_memory(model, size, optimizer="adam", precision="float32", available=N
         free = available_memory()
         available = None if free is None else free - MEMORY_RESERVE
     if available is not None and need > available:
-        side = int(max(size) * np.sqrt(max(available, 0) / need))
+        side = largest_side(model, size, optimizer, precision, available)
         side = side if side >= MIN_SCALE_SIDE else None
         hint = f"a longest side of {side} pixels fits" if side else "free some memory first"
         raise TooLargeError(f"a {size[0]}x{size[1]} transfer needs about {need / 2**30:.1f} GiB of memory but "

@@ -156,7 +156,8 @@ SLOW_FILES = {"test_course_browser.py", "test_lab_browser.py", "test_install.py"
 SLOW_TESTS = {
     "test_cli.py": {"test_stylize_keeps_the_aspect_and_says_the_size", "test_missing_weights_prints_the_download_command",
                     "test_import_is_silent_but_tensorflow_errors_stay_visible", "test_stylize_json"},
-    "test_speed.py": {"test_bench_json", "test_bench_memory_row", "test_cli_scales_and_precision"},
+    "test_speed.py": {"test_bench_json", "test_bench_memory_row_and_the_estimate", "test_bench_memory_part",
+                      "test_cli_scales_and_precision"},
     "test_further.py": {"test_lab_records_the_run_and_saves_it_as_a_gif"},
     "test_images.py": {"test_make_styles_reproduces_the_shipped_styles"},
     "test_layout.py": {"test_python3_nst_utils_py_delegates_to_the_cli", "test_started_as_a_script_the_core_runs_once"},

@@ -335,12 +335,79 @@ def test_step_flops_vgg19_shape(tiny_model):
     assert bench.step_flops(tiny_model, (32, 32)) == expected
 
 
-def test_bench_memory_row(tiny_vgg_path):
-    row = bench.bench_memory(tiny_vgg_path, (48, 64), "float32")  # a fresh Python process
-    assert {"size", "precision", "optimizer", "estimate_mib", "before_mib", "peak_mib", "extra_mib"} <= set(row)
-    assert row["size"] == [48, 64] and row["optimizer"] == "lbfgs"
-    assert row["peak_mib"] >= row["before_mib"] > 100  # TensorFlow alone takes more than 100 MiB
-    assert row["extra_mib"] == row["peak_mib"] - row["before_mib"]
+def test_memory_terms_are_the_formula(tiny_vgg_path, tiny_model):
+    """Each term of the estimate from the activations the network really returns at this size."""
+    size, n, m = (40, 56), 40 * 56 * 3, lbfgs.LBFGS_MEMORY
+    deepest = tiny_model.names[: tiny_model.names.index("conv5_1") + 1]
+    x = tf.zeros((1, *size, 3))
+    vol = {k: int(np.prod(a.shape)) for k, a in tiny_model(x, deepest).items()}
+    convs = [k for k in deepest if k.startswith("conv")]
+    later_style = ["conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    grams = 4 * sum(int(tiny_model(x, [k])[k].shape[-1]) ** 2 for k, _ in nst.STYLE_LAYERS)
+    params = sum(int(np.size(layer.kernel)) + int(np.size(layer.bias)) for layer in tiny_model.layers
+                 if layer.name in convs)
+    for precision, low in (("float32", 4), ("bfloat16", 2)):
+        t = fast.memory_terms(tiny_model, size, "lbfgs", precision)
+        assert t["activations"] == 4 * vol["conv1_1"] + low * sum(vol[k] for k in convs[1:])  # no pool kept
+        assert t["cost_gradients"] == 4 * (vol["conv1_1"] + vol["conv4_2"]) + low * sum(vol[k] for k in later_style)
+        assert t["in_flight"] == int(fast.GRADIENT_IN_FLIGHT * 4 * max(vol.values()))
+        assert t["targets"] == 4 * vol["conv4_2"] + grams
+        assert t["optimizer"] == 4 * n * (2 * m + fast.IMAGE_COPIES["lbfgs"]) and t["direction"] == 4 * n * 2 * m
+        assert t["weights"] == (2 * params if low == 2 else 0) and t["workspace"] == fast.TF_WORKSPACE
+        evaluation = t["activations"] + t["cost_gradients"] + t["in_flight"]
+        held = t["targets"] + t["optimizer"] + t["weights"] + t["workspace"]
+        assert fast.estimate_memory(tiny_model, size, "lbfgs", precision) == held + max(evaluation, t["direction"])
+    adam = fast.memory_terms(tiny_model, size, "adam")
+    assert adam["optimizer"] == 4 * n * (2 + fast.IMAGE_COPIES["adam"]) and adam["direction"] == 0
+    # a narrow network's L-BFGS peaks in the direction (a copy of the pairs), VGG's in the evaluation
+    assert t["direction"] > evaluation
+    # max pooling keeps the pools' outputs for their gradient
+    maxed = fast.memory_terms(nst.load_vgg_model(tiny_vgg_path, pooling="max"), size, "lbfgs")
+    pools = [k for k in deepest if k.startswith("pool")]
+    assert maxed["activations"] == fast.memory_terms(tiny_model, size, "lbfgs")["activations"] + 4 * sum(vol[k] for k in pools)
+
+
+def test_bench_memory_row_and_the_estimate(tiny_vgg_path):
+    """A coarse-to-fine run in a fresh process: its time split and peak, and the estimate within 15% of it."""
+    precisions = ["float32"] + (["bfloat16"] if fast.bfloat16_supported() else [])
+    for precision in precisions:
+        row = bench.bench_memory(tiny_vgg_path, 256, precision, iterations=2)
+        assert {"size", "pixels", "precision", "optimizer", "estimate_mib", "before_mib", "peak_mib", "extra_mib",
+                "estimate_over_extra", "seconds", "fixed_seconds", "load_seconds", "scales"} <= set(row), row
+        assert row["size"] == [170, 256] and row["optimizer"] == "lbfgs"  # chelsea's aspect, longest side 256
+        assert row["peak_mib"] >= row["before_mib"] > 100  # TensorFlow alone takes more than 100 MiB
+        assert row["extra_mib"] == row["peak_mib"] - row["before_mib"]
+        assert 0.85 <= row["estimate_mib"] / row["extra_mib"] <= 1.15, row
+        (scale,) = row["scales"]  # 256 px: "auto" has one scale
+        assert scale["iterations"] == 2 and scale["peak_mib"] <= row["peak_mib"]
+        assert row["fixed_seconds"] == pytest.approx(row["seconds"] - 2 * scale["seconds_per_iteration"], abs=2e-3)
+
+
+def test_bench_memory_part(tiny_vgg_path, tmp_path, capsys):
+    """bench --parts memory: coarse to fine at each size, the table, the JSON, the plot."""
+    plot = tmp_path / "memory.png"
+    code = cli.main(["bench", "--weights", str(tiny_vgg_path), "--parts", "memory", "--memory-sizes", "400",
+                     "--memory-iterations", "2", "--memory-plot", str(plot), "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    result, text = json.loads(out[-1]), "\n".join(out)
+    assert code == 0 and result["memory_iterations"] == 2 and result["memory_plot"] == str(plot)
+    assert "as work grows" in text and "est/run" in text and "1/2: " in text
+    precisions = ["float32"] + (["bfloat16"] if fast.bfloat16_supported() else [])
+    assert [(r["side"], r["precision"]) for r in result["memory"]] == [(400, p) for p in precisions]
+    for r in result["memory"]:
+        assert [k["fraction"] for k in r["scales"]] == [0.5, 1.0] and r["scales"][1]["size"] == r["size"] == [266, 400]
+        assert [k["iterations"] for k in r["scales"]] == [2, 2] and r["iterations"] == 4
+        # the run's peak is its largest scale's (the RSS peak at that scale's last iteration)
+        assert r["scales"][0]["peak_mib"] <= r["scales"][1]["peak_mib"] and r["scales"][1]["peak_mib"] >= r["peak_mib"] - 2
+        assert r["fixed_seconds"] == pytest.approx(
+            r["seconds"] - sum(k["iterations"] * k["seconds_per_iteration"] for k in r["scales"]), abs=2e-3)
+        assert f"{r['extra_mib']:7} {r['estimate_mib']:8}" in text
+    assert plot.stat().st_size > 10000
+    assert cli.main(["bench", "--weights", str(tiny_vgg_path), "--parts", "step", "--memory-plot",
+                     str(tmp_path / "m.png")]) == 1
+    assert "--memory-plot needs the memory part" in capsys.readouterr().err
+    assert cli.main(["bench", "--weights", str(tiny_vgg_path), "--memory-optimizers", "sgd"]) == 1
+    assert "--memory-optimizers takes adam and/or lbfgs" in capsys.readouterr().err
 
 
 def test_bfloat16_conv1_1_stays_float32_and_casts_survive_traces(tiny_model, images):
