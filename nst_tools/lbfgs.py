@@ -51,17 +51,18 @@ _compact = tf.function(_compact, autograph=False,  # no dependence on reading th
 
 @tf.function(autograph=False, input_signature=[_MATRIX, _MATRIX, _MATRIX, _MATRIX, _ANY, _ANY, _INT])
 def _store(S, Y, SY, YY, s, y, p):
-    """The memory with the pair (s, y) in slot p: S and Y with row p replaced, SY = S^T Y and YY = Y^T Y
-    (slot by slot) with row and column p from S y, Y s and Y y.
+    """The memory with the pair (s, y) in slot p: S and Y with row p replaced, SY = S^T Y with column p
+    from S y and YY = Y^T Y with row and column p from Y y. SY's row p (s.y_j) is left as it was: the
+    triangle R reads s_i.y_j only where s_i is no newer than y_j, and y_j's column has them all.
 
     S and Y are new tensors (one copy of each per stored pair), not tf.Variables written in place: a
     row scattered into a variable puts it in TensorFlow's copy-on-read mode, where every later read
     copies it whole (two copies of the memory per direction)."""
     m, p_ = tf.shape(S)[0], p[None, None]
     S, Y = tf.tensor_scatter_nd_update(S, p_, s[None]), tf.tensor_scatter_nd_update(Y, p_, y[None])
-    Sy, Ys, Yy = tf.linalg.matvec(S, y), tf.linalg.matvec(Y, s), tf.linalg.matvec(Y, y)
+    Sy, Yy = tf.linalg.matvec(S, y), tf.linalg.matvec(Y, y)
     row, column = tf.stack([tf.fill([m], p), tf.range(m)], 1), tf.stack([tf.range(m), tf.fill([m], p)], 1)
-    SY = tf.tensor_scatter_nd_update(tf.tensor_scatter_nd_update(SY, column, Sy), row, Ys)
+    SY = tf.tensor_scatter_nd_update(SY, column, Sy)
     YY = tf.tensor_scatter_nd_update(tf.tensor_scatter_nd_update(YY, column, Yy), row, Yy)
     return S, Y, SY, YY
 
@@ -86,11 +87,12 @@ def lbfgs_state(x0, memory):
     s.y > 0 (curvature), y restricted to the pixels free during that step (a pinned pixel's gradient
     change says nothing about the curvature along the step, and would shrink H_0); it returns whether
     it did. The pairs are rows of S and Y, a ring of ``memory`` slots (the next one ``pos``, ``count``
-    in use); next to them the small matrices SY = S^T Y and YY = Y^T Y, slot by slot, get a row and a
-    column with each stored pair (see _store). reset forgets the pairs (count = 0; the ring fills again
-    from pos). rescale(k): the cost became k times steeper (a live weight change): every y_i becomes
-    k y_i, so H becomes H / k and the pairs keep their shape of the curvature. The compiled parts
-    (_compact, _store, _pair) are traced once per process, for every size and every run.
+    in use); next to them the small matrices SY = S^T Y (the entries R needs) and YY = Y^T Y, slot by
+    slot, get a column (and YY a row) with each stored pair (see _store). reset forgets the pairs
+    (count = 0; the ring fills again from pos). rescale(k): the cost became k times steeper (a live
+    weight change): every y_i becomes k y_i, so H becomes H / k and the pairs keep their shape of the
+    curvature. The compiled parts (_compact, _store, _pair) are traced once per process, for every
+    size and every run.
     """
     n, m = int(np.size(x0)), int(memory)
     state = {"S": tf.zeros((m, n)), "Y": tf.zeros((m, n)), "SY": tf.zeros((m, m)), "YY": tf.zeros((m, m)),
