@@ -14,88 +14,109 @@ from nst_utils import NonFiniteLossError
 LBFGS_MEMORY, LBFGS_C1, LBFGS_C2, LBFGS_EVALS, LBFGS_FIRST_STEP, LBFGS_GROW = 20, 1e-4, 0.9, 8, 25.0, 4.0
 
 
-def _two_loop(g, free, S, Y, rho, pos, count):
+def _compact(g, free, S, Y, SY, YY, pos, count):
     """d = -P H P g and g.d from the memory (see lbfgs_state), for a ``g`` of any shape and a memory of any
-    size: traced once per process (the memory's tensors are arguments, not captured variables)."""
+    size: traced once per process (the memory's tensors are arguments, not captured variables).
+
+    H q in the compact form of Byrd, Nocedal and Schnabel (1994), the pairs as columns oldest first:
+    H q = gamma q + S R^-T ((D + gamma Y^T Y) u - gamma Y^T q) - gamma Y u, u = R^-1 S^T q, with R the
+    upper triangle of S^T Y (diagonal included), D its diagonal s_i.y_i and gamma = s.y / y.y of the
+    newest pair: the same H as the two-loop recursion, in two passes over the memory (S^T q and Y^T q,
+    then one combination of its rows) and k x k algebra (k = count), instead of 2 k updates of q."""
     m = tf.shape(S)[0]
     f = tf.reshape(free, [-1])
-
-    def newest_first(i, q, alphas):
-        j = (pos - 1 - i) % m
-        a = rho[j] * tf.tensordot(S[j], q, 1)
-        return i + 1, q - a * Y[j], alphas.write(i, a)
-
-    start = (tf.constant(0), tf.reshape(g, [-1]) * f, tf.TensorArray(tf.float32, size=m))
-    _, q, alphas = tf.while_loop(lambda i, q, alphas: i < count, newest_first, start)
+    q = tf.reshape(g, [-1]) * f
+    age = (pos - count + tf.range(count)) % m  # the slots in use, oldest first (S and Y are a ring)
     newest = (pos - 1) % m
-    gamma = tf.where(count > 0, 1.0 / (rho[newest] * tf.tensordot(Y[newest], Y[newest], 1) + 1e-30), 1.0)
-
-    def oldest_first(i, r):
-        j = (pos - 1 - i) % m
-        return i - 1, r + (alphas.read(i) - rho[j] * tf.tensordot(Y[j], r, 1)) * S[j]
-
-    _, r = tf.while_loop(lambda i, r: i >= 0, oldest_first, (count - 1, gamma * q))
-    r = r * f
+    gamma = tf.where(count > 0, SY[newest, newest] / (YY[newest, newest] + 1e-30), 1.0)
+    StY = tf.gather(tf.gather(SY, age), age, axis=1)  # k x k, k = count, in age order
+    YtY = tf.gather(tf.gather(YY, age), age, axis=1)
+    Stq, Ytq = tf.gather(tf.linalg.matvec(S, q), age)[:, None], tf.gather(tf.linalg.matvec(Y, q), age)[:, None]
+    R = tf.linalg.band_part(StY, 0, -1)
+    u = tf.linalg.triangular_solve(R, Stq, lower=False)  # R^-1 S^T q
+    w = tf.linalg.diag_part(StY)[:, None] * u + gamma * (tf.matmul(YtY, u) - Ytq)
+    v = tf.linalg.triangular_solve(R, w, lower=False, adjoint=True)  # R^-T w
+    a = tf.scatter_nd(age[:, None], v[:, 0], [m])  # back to the slots' order (0 in the unused ones)
+    b = tf.scatter_nd(age[:, None], -gamma * u[:, 0], [m])
+    # S^T a + Y^T b as row times matrix (matvec(S, a, transpose_a=True) took twice as long here)
+    r = (gamma * q + tf.matmul(a[None], S)[0] + tf.matmul(b[None], Y)[0]) * f
     return -tf.reshape(r, tf.shape(g)), -tf.tensordot(tf.reshape(g, [-1]), r, 1)
 
 
-_ANY = tf.TensorSpec(None, tf.float32)
-_two_loop = tf.function(_two_loop, autograph=False,  # explicit loops: no dependence on reading this source
-                        input_signature=[_ANY, _ANY, tf.TensorSpec((None, None)), tf.TensorSpec((None, None)),
-                                         tf.TensorSpec((None,)), tf.TensorSpec((), tf.int32),
-                                         tf.TensorSpec((), tf.int32)])
+_ANY, _MATRIX = tf.TensorSpec(None, tf.float32), tf.TensorSpec((None, None))
+_INT = tf.TensorSpec((), tf.int32)
+_compact = tf.function(_compact, autograph=False,  # no dependence on reading this source
+                       input_signature=[_ANY, _ANY, _MATRIX, _MATRIX, _MATRIX, _MATRIX, _INT, _INT])
+
+
+@tf.function(autograph=False, input_signature=[_MATRIX, _MATRIX, _MATRIX, _MATRIX, _ANY, _ANY, _INT])
+def _store(S, Y, SY, YY, s, y, p):
+    """The memory with the pair (s, y) in slot p: S and Y with row p replaced, SY = S^T Y with column p
+    from S y and YY = Y^T Y with row and column p from Y y. SY's row p (s.y_j) is left as it was: the
+    triangle R reads s_i.y_j only where s_i is no newer than y_j, and y_j's column has them all.
+
+    S and Y are new tensors (one copy of each per stored pair), not tf.Variables written in place: a
+    row scattered into a variable puts it in TensorFlow's copy-on-read mode, where every later read
+    copies it whole (two copies of the memory per direction)."""
+    m, p_ = tf.shape(S)[0], p[None, None]
+    S, Y = tf.tensor_scatter_nd_update(S, p_, s[None]), tf.tensor_scatter_nd_update(Y, p_, y[None])
+    Sy, Yy = tf.linalg.matvec(S, y), tf.linalg.matvec(Y, y)
+    row, column = tf.stack([tf.fill([m], p), tf.range(m)], 1), tf.stack([tf.range(m), tf.fill([m], p)], 1)
+    SY = tf.tensor_scatter_nd_update(SY, column, Sy)
+    YY = tf.tensor_scatter_nd_update(tf.tensor_scatter_nd_update(YY, column, Yy), row, Yy)
+    return S, Y, SY, YY
 
 
 @tf.function(autograph=False, input_signature=[_ANY, _ANY, _ANY])
 def _pair(s, y, free):
     """The pair to store, flat (y on the free pixels only), and whether its curvature s.y is positive."""
     s, y = tf.reshape(s, [-1]), tf.reshape(y * free, [-1])
-    sy = tf.tensordot(s, y, 1)
-    return s, y, sy, sy > 1e-10 * tf.tensordot(y, y, 1)
+    return s, y, tf.tensordot(s, y, 1) > 1e-10 * tf.tensordot(y, y, 1)
 
 
 def lbfgs_state(x0, memory):
     """The L-BFGS memory: ``(direction(g, free) -> (d, g.d), update(s, y, free), reset(), rescale(k))`` on
-    TF variables.
+    TF tensors.
 
     direction: d = -P H P g, P the projection on the free variables (``free``: 1.0 where a pixel may
-    move, 0.0 where it is pinned at a bound, see free_mask), as in L-BFGS-B: the two-loop recursion
-    runs on the free gradient P g and d is 0 on the pinned pixels; P H P is positive definite on the
-    free pixels, so d is a descent direction whenever P g != 0. H is the inverse Hessian estimate from
-    the last ``memory`` pairs s_i = x_{i+1} - x_i, y_i = g_{i+1} - g_i (rho_i = 1 / s_i.y_i), H_0 =
-    (s.y / y.y) I from the newest pair (I before the first). update stores a pair only if s.y > 0
-    (curvature), y restricted to the pixels free during that step (a pinned pixel's gradient change
-    says nothing about the curvature along the step, and would shrink H_0); it returns whether it did.
-    rescale(k): the cost became k times steeper (a live weight change): every y_i becomes k y_i, so H
-    becomes H / k and the pairs keep their shape of the curvature.
-    The compiled parts (_two_loop, _pair) are traced once per process, for every size and every run.
+    move, 0.0 where it is pinned at a bound, see free_mask), as in L-BFGS-B: H applies to the free
+    gradient P g and d is 0 on the pinned pixels; P H P is positive definite on the free pixels, so d
+    is a descent direction whenever P g != 0. H is the inverse Hessian estimate from the last
+    ``memory`` pairs s_i = x_{i+1} - x_i, y_i = g_{i+1} - g_i, H_0 = (s.y / y.y) I from the newest pair
+    (I before the first), applied in the compact form (see _compact). update stores a pair only if
+    s.y > 0 (curvature), y restricted to the pixels free during that step (a pinned pixel's gradient
+    change says nothing about the curvature along the step, and would shrink H_0); it returns whether
+    it did. The pairs are rows of S and Y, a ring of ``memory`` slots (the next one ``pos``, ``count``
+    in use); next to them the small matrices SY = S^T Y (the entries R needs) and YY = Y^T Y, slot by
+    slot, get a column (and YY a row) with each stored pair (see _store). reset forgets the pairs
+    (count = 0; the ring fills again from pos). rescale(k): the cost became k times steeper (a live
+    weight change): every y_i becomes k y_i, so H becomes H / k and the pairs keep their shape of the
+    curvature. The compiled parts (_compact, _store, _pair) are traced once per process, for every
+    size and every run.
     """
     n, m = int(np.size(x0)), int(memory)
-    S, Y, rho = tf.Variable(tf.zeros((m, n))), tf.Variable(tf.zeros((m, n))), tf.Variable(tf.zeros(m))
-    state = {"pos": 0, "count": 0}
+    state = {"S": tf.zeros((m, n)), "Y": tf.zeros((m, n)), "SY": tf.zeros((m, m)), "YY": tf.zeros((m, m)),
+             "pos": 0, "count": 0}
+    tensors = ("S", "Y", "SY", "YY")
 
     def direction(g, free):
-        return _two_loop(g, free, S.value(), Y.value(), rho.value(), tf.constant(state["pos"]),
-                         tf.constant(state["count"]))
+        return _compact(g, free, *(state[k] for k in tensors), tf.constant(state["pos"]),
+                        tf.constant(state["count"]))
 
     def update(s, y, free):
-        s, y, sy, curved = _pair(s, y, free)
+        s, y, curved = _pair(s, y, free)
         if not bool(curved):
             return False
         p = state["pos"]
-        S.scatter_update(tf.IndexedSlices(s[None], [p]))  # in place (a slice assign costs 4x more here)
-        Y.scatter_update(tf.IndexedSlices(y[None], [p]))
-        rho.scatter_update(tf.IndexedSlices((1.0 / sy)[None], [p]))
+        state.update(zip(tensors, _store(*(state[k] for k in tensors), s, y, tf.constant(p))))
         state.update(pos=(p + 1) % m, count=min(state["count"] + 1, m))
         return True
 
     def reset():
-        rho.assign(tf.zeros(m))
         state["count"] = 0
 
     def rescale(k):
-        Y.assign(Y * k)
-        rho.assign(rho / k)
+        state.update(Y=state["Y"] * k, SY=state["SY"] * k, YY=state["YY"] * k**2)
 
     return direction, update, reset, rescale
 

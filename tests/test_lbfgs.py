@@ -43,14 +43,15 @@ def test_free_mask():
     np.testing.assert_array_equal(free, [0, 1, 1, 0, 1, 1])
 
 
-def _two_loop(S, Y, q):
-    """Textbook L-BFGS two-loop recursion H q in NumPy (float64), pairs oldest first."""
+def _two_loop(S, Y, q, gamma=None):
+    """Textbook L-BFGS two-loop recursion H q in NumPy (float64), pairs oldest first, H_0 = gamma I
+    (default: s.y / y.y of the newest pair)."""
     q, alphas = q.astype(np.float64).copy(), []
     for s, y in zip(S[::-1], Y[::-1]):
         a = (s @ q) / (s @ y)
         alphas.append(a)
         q -= a * y
-    r = (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1]) * q
+    r = ((S[-1] @ Y[-1]) / (Y[-1] @ Y[-1]) if gamma is None else gamma) * q
     for (s, y), a in zip(zip(S, Y), alphas[::-1]):
         r += (a - (y @ r) / (s @ y)) * s
     return r
@@ -76,6 +77,66 @@ def test_direction_is_projected_quasi_newton(rng):
     expected = -free * _two_loop(np.array(S), np.array(Y), free * g)  # d = -P H P g
     np.testing.assert_allclose(d, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
     assert float(gd) == pytest.approx(float(g @ d), rel=1e-4) and float(gd) < 0
+
+
+def _reference(pairs, g, free, gamma=None):
+    """d = -P H P g by the NumPy two-loop recursion on ``pairs`` [(s, y)], oldest first (y already masked)."""
+    if not pairs:
+        return -free * g
+    S, Y = (np.array(v) for v in zip(*pairs))
+    return -free * _two_loop(S, Y, free * g, gamma)
+
+
+def test_compact_direction_is_the_two_loop_recursion_through_the_ring(rng):
+    # The compact form must give the two-loop's H while the memory fills, after it wraps around (the
+    # oldest pair is then in the middle of the ring: the triangle R needs age order), after a pair that
+    # is not curved (not stored), after reset (d = -P g), while the ring fills again from mid-way and
+    # after rescale(k) (every y_i becomes k y_i).
+    n, m = 40, 4
+    direction, update, reset, rescale = lbfgs.lbfgs_state(np.zeros((2, n // 2), np.float32), m)
+    A = rng.normal(size=(n, n))
+    A = A @ A.T / n + np.diag(rng.uniform(0.5, 20, n))  # positive definite, curvatures ~0.5 .. 25
+    stored = []
+
+    def store(k):
+        for _ in range(k):
+            free = (rng.uniform(size=n) > 0.3).astype(np.float32)
+            s = rng.normal(size=n) * free * rng.uniform(0.1, 10)  # steps of many lengths: gamma varies
+            y = A @ s + 3.0 * (1 - free) * rng.normal(size=n)
+            shaped = [tf.constant(v.reshape(2, n // 2), tf.float32) for v in (s, y, free)]
+            assert bool(update(*shaped))
+            stored.append((s.astype(np.float32).astype(np.float64), (y * free).astype(np.float32).astype(np.float64)))
+
+    def check(pairs):
+        free = (rng.uniform(size=n) > 0.2).astype(np.float32)
+        g = rng.normal(size=n) * 10
+        d, gd = direction(tf.constant(g.reshape(2, n // 2), tf.float32), tf.constant(free.reshape(2, n // 2)))
+        d = d.numpy().reshape(-1)
+        expected = _reference(pairs, g.astype(np.float32), free)
+        np.testing.assert_allclose(d, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+        assert float(gd) == pytest.approx(float(g.astype(np.float32) @ d), rel=1e-4) and float(gd) < 0
+        if len(pairs) > 1:  # the check can fail: the pairs in another order (the oldest last, as in the ring's
+            (s0, y0), (s1, y1) = pairs[0], pairs[-1]  # slot order once it wrapped), or H_0 from the oldest pair
+            wrong = [_reference(pairs[1:] + pairs[:1], g, free, (s1 @ y1) / (y1 @ y1)),
+                     _reference(pairs, g, free, (s0 @ y0) / (y0 @ y0))]
+            assert all(np.abs(w - expected).max() > 1e-2 * np.abs(expected).max() for w in wrong)
+
+    check([])  # nothing stored: steepest descent on the free pixels
+    store(3)
+    check(stored)  # count < m
+    store(4)
+    check(stored[-m:])  # count == m, the newest in slot 2, the oldest in slot 3
+    s = tf.ones((2, n // 2))
+    assert not bool(update(s, -s, tf.ones((2, n // 2))))  # s.y < 0: not stored
+    check(stored[-m:])
+    store(m + 2)
+    check(stored[-m:])  # wrapped twice
+    reset()
+    check([])
+    store(2)  # from the middle of the ring; the other slots hold pairs from before reset
+    check(stored[-2:])
+    rescale(10.0)
+    check([(s, 10 * y) for s, y in stored[-2:]])
 
 
 def test_line_search_cuts_a_step_far_too_long_in_one_evaluation():
