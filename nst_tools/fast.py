@@ -249,10 +249,10 @@ def memory_terms(model, size, optimizer="adam", precision="float32", layers=None
     - ``weights``: bfloat16 copies of the kernels and biases (none in float32);
     - ``workspace``: TF_WORKSPACE.
 
-    ``direction``: L-BFGS's other moment of need, its two-loop recursion, which reads the pairs as a copy
-    (a variable written by a scatter is copied when it is read): all the terms but the evaluation's three
-    (activations, cost_gradients, in_flight), plus the pairs once more; it is the peak where the network is
-    narrow (the tiny test weights), never with VGG. estimate_memory takes the larger of the two moments.
+    ``direction``: L-BFGS's other moment of need, storing a pair, when the new S and Y (each the old with
+    one row replaced) stand beside the old ones: all the terms but the evaluation's three (activations,
+    cost_gradients, in_flight), plus the pairs once more; it is the peak where the network is narrow (the
+    tiny test weights), never with VGG. estimate_memory takes the larger of the two moments.
     """
     precision = resolve_precision(precision)
     layers = default_layers(model) if layers is None else list(layers)
