@@ -349,8 +349,7 @@ def run_transfer(model, content, style, settings=None, *, init_image=None, callb
     image. content_cost, style_cost, total_cost: losses of your own (float32, one style; see the core's
     make_cost_function). The result is the best image of the last scale reached, at the full size.
     """
-    s = settings_with(settings, changes, TransferSettings)
-    s = dataclasses.replace(s, precision=resolve_precision(s.precision))  # resolved once, here
+    s = settings_with(settings, changes, TransferSettings)  # its precision is resolved in transfer_steps
     content = rgb_image("content", content)
     styles = [rgb_image("style", im) for im in styles_list(style)]
     if len(styles) > 1 or s.style_weights is not None:
