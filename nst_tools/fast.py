@@ -249,7 +249,7 @@ def memory_terms(model, size, optimizer="adam", precision="float32", layers=None
     - ``weights``: bfloat16 copies of the kernels and biases (none in float32);
     - ``workspace``: TF_WORKSPACE.
 
-    ``direction``: L-BFGS's other moment of need, storing a pair, when the new S and Y (each the old with
+    ``store``: L-BFGS's other moment of need, storing a pair, when the new S and Y (each the old with
     one row replaced) stand beside the old ones: all the terms but the evaluation's three (activations,
     cost_gradients, in_flight), plus the pairs once more; it is the peak where the network is narrow (the
     tiny test weights), never with VGG. estimate_memory takes the larger of the two moments.
@@ -275,11 +275,11 @@ def memory_terms(model, size, optimizer="adam", precision="float32", layers=None
         "optimizer": 4 * n * (pairs + IMAGE_COPIES[optimizer]),
         "weights": 2 * sum(int(np.size(c.kernel)) + int(np.size(c.bias)) for c in convs) if low == 2 else 0,
         "workspace": TF_WORKSPACE,
-        "direction": 4 * n * pairs if optimizer == "lbfgs" else 0,
+        "store": 4 * n * pairs if optimizer == "lbfgs" else 0,
     }
 
 
-#: The terms of memory_terms that live only during a cost evaluation (the other moment: "direction").
+#: The terms of memory_terms that live only during a cost evaluation (the other moment: "store").
 EVALUATION_TERMS = ("activations", "cost_gradients", "in_flight")
 
 
@@ -287,10 +287,10 @@ def estimate_memory(model, size, optimizer="adam", precision="float32", layers=N
     """Bytes one transfer at ``size`` (H, W) needs on top of the loaded model: the peak resident memory of
     the run less the resident memory before it (weights and images loaded), what check_memory compares with
     the free memory. From memory_terms (see there): the terms held all along plus the larger of a cost
-    evaluation's (EVALUATION_TERMS) and L-BFGS's direction; ``bench --parts memory`` measures both."""
+    evaluation's (EVALUATION_TERMS) and L-BFGS's storing of a pair; ``bench --parts memory`` measures both."""
     terms = memory_terms(model, size, optimizer, precision, layers)
-    held = sum(v for k, v in terms.items() if k not in (*EVALUATION_TERMS, "direction"))
-    return int(held + max(sum(terms[k] for k in EVALUATION_TERMS), terms["direction"]))
+    held = sum(v for k, v in terms.items() if k not in (*EVALUATION_TERMS, "store"))
+    return int(held + max(sum(terms[k] for k in EVALUATION_TERMS), terms["store"]))
 
 
 def available_memory():

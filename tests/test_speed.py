@@ -352,15 +352,15 @@ def test_memory_terms_are_the_formula(tiny_vgg_path, tiny_model):
         assert t["cost_gradients"] == 4 * (vol["conv1_1"] + vol["conv4_2"]) + low * sum(vol[k] for k in later_style)
         assert t["in_flight"] == int(fast.GRADIENT_IN_FLIGHT * 4 * max(vol.values()))
         assert t["targets"] == 4 * vol["conv4_2"] + grams
-        assert t["optimizer"] == 4 * n * (2 * m + fast.IMAGE_COPIES["lbfgs"]) and t["direction"] == 4 * n * 2 * m
+        assert t["optimizer"] == 4 * n * (2 * m + fast.IMAGE_COPIES["lbfgs"]) and t["store"] == 4 * n * 2 * m
         assert t["weights"] == (2 * params if low == 2 else 0) and t["workspace"] == fast.TF_WORKSPACE
         evaluation = t["activations"] + t["cost_gradients"] + t["in_flight"]
         held = t["targets"] + t["optimizer"] + t["weights"] + t["workspace"]
-        assert fast.estimate_memory(tiny_model, size, "lbfgs", precision) == held + max(evaluation, t["direction"])
+        assert fast.estimate_memory(tiny_model, size, "lbfgs", precision) == held + max(evaluation, t["store"])
     adam = fast.memory_terms(tiny_model, size, "adam")
-    assert adam["optimizer"] == 4 * n * (2 + fast.IMAGE_COPIES["adam"]) and adam["direction"] == 0
-    # a narrow network's L-BFGS peaks in the direction (a copy of the pairs), VGG's in the evaluation
-    assert t["direction"] > evaluation
+    assert adam["optimizer"] == 4 * n * (2 + fast.IMAGE_COPIES["adam"]) and adam["store"] == 0
+    # a narrow network's L-BFGS peaks storing a pair (new S and Y beside the old), VGG's in the evaluation
+    assert t["store"] > evaluation
     # max pooling keeps the pools' outputs for their gradient
     maxed = fast.memory_terms(nst.load_vgg_model(tiny_vgg_path, pooling="max"), size, "lbfgs")
     pools = [k for k in deepest if k.startswith("pool")]
