@@ -54,7 +54,8 @@ LAB_LIVE_KEYS = ("alpha", "beta", "style_layers", "content_layer", "tv_weight", 
 #: The lab's defaults: L-BFGS (the fastest to the assignment's cost, see the README's Speed section),
 #: bfloat16 where the hardware has it, 256 pixels on the longest side, and a coarse start: the first
 #: LAB_COARSE iterations at half the size (at 256 px, 20 of them took the fewest full-size evaluations
-#: to the assignment's cost: 16 against 21 with none, 20 with 10 and 19 with 30; docs/speed/lab_timing.py).
+#: to the assignment's cost of the half-size starts: 17 against 21 with none, 20 with 10 and 19 with 30;
+#: docs/speed/lab_coarse.py).
 LAB_OPTIMIZER, LAB_SIZE, LAB_COARSE = "lbfgs", 256, 20
 
 LAB_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
