@@ -185,7 +185,7 @@ def lab_cost_plot_svg(history, width=368, height=200) -> bytes:
 
     ``history``: LabRunner.history entries {"iteration", "J", "content", "style", "segment"}; a dotted line
     marks each point where the settings changed (a live change or a Continue) or the scale did. Written as text, it takes
-    about a millisecond (matplotlib took 0.2 s a preview, time the optimisation waited for).
+    about 2 ms (matplotlib took 0.2 s a preview, time the optimisation waited for).
     """
     from html import escape
 
