@@ -91,6 +91,37 @@ def style_term(G_S, a_G):
     return cost(a_G)
 
 
+def _sqrtm_psd(S, inverse=False):
+    """Symmetric square root S^{1/2} (or S^{-1/2}) of a symmetric positive definite 3x3 matrix."""
+    lam, V = np.linalg.eigh(S)
+    lam = np.maximum(lam, 1e-12)
+    return (V * (lam ** (-0.5 if inverse else 0.5))) @ V.T
+
+
+def match_color_histogram(style, content, method="eig", eps=1e-3, clip=True) -> np.ndarray:
+    r"""Recolour ``style`` so that its pixels' mean and covariance equal ``content``'s.
+
+    x' = A (x - mu_S) + mu_C for every style pixel x (an RGB 3-vector), with A Sigma_S A^T = Sigma_C
+    (Gatys et al. 2016, colour histogram matching). Sigma = pixel covariance (+ eps I).
+    method "eig" (Image Analogies): A = Sigma_C^{1/2} Sigma_S^{-1/2};
+    method "cholesky": A = L_C L_S^{-1}, with Sigma = L L^T.
+    style (h, w, 3), content (H, W, 3): RGB in [0, 255]. Returns float32 (h, w, 3), clipped unless clip=False.
+    """
+    if method not in ("eig", "cholesky"):
+        raise NSTError(f"method must be 'eig' or 'cholesky', not {method!r}")
+    s = np.asarray(style, np.float64).reshape(-1, 3)
+    c = np.asarray(content, np.float64).reshape(-1, 3)
+    mu_S, mu_C = s.mean(0), c.mean(0)
+    Sigma_S = np.cov(s, rowvar=False, bias=True) + eps * np.eye(3)
+    Sigma_C = np.cov(c, rowvar=False, bias=True) + eps * np.eye(3)
+    if method == "eig":
+        A = _sqrtm_psd(Sigma_C) @ _sqrtm_psd(Sigma_S, inverse=True)
+    else:
+        A = np.linalg.cholesky(Sigma_C) @ np.linalg.inv(np.linalg.cholesky(Sigma_S))
+    out = ((s - mu_S) @ A.T + mu_C).reshape(np.shape(style))
+    return (np.clip(out, 0, 255) if clip else out).astype(np.float32)
+
+
 def bfloat16_supported() -> bool:
     """True where bfloat16 convolutions run natively: a GPU of compute capability 8.0 or more, else a
     CPU with AVX512-BF16 or AMX-BF16 (read from /proc/cpuinfo; False where that file is missing)."""
