@@ -520,7 +520,7 @@ def pixel_bounds(mean):
 
 def start_image(content, settings, init_image=None, mean=VGG_MEAN):
     """The preprocessed start: ``init_image`` (H, W, 3) if given, else the noisy content or the content."""
-    if init_image is not None:
+    if init_image is not None or settings.init not in ("noise", "content"):  # nst_tools' "colours": an init_image
         return preprocess(rgb_image("init_image", init_image, np.shape(content)[1:3]), mean)
     return generate_noise_image(content, NOISE_RATIO, settings.seed) if settings.init == "noise" else content.copy()
 
@@ -555,7 +555,7 @@ class Settings:
         kinds = {"iterations": "whole", "alpha": "number", "beta": "number", "lr": "number", "tv_weight": "number"}
         for name, kind in {**kinds, **({"seed": "whole"} if self.seed is not None else {})}.items():
             object.__setattr__(self, name, check_setting(name, getattr(self, name), kind))
-        check_setting("init", self.init, "choice", ("noise", "content"))
+        check_setting("init", self.init, "choice", getattr(self, "INITS", ("noise", "content")))  # nst_tools: more
         pairs = [p for p in self.style_layers if np.ndim(p) == 1 and len(p) == 2 and isinstance(p[0], str)]
         if len(pairs) != len(self.style_layers) or not isinstance(self.content_layer, str):
             raise NSTError(f"style_layers must be (layer, weight >= 0) pairs such as [('conv1_1', 0.2)] and "

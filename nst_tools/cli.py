@@ -180,8 +180,9 @@ def build_parser():
     st.add_argument("--beta", type=_float, default=d.beta, help=f"style weight (default {d.beta:g})")
     st.add_argument("--tv-weight", type=_float, default=d.tv_weight, help=f"total variation weight (default {d.tv_weight:g})")
     st.add_argument("--lr", type=_float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
-    st.add_argument("--init", choices=["noise", "content"], default=d.init,
-                    help="start image: the assignment's noisy content, or the content")
+    st.add_argument("--init", choices=TransferSettings.INITS, default=d.init,
+                    help="start image: the assignment's noisy content, the content, or the content in the "
+                         "style's colours (the fastest to a low cost)")
     st.add_argument("--pooling", choices=["avg", "max"], default="avg", help="VGG's pooling layers")
     st.add_argument("--seed", type=_int_at_least(0), default=d.seed, help="seed of the noise (default: random)")
     st.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")

@@ -1,4 +1,5 @@
-"""Speed: precision (bfloat16), the feature extractor, coarse-to-fine scales, the memory estimate.
+"""Speed: precision (bfloat16), the feature extractor, colour statistics (the "colours" start), coarse-to-fine
+scales, the memory estimate.
 """
 from __future__ import annotations
 
@@ -98,6 +99,29 @@ def _sqrtm_psd(S, inverse=False):
     return (V * (lam ** (-0.5 if inverse else 0.5))) @ V.T
 
 
+def colour_stats(image, eps=1e-3):
+    """(mu, Sigma + eps I): the mean (3,) and covariance (3, 3) of an RGB image's pixels, float64."""
+    p = np.asarray(image, np.float64).reshape(-1, 3)
+    return p.mean(0), np.cov(p, rowvar=False, bias=True) + eps * np.eye(3)
+
+
+def recolour(image, mu, Sigma, method="eig", eps=1e-3, clip=True) -> np.ndarray:
+    r"""``image`` with its pixels' mean and covariance moved to ``mu`` and ``Sigma`` (see colour_stats):
+    x' = A (x - mu_x) + mu for every pixel x (an RGB 3-vector), with A Sigma_x A^T = Sigma.
+    method "eig" (Image Analogies): A = Sigma^{1/2} Sigma_x^{-1/2}; "cholesky": A = L L_x^{-1}, Sigma = L L^T.
+    Returns float32 of ``image``'s shape, clipped to [0, 255] unless clip=False."""
+    if method not in ("eig", "cholesky"):
+        raise NSTError(f"method must be 'eig' or 'cholesky', not {method!r}")
+    x = np.asarray(image, np.float64).reshape(-1, 3)
+    mu_x, Sigma_x = colour_stats(x, eps)
+    if method == "eig":
+        A = _sqrtm_psd(Sigma) @ _sqrtm_psd(Sigma_x, inverse=True)
+    else:
+        A = np.linalg.cholesky(Sigma) @ np.linalg.inv(np.linalg.cholesky(Sigma_x))
+    out = ((x - mu_x) @ A.T + mu).reshape(np.shape(image))
+    return (np.clip(out, 0, 255) if clip else out).astype(np.float32)
+
+
 def match_color_histogram(style, content, method="eig", eps=1e-3, clip=True) -> np.ndarray:
     r"""Recolour ``style`` so that its pixels' mean and covariance equal ``content``'s.
 
@@ -107,19 +131,7 @@ def match_color_histogram(style, content, method="eig", eps=1e-3, clip=True) -> 
     method "cholesky": A = L_C L_S^{-1}, with Sigma = L L^T.
     style (h, w, 3), content (H, W, 3): RGB in [0, 255]. Returns float32 (h, w, 3), clipped unless clip=False.
     """
-    if method not in ("eig", "cholesky"):
-        raise NSTError(f"method must be 'eig' or 'cholesky', not {method!r}")
-    s = np.asarray(style, np.float64).reshape(-1, 3)
-    c = np.asarray(content, np.float64).reshape(-1, 3)
-    mu_S, mu_C = s.mean(0), c.mean(0)
-    Sigma_S = np.cov(s, rowvar=False, bias=True) + eps * np.eye(3)
-    Sigma_C = np.cov(c, rowvar=False, bias=True) + eps * np.eye(3)
-    if method == "eig":
-        A = _sqrtm_psd(Sigma_C) @ _sqrtm_psd(Sigma_S, inverse=True)
-    else:
-        A = np.linalg.cholesky(Sigma_C) @ np.linalg.inv(np.linalg.cholesky(Sigma_S))
-    out = ((s - mu_S) @ A.T + mu_C).reshape(np.shape(style))
-    return (np.clip(out, 0, 255) if clip else out).astype(np.float32)
+    return recolour(style, *colour_stats(content, eps), method, eps, clip)
 
 
 def bfloat16_supported() -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 
 from nst_tools.fast import MIN_SCALE_SIDE
 from nst_tools.further import AnimationRecorder, timestamped_path
-from nst_tools.transfer import TransferSettings, transfer_steps
+from nst_tools.transfer import TransferSettings, first_image, transfer_steps
 from nst_utils import (
     IMAGES_DIR,
     NSTError,
@@ -384,8 +384,9 @@ class LabRunner:
         """The worker thread: follow the transfer's steps until the target, a Stop, or an error; report."""
         try:
             model, s = self.model, self.settings
-            x0 = start_image(preprocess(content, model.mean), s, init, model.mean)
             scales = lab_scales(s, content.shape[:2]) if init is None else s.scales  # Continue: at full size
+            init = first_image(content, [style], s, init)  # Restart from "colours": the content recoloured
+            x0 = start_image(preprocess(content, model.mean), s, init, model.mean)
             steps = transfer_steps(model, content, [style], dataclasses.replace(s, scales=scales), init_image=init,
                                    keep=True)  # every weight a value: a slider never rebuilds the cost
             result = follow(self._live(steps), self.target, model.mean, x0, self._on_iteration, 1, self._event)

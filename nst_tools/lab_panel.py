@@ -103,7 +103,7 @@ class LabPanel:
         w["size"] = self._tag(W.Dropdown(options=[(f"{s} px", s) for s in sizes], value=int(size),
                                          description="image size", layout=W.Layout(width="200px"),
                                          style={"description_width": "90px"}), "nst-size")
-        w["init"] = self._tag(W.ToggleButtons(options=[("noise", "noise"), ("content", "content")], value=d.init,
+        w["init"] = self._tag(W.ToggleButtons(options=[(i, i) for i in LabSettings.INITS], value=d.init,
                                               style={"button_width": "86px"}),
                               "nst-init")
         w["tv_weight"] = self._tag(W.SelectionSlider(options=list(LAB_TV_WEIGHTS), value="0",

@@ -70,7 +70,7 @@ def test_settings_defaults_are_the_assignments_with_the_labs_optimiser():
     ({"lr": -1}, "lr must be a finite number >= 0, not -1"),
     ({"conv3_1": -0.5}, "weight of conv3_1 must be a finite number >= 0"),
     ({"optimizer": "sgd"}, "optimizer must be one of ('adam', 'lbfgs'), not 'sgd'"),
-    ({"init": "zeros"}, "init must be one of ('noise', 'content'), not 'zeros'"),
+    ({"init": "zeros"}, "init must be one of ('noise', 'content', 'colours'), not 'zeros'"),
     ({"iterations": 0}, "iterations must be a whole number >= 1, not 0"),
     ({"size": 8}, "image size must be between 16 and 2048 pixels"),
     ({"size": 4096}, "image size must be between 16 and 2048 pixels"),
