@@ -53,13 +53,17 @@ BENCH_METHODS = {
     "c2f": ("L-BFGS coarse to fine (scales auto), float32", TransferSettings(optimizer="lbfgs", scales="auto")),
     "c2f-bf16": ("L-BFGS coarse to fine (scales auto), bfloat16 convolutions",
                  TransferSettings(optimizer="lbfgs", scales="auto", precision="bfloat16")),
+    "colours-bf16": ("L-BFGS from the content in the style's colours, bfloat16",
+                     TransferSettings(optimizer="lbfgs", precision="bfloat16", init="colours")),
+    "c2f-colours-bf16": ("L-BFGS coarse to fine from the content in the style's colours, bfloat16",
+                         TransferSettings(optimizer="lbfgs", scales="auto", precision="bfloat16", init="colours")),
 }
 
 
 #: The methods the benchmark runs by default (adam-bf16 takes as long as dlai: ask for it).
 #: The benchmark's picture size (the assignment's 300x400), (height, width).
 BENCH_SIZE = (300, 400)
-BENCH_DEFAULT = ["dlai", "lbfgs", "lbfgs-bf16", "c2f", "c2f-bf16"]
+BENCH_DEFAULT = ["dlai", "lbfgs", "lbfgs-bf16", "c2f", "c2f-bf16", "colours-bf16", "c2f-colours-bf16"]
 
 
 def step_flops(model, size, layers=None, style_layers=STYLE_LAYERS) -> int:
@@ -163,9 +167,9 @@ def _stop_at(target, shape, stop, j_at=None):
 
 
 def bench_method(model, content, style, method, iterations=ITERATIONS, target=None, seed=0, j_at=None) -> dict:
-    """Run one BENCH_METHODS method from the same noisy start; stop once the cost at full size reaches
-    ``target`` (None: run all ``iterations``) and, with ``j_at``, once J after ``j_at`` iterations is
-    known. Returns seconds and iterations to the target, the fixed cost (``fixed_seconds``: the time to
+    """Run one BENCH_METHODS method from its start (the same noisy start; the "colours" ones from the
+    content in the style's colours); stop once the cost at full size reaches ``target`` (None: run all
+    ``iterations``) and, with ``j_at``, once J after ``j_at`` iterations is known. Returns seconds and iterations to the target, the fixed cost (``fixed_seconds``: the time to
     the first iteration, less one iteration at that scale: tracing, targets, the first evaluation) and the
     per-iteration cost at full size, the cost curve at full size [(seconds, J)], the image, J of that
     image re-measured in float32, and the cost evaluations (all scales; Adam: one per iteration, L-BFGS:

@@ -52,11 +52,12 @@ LAB_TV_WEIGHTS = ("0", "1e-4", "1e-3", "1e-2", "1e-1", "1")
 LAB_LIVE_KEYS = ("alpha", "beta", "style_layers", "content_layer", "tv_weight", "lr")
 
 #: The lab's defaults: L-BFGS (the fastest to the assignment's cost, see the README's Speed section),
-#: bfloat16 where the hardware has it, 256 pixels on the longest side, and a coarse start: the first
-#: LAB_COARSE iterations at half the size (at 256 px, 20 of them took the fewest full-size evaluations
-#: to the assignment's cost of the half-size starts: 17 against 21 with none, 20 with 10 and 19 with 30;
-#: docs/speed/lab_coarse.py).
-LAB_OPTIMIZER, LAB_SIZE, LAB_COARSE = "lbfgs", 256, 20
+#: bfloat16 where the hardware has it, 256 pixels on the longest side, the "colours" start (the content
+#: in the style's colours) and no coarse start (LAB_COARSE: iterations at half the size first). Full-size
+#: cost evaluations to the assignment's cost at 256 px (docs/speed/lab_coarse.py): from the colours 11
+#: with no coarse start, 13.5, 14.8 and 16.2 with 5, 10 and 20 coarse iterations; from the noisy content
+#: 21 with none and 17.2 with 20 (the best of the half-size starts from it).
+LAB_OPTIMIZER, LAB_INIT, LAB_SIZE, LAB_COARSE = "lbfgs", "colours", 256, 0
 
 LAB_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -73,6 +74,7 @@ class LabSettings(TransferSettings):
     (see lab_scales). ``lab_settings`` builds it from the widgets' values."""
 
     optimizer: str = LAB_OPTIMIZER
+    init: str = LAB_INIT
     precision: str = "auto"
     size: int = LAB_SIZE
     coarse: int = LAB_COARSE

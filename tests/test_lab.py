@@ -223,10 +223,11 @@ def test_run_finishes_on_a_worker_and_previews(tiny_model, rng):
 
 
 def test_scales_a_coarse_start_where_the_size_and_the_iterations_allow():
-    s = lab.LabSettings()
-    assert lab.lab_scales(s, (170, 256)) == [(0.5, lab.LAB_COARSE), 1.0]
-    assert lab.lab_scales(lab.LabSettings(iterations=100), (170, 256)) == [(0.5, 10), 1.0]  # a tenth at most
-    assert lab.lab_scales(lab.LabSettings(iterations=40), (170, 256)) is None  # 4 coarse ones: not worth it
+    s = lab.LabSettings(coarse=20)
+    assert lab.lab_scales(s, (170, 256)) == [(0.5, 20), 1.0]
+    assert lab.lab_scales(lab.LabSettings(iterations=100, coarse=20), (170, 256)) == [(0.5, 10), 1.0]  # a tenth at most
+    assert lab.lab_scales(lab.LabSettings(iterations=40, coarse=20), (170, 256)) is None  # 4 coarse: not worth it
+    assert lab.lab_scales(lab.LabSettings(), (170, 256)) is None  # the default: from the colours, none
     assert lab.lab_scales(s, (63, 96)) is None  # half of 63 is under MIN_SCALE_SIDE
     assert lab.lab_scales(lab.LabSettings(coarse=0), (170, 256)) is None
     assert lab.lab_scales(lab.LabSettings(scales=3), (170, 256)) == 3  # given: kept
@@ -246,6 +247,23 @@ def test_a_run_starts_at_half_the_size_then_goes_on_at_the_full_size(tiny_model,
     assert [h["iteration"] for h in runner.history] == list(range(1, 61))
     runner.run(lab.LabSettings(iterations=60, size=96, coarse=8), content, style, mode="continue")
     assert runner.wait(120) and {h["size"] for h in runner.history[60:]} == {(64, 96)}  # Continue: full size
+
+
+def test_a_default_run_starts_from_the_content_in_the_styles_colours_and_continue_from_the_image(tiny_model, rng):
+    content, style = images(rng, (32, 48), (40, 40))
+    runner = lab.LabRunner(tiny_model, preview_interval=0.0)
+    still = dict(optimizer="adam", lr=0.0, iterations=1, size=48)  # Adam with lr 0: the image is the start
+    runner.run(lab.LabSettings(**still), content, style)
+    assert runner.wait(60) and runner.outcome == "finished", runner.error
+    c, s = lab.lab_images(content, style, 48)
+    expected = np.clip(np.round(transfer.colour_start(c, [s])), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(runner.image, expected)
+    runner.run(lab.LabSettings(**{**still, "init": "noise", "lr": 5.0}), content, style)
+    assert runner.wait(60) and np.abs(runner.image.astype(float) - expected).mean() > 5  # another start
+    before = runner.image.copy()
+    runner.run(lab.LabSettings(**still), content, style, mode="continue")  # Continue: the last image, not a start
+    assert runner.wait(60)
+    np.testing.assert_array_equal(runner.image, before)
 
 
 def test_previews_are_throttled(tiny_model, rng):
@@ -290,12 +308,12 @@ def test_stop_answers_fast_keeps_the_image_then_continue_and_restart(tiny_model,
     assert [h["iteration"] for h in runner.history][-4:] == [done, done + 1, done + 2, done + 3]
     assert runner.history[-1]["segment"] == runner.history[done - 1]["segment"] + 1
 
-    # Continue at another size resizes the kept image; Restart clears the history and starts from noise.
+    # Continue at another size resizes the kept image; Restart clears the history and starts from its init.
     with mock.patch.object(lab, "transfer_steps", spy):
         runner.run(lab.LabSettings(iterations=2, size=36), content, style, mode="continue")
         assert runner.wait(60)
         assert calls[-1]["init_image"].shape == (24, 36, 3)
-        runner.run(lab.LabSettings(iterations=2, size=24), content, style, mode="restart")
+        runner.run(lab.LabSettings(iterations=2, size=24, init="noise"), content, style, mode="restart")
         assert runner.wait(60)
     assert calls[-1]["init_image"] is None and calls[-1]["settings"].init == "noise"
     assert [h["iteration"] for h in runner.history] == [1, 2]

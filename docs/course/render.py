@@ -69,9 +69,11 @@ SETTINGS = {
                            "transfer": replace(LBFGS, iterations=100),
                            "ratios": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 4.0]},
     # README.md, the quick stylize command (tests/test_readme.py checks that it parses to these settings):
-    # --optimizer lbfgs --scales auto --iterations 100 --seed 0, stylize's --max-size 400 and --precision auto
+    # --optimizer lbfgs --scales auto --init colours --iterations 100, stylize's --max-size 400, --precision auto
+    # and no seed (the colours start has no noise)
     "05_result": {"content": "chelsea.jpg", "style": "style_swirls.jpg", "max_size": 400,
-                  "transfer": replace(LBFGS, iterations=100, scales="auto", precision="auto")},
+                  "transfer": replace(LBFGS, iterations=100, scales="auto", precision="auto", init="colours",
+                                      seed=None)},
     # notebooks/src/07_going_further.py: SIZE = fit_size(300, 451, 400) and ITER for the colours,
     # ROW and ROW_ITER for the blend and the style scale; SETTINGS (L-BFGS, seed 0)
     "07_extras": {"content": "chelsea.jpg", "style_a": "style_swirls.jpg", "style_b": "style_mosaic.jpg",
@@ -313,6 +315,12 @@ def plan_text(size, iterations, scales):
     return ", then ".join(steps) + " iterations"
 
 
+def start_text(t):
+    """The start of a run, as a footer says it."""
+    return {"colours": "from the content in the style's colours", "content": "from the content"}.get(
+        t.init, f"from the noisy content, seed {t.seed}")
+
+
 def fig_result(model, s, label):
     """What the README's quick stylize command paints: the content at ``max_size`` (its shape kept), the
     style at the content's size, as ``stylize`` loads them, and the same settings."""
@@ -336,7 +344,7 @@ def fig_result(model, s, label):
     precision += f" (precision {t.precision})" if precision != t.precision else ""
     footer = (f"{hw(size)}, {t.iterations} {optimiser_text(t)} iterations, scales \"{t.scales}\" "
               f"({plan_text(size, t.iterations, t.scales)}), α = {t.alpha:g}, β = {t.beta:g}, {precision}, "
-              f"seed {t.seed}, J = {result.J:.4g} (the README's quick stylize command).\nWeights: {label}")
+              f"{start_text(t)}, J = {result.J:.4g} (the README's quick stylize command).\nWeights: {label}")
     return fig, footer
 
 
