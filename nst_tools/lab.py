@@ -21,6 +21,7 @@ from nst_utils import (
     NSTError,
     atomic_write,
     check_setting,
+    deprocess,
     fit_size,
     follow,
     open_rgb,
@@ -389,6 +390,9 @@ class LabRunner:
             scales = lab_scales(s, content.shape[:2]) if init is None else s.scales  # Continue: at full size
             init = first_image(content, [style], s, init)  # Restart from "colours": the content recoloured
             x0 = start_image(preprocess(content, model.mean), s, init, model.mean)
+            if not self.history:  # a Restart shows its start at once (for "colours", the photo in the style's colours)
+                self.image = deprocess(x0, model.mean)
+                self._push(time.perf_counter())
             steps = transfer_steps(model, content, [style], dataclasses.replace(s, scales=scales), init_image=init,
                                    keep=True)  # every weight a value: a slider never rebuilds the cost
             result = follow(self._live(steps), self.target, model.mean, x0, self._on_iteration, 1, self._event)
@@ -419,11 +423,15 @@ class LabRunner:
         if changed:  # the first image made with a live change: shown at once
             self.change_seconds, self._changed_at = now - self._t_change, None
         if changed or self._t_push is None or now - self._t_push >= self.preview_interval:
-            if self.first_preview_seconds is None:
-                self.first_preview_seconds = now - self._t_run
-            self._t_push = now
-            if self.on_preview is not None:
-                self.on_preview(self)
+            self._push(now)
+
+    def _push(self, now):
+        """Show the image (on_preview) and note when."""
+        if self.first_preview_seconds is None:
+            self.first_preview_seconds = now - self._t_run
+        self._t_push = now
+        if self.on_preview is not None:
+            self.on_preview(self)
 
 
 def lab_image_choices(folder=IMAGES_DIR) -> dict:

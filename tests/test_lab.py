@@ -206,15 +206,17 @@ def test_save_writes_png_and_settings_atomically_without_overwriting(tmp_path, r
 
 def test_run_finishes_on_a_worker_and_previews(tiny_model, rng):
     content, style = images(rng)
-    seen, finished, threads = [], [], []
-    runner = lab.LabRunner(tiny_model, on_preview=lambda r: (seen.append(r.iteration),
+    seen, finished, threads, shown = [], [], [], []
+    runner = lab.LabRunner(tiny_model, on_preview=lambda r: (seen.append(r.iteration), shown.append(r.image.copy()),
                                                              threads.append(threading.current_thread())),
                            on_finish=lambda r: finished.append(r.outcome), preview_interval=0.0)
     thread = runner.run(lab.LabSettings(iterations=6, size=24), content, style)
     assert thread is not threading.current_thread() and runner.state in ("running", "idle")
     assert runner.wait(60)
     assert (runner.state, runner.outcome, finished) == ("idle", "finished", ["finished"])
-    assert seen == [1, 2, 3, 4, 5, 6] and all(t is thread for t in threads)
+    assert seen == [0, 1, 2, 3, 4, 5, 6] and all(t is thread for t in threads)  # 0: the start, shown at once
+    c, s = lab.lab_images(content, style, 24)
+    np.testing.assert_array_equal(shown[0], np.clip(np.round(transfer.colour_start(c, [s])), 0, 255).astype(np.uint8))
     assert [h["iteration"] for h in runner.history] == [1, 2, 3, 4, 5, 6]
     assert runner.image.shape == (16, 24, 3) and runner.image.dtype == np.uint8
     assert runner.first_preview_seconds is not None
@@ -242,7 +244,8 @@ def test_a_run_starts_at_half_the_size_then_goes_on_at_the_full_size(tiny_model,
     runner.run(lab.LabSettings(iterations=60, size=96, coarse=8), content, style)
     assert runner.wait(120) and runner.outcome == "finished", runner.error
     assert [h["size"] for h in runner.history] == [(32, 48)] * 6 + [(64, 96)] * 54  # coarse: a tenth of 60
-    assert sizes[:6] == [(32, 48)] * 6 and sizes[-1] == (64, 96) and runner.image.shape == (64, 96, 3)
+    assert sizes[0] == (64, 96) and sizes[1:7] == [(32, 48)] * 6  # the start at the run's size, then coarse
+    assert sizes[-1] == (64, 96) and runner.image.shape == (64, 96, 3)
     assert [h["segment"] for h in runner.history] == [0] * 6 + [1] * 54  # the plot marks the change of scale
     assert [h["iteration"] for h in runner.history] == list(range(1, 61))
     runner.run(lab.LabSettings(iterations=60, size=96, coarse=8), content, style, mode="continue")
@@ -272,7 +275,7 @@ def test_previews_are_throttled(tiny_model, rng):
     runner = lab.LabRunner(tiny_model, on_preview=lambda r: seen.append(r.iteration), preview_interval=60.0)
     runner.run(lab.LabSettings(iterations=5, size=24), content, style)
     assert runner.wait(60)
-    assert seen == [1] and len(runner.history) == 5  # the first preview only, but every cost recorded
+    assert seen == [0] and len(runner.history) == 5  # the start's preview only, but every cost recorded
 
 
 def test_stop_answers_fast_keeps_the_image_then_continue_and_restart(tiny_model, rng):

@@ -166,11 +166,8 @@ def test_lab_in_chromium(voila_server):
             # the browser decodes what it is shown: a picture of the run's size, not all one colour
             first = wait_until(lambda: [im for im in [shown_image(page, ".nst-preview")] if im is not None], 10,
                                "a preview the browser can decode")[0]
-            # the coarse start: the first previews at half the size, then the full size
-            assert first.shape[1] == 64 and 0 < first.shape[0] <= 64 and np.ptp(first) > 0
-            full = wait_until(lambda: [im for im in [shown_image(page, ".nst-preview")]
-                                       if im is not None and im.shape[1] == 128], 60, "a preview at the full size")[0]
-            assert 0 < full.shape[0] <= 128 and np.ptp(full) > 0
+            # the first preview, at once: the start (the photo in the style's colours) at the run's size
+            assert first.shape[1] == 128 and 0 < first.shape[0] <= 128 and np.ptp(first) > 0
             previews, plots = {attr(".nst-preview")}, set()
             wait_until(lambda: previews.add(attr(".nst-preview")) or plots.add(attr(".nst-plot"))
                        or len(previews) >= 3 and len(plots - {plot0}) >= 2, 30,

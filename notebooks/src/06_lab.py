@@ -15,9 +15,10 @@
 # tick *Run continues from the current image* to go on from it, or leave it unticked to restart. Changing
 # $\alpha$, $\beta$, a layer weight, the content layer, the TV weight or the learning rate during a run is
 # applied at once (the run goes on from its current image, a dotted line marks the change in the cost
-# plot); the other settings say that they take effect on the next Run. A Run starts at half the size for
-# its first 20 iterations (a coarse start: the picture forms sooner) and then goes on at the full size;
-# the plot's dotted line marks that change too, where the cost jumps as the blurred image is enlarged. **Save** writes the image and its
+# plot); the other settings say that they take effect on the next Run. A Run starts from the start image
+# you choose and shows it at once: by default *colours*, the photo recoloured so that its pixels have the
+# style image's mean colour and colour covariance, so the optimiser has only the texture left to paint
+# (*noise* is the assignment's noisy photo, *content* the photo as it is). **Save** writes the image and its
 # settings (`.png` + `.json`) to `outputs/` (or `$NST_OUTPUT_DIR`).
 #
 # **As an app.** `voila notebooks/06_lab.ipynb` serves this notebook as a web page that shows only the panel.
@@ -71,7 +72,8 @@ panel
 # 2. Set every style weight to 0 except conv1_1, then only conv5_1. What does each layer keep of the style image?
 # 3. Choose content layer conv1_2, then conv5_2, with start *noise*: which keeps the exact pixels, which only
 #    the layout?
-# 4. Start from *content* instead of *noise*: the result appears sooner; is it different at the end?
+# 4. Start from *noise*, then *content*, instead of *colours*: which reaches a low cost soonest (the plot),
+#    and do the three pictures differ at the end?
 # 5. Switch to L-BFGS for the same number of iterations and compare the cost curves with Adam's.
 # 6. Run at 128 px, Stop, change the size to 256 px, tick *continue* and Run: a coarse-to-fine result.
 # 7. Raise the TV weight step by step until the texture starts to blur.
