@@ -24,7 +24,7 @@ from nst_tools.lab import (
     lab_save_film,
     lab_settings,
 )
-from nst_tools.preview import png_bytes
+from nst_tools.preview import jpeg_bytes, png_bytes
 from nst_utils import (
     IMAGES_DIR,
     NSTError,
@@ -104,7 +104,7 @@ class LabPanel:
                                          description="image size", layout=W.Layout(width="200px"),
                                          style={"description_width": "90px"}), "nst-size")
         w["init"] = self._tag(W.ToggleButtons(options=[(i, i) for i in LabSettings.INITS], value=d.init,
-                                              style={"button_width": "86px"}),
+                                              style={"button_width": "64px"}),
                               "nst-init")
         w["tv_weight"] = self._tag(W.SelectionSlider(options=list(LAB_TV_WEIGHTS), value="0",
                                                      description="TV weight", continuous_update=False,
@@ -125,7 +125,7 @@ class LabPanel:
                                                 layout=W.Layout(width="384px")), "nst-progress")
         w["status"] = self._tag(W.HTML("Ready: press <b>Run</b>."), "nst-status")
         w["note"] = self._tag(W.HTML(""), "nst-note")
-        w["preview"] = self._tag(W.Image(format="png", layout=W.Layout(width="384px", height="288px")),
+        w["preview"] = self._tag(W.Image(format="jpeg", layout=W.Layout(width="384px", height="288px")),
                                  "nst-preview")
         w["plot"] = self._tag(W.Image(format="svg+xml", value=lab_cost_plot_svg([]),
                                       layout=W.Layout(width="384px")), "nst-plot")
@@ -292,7 +292,7 @@ class LabPanel:
     def _show(self, runner):
         """Push the runner's image, cost plot and progress to the widgets; returns a status line."""
         s = runner.settings
-        self.w["preview"].value = png_bytes(runner.image)
+        self.w["preview"].value = jpeg_bytes(runner.image)
         self.w["plot"].value = lab_cost_plot_svg(runner.history)
         self.w["progress"].value = min(runner.iteration, self.w["progress"].max)
         last = runner.history[-1] if runner.history else None

@@ -111,11 +111,21 @@ def figure_png(fig) -> bytes:
 
 def png_bytes(image) -> bytes:
     """A uint8 (H, W, 3) image as PNG bytes (for ipywidgets.Image)."""
+    return _encoded(image, "PNG")
+
+
+def jpeg_bytes(image, quality=90) -> bytes:
+    """A uint8 (H, W, 3) image as JPEG bytes: the lab's live preview, a few times quicker to encode and
+    smaller to send than PNG (the encoding runs on the optimisation's thread; Save still writes PNG)."""
+    return _encoded(image, "JPEG", quality=quality, subsampling=0)  # 4:4:4: the style's colours kept sharp
+
+
+def _encoded(image, fmt, **options) -> bytes:
     import io
 
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8)).save(buf, format="PNG")
+    Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8)).save(buf, format=fmt, **options)
     return buf.getvalue()
 

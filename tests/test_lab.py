@@ -127,6 +127,13 @@ def test_lab_images_keep_the_content_aspect_and_crop_the_style(rng):
 # --- images, plot, save ---------------------------------------------------------------------------
 
 
+def test_jpeg_bytes_are_a_close_copy_and_smaller_than_png():
+    img = nst.load_image(nst.IMAGES_DIR / "chelsea.jpg", size=(170, 256)).astype(np.uint8)
+    data = preview.jpeg_bytes(img)
+    assert data[:3] == b"\xff\xd8\xff" and len(data) < len(preview.png_bytes(img))
+    assert np.abs(lab.decode_image_bytes(data) - img).mean() < 3  # quality 90: a close copy
+
+
 def test_png_bytes_round_trip_and_upload_decoding(rng):
     img = rng.integers(0, 256, (9, 13, 3)).astype(np.uint8)
     data = preview.png_bytes(img)
@@ -375,7 +382,9 @@ def test_panel_buttons_drive_the_runner(tiny_model, tmp_path):
     w["run"].click()
     assert panel.runner.wait(60)
     assert w["status"].value.startswith("Finished: iteration 4 / 4")
-    assert w["preview"].value[:4] == b"\x89PNG" and w["progress"].value == 4
+    shown = lab.decode_image_bytes(w["preview"].value)  # a JPEG of the final image
+    assert w["preview"].value[:3] == b"\xff\xd8\xff" and w["preview"].format == "jpeg" and w["progress"].value == 4
+    assert shown.shape == panel.runner.image.shape and np.abs(shown - panel.runner.image).mean() < 8
     assert panel.runner.settings.beta == 1000.0 and panel.runner.settings.size == 32
     assert not w["save"].disabled and not w["continue"].disabled and not w["run"].disabled
     w["save"].click()
@@ -413,5 +422,6 @@ def test_panel_shows_each_preview_while_running(tiny_model, tmp_path):
     # a preview per iteration while running (preview_interval 0), not only the final image at the end
     assert len(shown) >= 3 and len({im.tobytes() for im in shown}) >= 3
     assert all(im.shape == panel.runner.image.shape for im in shown)
-    np.testing.assert_array_equal(shown[-1], panel.runner.image)  # the panel shows the runner's image
+    error = np.abs(shown[-1].astype(float) - panel.runner.image)  # the panel shows the runner's image, as a JPEG
+    assert error.mean() < 6 and error.mean() < np.abs(shown[-1].astype(float) - shown[0]).mean(), error.mean()
     assert np.ptp(shown[-1]) > 0
