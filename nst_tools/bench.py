@@ -186,6 +186,8 @@ def bench_method(model, content, style, method, iterations=ITERATIONS, target=No
     t0 = time.perf_counter()
     r = run_transfer(model, content, style, s, callback=callback, callback_every=1,
                      stop_event=stop if target is not None else None)
+    if r.stopped == "interrupted":  # Ctrl-C or a signal: a cut run would be a wrong target or time, so stop
+        raise KeyboardInterrupt
     final = [h for h in r.history if h.get("scale", 1.0) == 1.0]
     steps = np.diff([h["seconds"] for h in final])
     first_scale = [h for h in r.history if h.get("scale", 1.0) == r.history[0].get("scale", 1.0)]

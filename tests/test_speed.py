@@ -447,3 +447,20 @@ def test_bfloat16_targets_are_the_steps_own_activations(tiny_model, images):
     G16 = transfer.style_targets(tiny_model, [s], None, names, c.shape, "bfloat16")
     for n in names:
         np.testing.assert_allclose(G16[n].numpy(), G32[n].numpy(), rtol=0.05, atol=0.02 * np.abs(G32[n].numpy()).max())
+
+
+def test_ctrl_c_during_a_bench_run_ends_the_benchmark_instead_of_timing_a_cut_run(tiny_model, make_images):
+    """A run cut by Ctrl-C keeps its best image (run_transfer); the benchmark must not take the cut run's cost
+    as the target, or its time as a method's, and go on: it raises KeyboardInterrupt (the CLI says interrupted)."""
+    import os
+    import signal
+    import threading
+
+    content, style = make_images(32, 48, seed=2)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            bench.bench_method(tiny_model, content, style, "dlai", iterations=100000)
+    finally:
+        timer.cancel()
