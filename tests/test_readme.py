@@ -120,7 +120,7 @@ def test_the_quick_command_paints_the_headline_figure_at_the_size_the_readme_sta
         assert f"{size[0]}x{size[1]}" in text and not re.search(r"\b300x400\b", text), text
     assert f"{args.iterations} L-BFGS iterations" in caption
     assert "the content in the style's colours" in caption if args.init == "colours" else f"seed {args.seed}" in caption
-    assert "--scales auto" in caption
+    assert ("--scales auto" in caption) == (args.scales == "auto") and ("one scale" in caption) == (args.scales is None)
 
     figure = _render().SETTINGS["05_result"]
     cli_settings = TransferSettings(iterations=args.iterations, optimizer=args.optimizer, alpha=args.alpha,

@@ -69,11 +69,10 @@ SETTINGS = {
                            "transfer": replace(LBFGS, iterations=100),
                            "ratios": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 4.0]},
     # README.md, the quick stylize command (tests/test_readme.py checks that it parses to these settings):
-    # --optimizer lbfgs --scales auto --init colours --iterations 100, stylize's --max-size 400, --precision auto
+    # --optimizer lbfgs --init colours --iterations 100, stylize's --max-size 400, --precision auto, one scale
     # and no seed (the colours start has no noise)
     "05_result": {"content": "chelsea.jpg", "style": "style_swirls.jpg", "max_size": 400,
-                  "transfer": replace(LBFGS, iterations=100, scales="auto", precision="auto", init="colours",
-                                      seed=None)},
+                  "transfer": replace(LBFGS, iterations=100, precision="auto", init="colours", seed=None)},
     # notebooks/src/07_going_further.py: SIZE = fit_size(300, 451, 400) and ITER for the colours,
     # ROW and ROW_ITER for the blend and the style scale; SETTINGS (L-BFGS, seed 0)
     "07_extras": {"content": "chelsea.jpg", "style_a": "style_swirls.jpg", "style_b": "style_mosaic.jpg",
@@ -342,8 +341,8 @@ def fig_result(model, s, label):
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.02, wspace=0.02)
     precision = fast.resolve_precision(t.precision)
     precision += f" (precision {t.precision})" if precision != t.precision else ""
-    footer = (f"{hw(size)}, {t.iterations} {optimiser_text(t)} iterations, scales \"{t.scales}\" "
-              f"({plan_text(size, t.iterations, t.scales)}), α = {t.alpha:g}, β = {t.beta:g}, {precision}, "
+    scales = "one scale" if t.scales is None else f"scales \"{t.scales}\" ({plan_text(size, t.iterations, t.scales)})"
+    footer = (f"{hw(size)}, {t.iterations} {optimiser_text(t)} iterations, {scales}, α = {t.alpha:g}, β = {t.beta:g}, {precision}, "
               f"{start_text(t)}, J = {result.J:.4g} (the README's quick stylize command).\nWeights: {label}")
     return fig, footer
 

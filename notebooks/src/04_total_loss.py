@@ -232,7 +232,7 @@ course.figure_slider(show_ratio, labels, value=labels[3], description="beta/alph
 # >   **$\beta / \alpha$ between $10^{-4}$ and $10^{-2}$**; $10^{-3}$ is a good start.
 # > - That range belongs to these normalisations, this network and this small size: published ratios do not
 # >   carry over. (The README's quick command (266 x 400) keeps the assignment's 4 and the cat still shows: it starts
-# >   at half size, where the layout is settled first.)
+# >   from the photo in the style's colours, so the layout is there from the first step.)
 
 # %% [markdown]
 # ## 3. Total variation: a smoothness term
