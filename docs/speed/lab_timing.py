@@ -3,10 +3,10 @@
     python3 docs/speed/lab_timing.py TARGET [REPEATS] [warm] [plain] [setting=value ...]
 
 The lab at 256 px (chelsea + style_swirls, /tmp/vgg16.mat), driven through its panel (each preview rendered
-as in Jupyter, on the worker; "plain": a runner whose previews cost nothing): Run -> the first preview whose
-J <= TARGET (the deeplearning.ai 200-iteration cost at this size: 19010.36 on the VGG16 stand-in), then a
-beta x10 move -> the first preview made with the new weight. Previews of a coarse start (half the size) do
-not count. "warm": lab_warm_up first. One JSON line a Run.
+as in Jupyter, on the worker; "plain": a runner whose previews cost nothing): Run -> the first preview (the
+start, shown at once), the first preview of an iteration, and the first whose J <= TARGET (the
+deeplearning.ai 200-iteration cost at this size: 19010.36 on the VGG16 stand-in), then a beta x10 move ->
+the first preview made with the new weight. Previews of a coarse start (half the size) do not count. "warm": lab_warm_up first. One JSON line a Run.
 """
 import dataclasses
 import json
@@ -42,8 +42,8 @@ shown = runner.on_preview
 full = lab.lab_images(content, style, base.size)[0].shape[:2]  # a coarse start's J does not count
 for rep in range(repeats):
     previews = []
-    runner.on_preview = lambda r, previews=previews: (shown(r), previews.append(
-        (r.seconds, r.history[-1]["J"] if r.history[-1]["size"] == full else np.inf, r.iteration)))
+    runner.on_preview = lambda r, previews=previews: (shown(r), previews.append(  # iteration 0: the start
+        (r.seconds, r.history[-1]["J"] if r.history and r.history[-1]["size"] == full else np.inf, r.iteration)))
     runner.run(base, content, style)
     while runner.state == "running" and not any(J <= target for _, J, _ in previews):
         time.sleep(0.005)
@@ -54,6 +54,8 @@ for rep in range(repeats):
     change = runner.change_seconds
     runner.stop()
     runner.wait(60)
-    print(json.dumps({"rep": rep, "first_preview_s": round(previews[0][0], 3), "to_target_s": hit and round(hit[0], 3),
+    first = next(t for t, _, i in previews if i > 0)
+    print(json.dumps({"rep": rep, "start_preview_s": round(previews[0][0], 3), "first_iteration_s": round(first, 3),
+                      "to_target_s": hit and round(hit[0], 3),
                       "iteration": hit and hit[2], "J": hit and round(hit[1]), "slider_s": change and round(change, 3),
                       "error": repr(runner.error) if runner.error else None, "load": round(os.getloadavg()[0], 1)}), flush=True)

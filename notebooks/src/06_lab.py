@@ -24,9 +24,9 @@
 # **As an app.** `voila notebooks/06_lab.ipynb` serves this notebook as a web page that shows only the panel.
 #
 # Time (measured with the VGG16 stand-in weights on a 2-core CPU with bfloat16): the panel traces its
-# compiled steps as it opens (about 2 s), then the first preview appears about 0.2 s after Run; at 256 px an
-# L-BFGS iteration takes about 0.2 s (one network evaluation), and the picture reaches the assignment's
-# cost after about 30 iterations (under 5 s). This notebook starts at 128 px, about four times cheaper.
+# compiled steps as it opens (about 2 s); Run shows the start at once; at 256 px an L-BFGS iteration takes
+# 0.15-0.3 s (one network evaluation), and from the colours start the picture reaches the assignment's
+# cost after about 9 iterations (3-4 s). This notebook starts at 128 px, about four times cheaper.
 
 # %%
 import os
