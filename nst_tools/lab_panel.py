@@ -125,7 +125,7 @@ class LabPanel:
                                                 layout=W.Layout(width="384px")), "nst-progress")
         w["status"] = self._tag(W.HTML("Ready: press <b>Run</b>."), "nst-status")
         w["note"] = self._tag(W.HTML(""), "nst-note")
-        w["preview"] = self._tag(W.Image(format="jpeg", layout=W.Layout(width="384px", height="288px")),
+        w["preview"] = self._tag(W.Image(format="png", layout=W.Layout(width="384px", height="288px")),
                                  "nst-preview")
         w["plot"] = self._tag(W.Image(format="svg+xml", value=lab_cost_plot_svg([]),
                                       layout=W.Layout(width="384px")), "nst-plot")
@@ -289,10 +289,14 @@ class LabPanel:
                 self.w[key].options = [*self.w[key].options, name]
         self.w[which].value = name
 
-    def _show(self, runner):
-        """Push the runner's image, cost plot and progress to the widgets; returns a status line."""
+    def _show(self, runner, exact=False):
+        """Push the runner's image, cost plot and progress to the widgets; returns a status line. The image
+        is a JPEG while running (quick to encode on the worker) and a PNG at the end (``exact``: the
+        pixels Save writes)."""
         s = runner.settings
-        self.w["preview"].value = jpeg_bytes(runner.image)
+        fmt, data = ("png", png_bytes(runner.image)) if exact else ("jpeg", jpeg_bytes(runner.image))
+        with self.w["preview"].hold_sync():  # the format and the bytes in one message
+            self.w["preview"].format, self.w["preview"].value = fmt, data
         self.w["plot"].value = lab_cost_plot_svg(runner.history)
         self.w["progress"].value = min(runner.iteration, self.w["progress"].max)
         last = runner.history[-1] if runner.history else None
@@ -309,7 +313,7 @@ class LabPanel:
 
     def _on_finish(self, runner):
         """LabRunner.on_finish (worker thread): the final image and the outcome in the status line."""
-        text = self._show(runner) if runner.image is not None else f"iteration {runner.iteration}"
+        text = self._show(runner, exact=True) if runner.image is not None else f"iteration {runner.iteration}"
         if runner.outcome == "error":
             self.w["progress"].bar_style = "danger"
             self.w["status"].value = f"<span style='color:#b00020'>Error: {runner.error}</span>"
