@@ -149,6 +149,19 @@ def bench_step(model, size, precision="float32", repeats=5) -> dict:
     return row
 
 
+def evaluations_to(steps, target):
+    """Follow ``steps`` (transfer_steps) until the cost at the full size first reaches ``target``: {"iterations",
+    "evaluations", "full_size_evaluations" (a coarse scale's evaluation counted by its pixels: a quarter at half
+    the size), "J"}, a count that does not depend on the load; None if the steps end first."""
+    work, seen = 0.0, 0
+    for i, (J, _, _, _, info) in enumerate(steps, 1):
+        f = info.get("scale", 1.0)
+        work, seen = work + (info["evaluations"] - seen) * f * f, info["evaluations"]
+        if f == 1.0 and float(J) <= target:
+            return {"iterations": i, "evaluations": seen, "full_size_evaluations": round(work, 1), "J": round(float(J))}
+    return None
+
+
 def _stop_at(target, shape, stop, j_at=None):
     """A callback that notes the wall time of every iteration, when the cost at full size first reaches
     ``target``, and J at iteration ``j_at``; it sets ``stop`` once both are known."""
@@ -169,8 +182,9 @@ def _stop_at(target, shape, stop, j_at=None):
 def bench_method(model, content, style, method, iterations=ITERATIONS, target=None, seed=0, j_at=None) -> dict:
     """Run one BENCH_METHODS method from its start (the same noisy start; the "colours" ones from the
     content in the style's colours); stop once the cost at full size reaches ``target`` (None: run all
-    ``iterations``) and, with ``j_at``, once J after ``j_at`` iterations is known. Returns seconds and iterations to the target, the fixed cost (``fixed_seconds``: the time to
-    the first iteration, less one iteration at that scale: tracing, targets, the first evaluation) and the
+    ``iterations``) and, with ``j_at``, once J after ``j_at`` iterations is known. Returns seconds and
+    iterations to the target, the fixed cost (``fixed_seconds``: the time to the first iteration, less one
+    iteration at that scale: tracing, targets, the first evaluation) and the
     per-iteration cost at full size, the cost curve at full size [(seconds, J)], the image, J of that
     image re-measured in float32, and the cost evaluations (all scales; Adam: one per iteration, L-BFGS:
     its line searches')."""

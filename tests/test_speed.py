@@ -464,3 +464,17 @@ def test_ctrl_c_during_a_bench_run_ends_the_benchmark_instead_of_timing_a_cut_ru
             bench.bench_method(tiny_model, content, style, "dlai", iterations=100000)
     finally:
         timer.cancel()
+
+
+def test_evaluations_to_counts_a_coarse_evaluation_by_its_pixels():
+    steps = [(9.0, 0, 0, None, {"evaluations": 3, "scale": 0.5}),   # 3 at half the size: 0.75
+             (8.0, 0, 0, None, {"evaluations": 4, "scale": 0.5}),   # 1 more: 0.25
+             (7.0, 0, 0, None, {"evaluations": 6, "scale": 1.0}),   # 2 at full size, 7 > 5
+             (6.0, 0, 0, None, {"evaluations": 7, "scale": 1.0}),
+             (4.0, 0, 0, None, {"evaluations": 9, "scale": 1.0}),   # the first at full size <= 5
+             (1.0, 0, 0, None, {"evaluations": 10, "scale": 1.0})]
+    assert bench.evaluations_to(iter(steps), 5.0) == {"iterations": 5, "evaluations": 9,
+                                                      "full_size_evaluations": 6.0, "J": 4}
+    assert bench.evaluations_to(iter(steps[:2] + [(4.0, 0, 0, None, {"evaluations": 5, "scale": 0.5})]), 5.0) is None
+    one_scale = [(3.0, 0, 0, None, {"evaluations": 2}), (2.0, 0, 0, None, {"evaluations": 3})]  # no "scale": full
+    assert bench.evaluations_to(iter(one_scale), 2.5)["full_size_evaluations"] == 3.0

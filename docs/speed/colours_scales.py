@@ -17,7 +17,7 @@ import tensorflow as tf  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 import nst_utils as nu  # noqa: E402
-from nst_tools import transfer  # noqa: E402
+from nst_tools import bench, transfer  # noqa: E402
 
 args = sys.argv[1:]
 target = float(args.pop(0))
@@ -27,11 +27,5 @@ style = nu.load_image(nu.IMAGES_DIR / 'style_swirls.jpg', size=(300, 400))
 for text in args or ["None", "[(0.5,2),1.0]", "[(0.5,3),1.0]", "[(0.5,5),1.0]", "[(0.5,10),1.0]"]:
     s = transfer.TransferSettings(optimizer="lbfgs", precision="bfloat16", iterations=300, scales=eval(text),
                                   init="colours")
-    work, seen, hit = 0.0, 0, None
-    for i, (J, _, _, _, info) in enumerate(transfer.transfer_steps(model, content, [style], s), 1):
-        f = info.get("scale", 1.0)
-        work, seen = work + (info["evaluations"] - seen) * f * f, info["evaluations"]
-        if f == 1.0 and float(J) <= target:
-            hit = {"iterations": i, "evaluations": seen, "full_size_evaluations": round(work, 1), "J": round(float(J))}
-            break
+    hit = bench.evaluations_to(transfer.transfer_steps(model, content, [style], s), target)
     print(json.dumps({"scales": text, **(hit or {"reached": False})}), flush=True)

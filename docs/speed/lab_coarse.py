@@ -18,7 +18,7 @@ import tensorflow as tf  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 import nst_utils as nu  # noqa: E402
-from nst_tools import lab, transfer  # noqa: E402
+from nst_tools import bench, lab, transfer  # noqa: E402
 
 args = sys.argv[1:]
 target = float(args.pop(0))
@@ -30,11 +30,5 @@ for arg in args or variants:
     over = {k: eval(v) for k, v in (a.split("=", 1) for a in arg.split())}
     s = dataclasses.replace(lab.LabSettings(), seed=0, **over)
     s = dataclasses.replace(s, scales=lab.lab_scales(s, content.shape[:2]))  # as a Run takes it
-    work, seen, hit = 0.0, 0, None
-    for i, (J, _, _, _, info) in enumerate(transfer.transfer_steps(model, content, [style], s, keep=True), 1):
-        f = info.get("scale", 1.0)
-        work, seen = work + (info["evaluations"] - seen) * f * f, info["evaluations"]
-        if f == 1.0 and float(J) <= target:
-            hit = {"iterations": i, "evaluations": seen, "full_size_evaluations": round(work, 1), "J": round(float(J))}
-            break
+    hit = bench.evaluations_to(transfer.transfer_steps(model, content, [style], s, keep=True), target)
     print(json.dumps({"variant": arg, **(hit or {"reached": False})}), flush=True)
