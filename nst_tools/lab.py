@@ -386,11 +386,11 @@ class LabRunner:
     def _work(self, content, style, init):
         """The worker thread: follow the transfer's steps until the target, a Stop, or an error; report."""
         try:
-            model, s = self.model, self.settings
-            scales = lab_scales(s, content.shape[:2]) if init is None else s.scales  # Continue: at full size
+            model, s, restart = self.model, self.settings, init is None  # Continue passes the last image
+            scales = lab_scales(s, content.shape[:2]) if restart else s.scales  # Continue: at full size
             init = first_image(content, [style], s, init)  # Restart from "colours": the content recoloured
             x0 = start_image(preprocess(content, model.mean), s, init, model.mean)
-            if not self.history:  # a Restart shows its start at once (for "colours", the photo in the style's colours)
+            if restart:  # shows its start at once (for "colours", the photo in the style's colours)
                 self.image = deprocess(x0, model.mean)
                 self._push(time.perf_counter())
             steps = transfer_steps(model, content, [style], dataclasses.replace(s, scales=scales), init_image=init,
