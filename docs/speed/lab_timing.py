@@ -6,7 +6,8 @@ The lab at 256 px (chelsea + style_swirls, /tmp/vgg16.mat), driven through its p
 as in Jupyter, on the worker; "plain": a runner whose previews cost nothing): Run -> the first preview (the
 start, shown at once), the first preview of an iteration, and the first whose J <= TARGET (the
 deeplearning.ai 200-iteration cost at this size: 19010.36 on the VGG16 stand-in), then a beta x10 move ->
-the first preview made with the new weight. Previews of a coarse start (half the size) do not count. "warm": lab_warm_up first. One JSON line a Run.
+the first preview made with the new weight. Previews of a coarse start (half the size) do not count.
+"warm": lab_warm_up first. One JSON line a Run.
 """
 import dataclasses
 import json
