@@ -274,7 +274,8 @@ class LabRunner:
     ends by itself after ``settings.iterations``. ``update(settings)`` during a run applies the live
     settings (LAB_LIVE_KEYS) from the next step on: the optimiser goes on with its state (Adam's moments,
     L-BFGS's pairs) and, where only weights changed, the same compiled step (see transfer.transfer_steps).
-    ``change_seconds``: from the last live change to the preview of the first image made with it.
+    ``change_seconds``: from the last live change to the preview of the first image the new cost has moved,
+    shown as soon as it is computed, before its own cost (see _watch).
     ``on_preview(runner)`` is called on the worker at the first iteration, then at most every
     ``preview_interval`` seconds; ``on_finish(runner)`` once the worker ends. ``image`` is the latest
     image (uint8 H, W, 3), at half the size during a coarse start (see lab_scales); ``history`` one entry
@@ -294,7 +295,7 @@ class LabRunner:
         self._lock = threading.Lock()
         self._event, self._pending, self._thread = threading.Event(), None, None
         self._user_stop, self._segment, self._offset = False, 0, 0
-        self._t_run = self._t_stop = self._t_push = self._t_change = self._changed_at = self.change_seconds = None
+        self._t_run = self._t_stop = self._t_push = self._t_change = self._change_evals = self.change_seconds = None
         self.warm_up_seconds = None
         if warm_up:  # while the learner reads the panel: a Run meanwhile waits for TensorFlow's trace lock
             threading.Thread(target=self._warm_up, daemon=True, name="nst-lab-warm-up").start()
@@ -329,6 +330,7 @@ class LabRunner:
             self.outcome, self.error, self.first_preview_seconds, self.stop_seconds = "", None, None, None
             self._event, self._pending, self._user_stop = threading.Event(), None, False
             self._t_run, self._t_stop, self._t_push, self.change_seconds = time.perf_counter(), None, None, None
+            self._change_evals = None
             self._thread = threading.Thread(target=self._work, args=(content, style, init), daemon=True,
                                             name="nst-lab-worker")
             self._thread.start()
@@ -371,12 +373,12 @@ class LabRunner:
         """The transfer's steps, with each pending live change sent in between two of them."""
         sent = None
         while True:
+            if sent is not None:  # count the evaluations made with the new settings (see _watch)
+                self._change_evals = 0
             try:
                 step = steps.send(sent)
             except StopIteration:
                 return
-            if sent is not None:  # the first step made with the new settings
-                self._changed_at = len(self.history) + 1
             yield step
             with self._lock:
                 sent, self._pending = self._pending, None
@@ -394,7 +396,7 @@ class LabRunner:
                 self.image = deprocess(x0, model.mean)
                 self._push(time.perf_counter())
             steps = transfer_steps(model, content, [style], dataclasses.replace(s, scales=scales), init_image=init,
-                                   keep=True)  # every weight a value: a slider never rebuilds the cost
+                                   keep=True, watch=self._watch)  # every weight a value: a slider never rebuilds the cost
             result = follow(self._live(steps), self.target, model.mean, x0, self._on_iteration, 1, self._event)
             if result.iterations:
                 self.image = result.image
@@ -419,10 +421,20 @@ class LabRunner:
         self.history.append({"iteration": self._offset + i, "J": costs["J"], "content": s.alpha * costs["J_content"],
                              "style": s.beta * costs["J_style"], "segment": self._segment, "size": image.shape[:2]})
         now = time.perf_counter()
-        changed = self._changed_at == i
-        if changed:  # the first image made with a live change: shown at once
-            self.change_seconds, self._changed_at = now - self._t_change, None
-        if changed or self._t_push is None or now - self._t_push >= self.preview_interval:
+        if self._t_push is None or now - self._t_push >= self.preview_interval:
+            self._push(now)
+
+    def _watch(self, x):
+        """transfer_steps' watch, before each cost evaluation: after a live change the first evaluation is the
+        new cost at the current image and the second the image its gradient moved to (L-BFGS's trial step,
+        Adam's step), shown at once, an evaluation before the iteration ends with it (its cost comes then)."""
+        if self._change_evals is None:
+            return
+        self._change_evals += 1
+        if self._change_evals == 2:
+            self._change_evals, self.image = None, deprocess(np.asarray(x), self.model.mean)
+            now = time.perf_counter()
+            self.change_seconds = now - self._t_change
             self._push(now)
 
     def _push(self, now):

@@ -246,10 +246,11 @@ class _ScaleCost:
     """One scale's cost(x) -> (J, J_content, J_style, dJ/dx): the compiled cost with this scale's targets
     and its weights in a tf.Variable (``set(settings)`` changes them for the next step, no retrace).
     ``keep``: the content layer and every style layer the settings list are in it, even at weight 0
-    (the network may then run deeper than the weights need), so any weight can move later (covers)."""
+    (the network may then run deeper than the weights need), so any weight can move later (covers).
+    ``watch(x)``: called with each image before it is evaluated (see transfer_steps)."""
 
-    def __init__(self, model, content, styles, s, losses, keep=False):
-        self.losses, self.precision = bool(losses), s.precision
+    def __init__(self, model, content, styles, s, losses, keep=False, watch=None):
+        self.losses, self.precision, self.watch = bool(losses), s.precision, watch
         if losses:  # yours: the core's cost function, float32, one style, traced for this size
             if len(styles) > 1:
                 raise NSTError("losses of your own take one style image: blend several with the library's")
@@ -268,6 +269,8 @@ class _ScaleCost:
         self.fn = lambda x: fn(x, *targets, self.weights)
 
     def __call__(self, x):
+        if self.watch is not None:
+            self.watch(x)
         return self.fn(x)
 
     def set(self, s):
@@ -310,7 +313,8 @@ def _scale_inputs(mean, content, styles, shape, fraction, x_prev, s, init_image)
     return c, st, start_image(c, s, init, mean)
 
 
-def transfer_steps(model, content, styles, settings, init_image=None, losses=None, stop_event=None, keep=False):
+def transfer_steps(model, content, styles, settings, init_image=None, losses=None, stop_event=None, keep=False,
+                   watch=None):
     """Every iteration of a full transfer, one per ``next()``: (J, J_content, J_style, x, info), info =
     {"evaluations": cost evaluations so far, "scale": fraction of the size (with several scales)}.
 
@@ -321,6 +325,10 @@ def transfer_steps(model, content, styles, settings, init_image=None, losses=Non
     on, builds a new cost. ``keep`` (the lab): each cost keeps every layer listed, even at weight 0,
     so moving any weight, to 0 and back too, stays a value (see _ScaleCost).
     ``stop_event`` set while a scale is being set up (its images, its cost): no step is taken at it.
+    ``watch(x)``: called with every image the optimiser is about to evaluate (a preprocessed (1, h, w, 3)
+    tensor), before its cost: after a live change, the second one is the first image the new cost has
+    moved (L-BFGS: its trial step from the new gradient; Adam: its step), a whole evaluation before the
+    iteration that ends with it (the lab shows it, see lab.LabRunner).
     """
     s, size = dataclasses.replace(settings, precision=resolve_precision(settings.precision)), np.shape(content)[:2]
     init_image = first_image(content, styles, s, init_image)
@@ -330,7 +338,7 @@ def transfer_steps(model, content, styles, settings, init_image=None, losses=Non
     for fraction, n in plan:  # coarse to fine
         shape = tuple(size) if fraction == 1 else scaled_size(size, fraction)
         c, st, x0 = _scale_inputs(model.mean, content, styles, shape, fraction, x_best, s, init_image)
-        cost = _ScaleCost(model, c, st, s, losses, keep)
+        cost = _ScaleCost(model, c, st, s, losses, keep, watch)
         if stop_event is not None and stop_event.is_set():  # stopped during the set-up: keep the last scale's
             return
         steps = lbfgs(cost, x0, lo, hi) if s.optimizer == "lbfgs" else adam(cost, x0, lo, hi, lr)
@@ -350,7 +358,7 @@ def transfer_steps(model, content, styles, settings, init_image=None, losses=Non
                 if cost.covers(model, new):
                     cost.set(new)
                 else:
-                    cost = _ScaleCost(model, c, st, new, losses, keep)
+                    cost = _ScaleCost(model, c, st, new, losses, keep, watch)
                 s, sent = new, cost
                 lr.assign(s.lr)
         x_best, done = best[1], done + evaluations

@@ -1,4 +1,5 @@
 """The lab's logic without a browser: settings, ratio text, Run/Stop/Continue/Restart, live changes, save."""
+import dataclasses
 import datetime
 import io
 import json
@@ -352,6 +353,40 @@ def test_live_change_mid_run_is_applied_and_next_run_change_is_announced(tiny_mo
     jc = second[0]["content"] / 1000.0
     assert second[0]["J"] == pytest.approx(1000.0 * jc + second[0]["style"], rel=1e-5)
     assert runner.iteration == runner.history[-1]["iteration"]
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_a_live_change_shows_the_image_its_gradient_moved_to_one_evaluation_after_it(tiny_model, rng, optimizer,
+                                                                                     monkeypatch):
+    # After a live change the first evaluation is the new cost at the current image, the second the image its
+    # gradient moved to: that image is shown as it is evaluated, before its cost is known (with L-BFGS a slider
+    # answers after one evaluation, not two).
+    content, style = images(rng)
+    evaluated, shown = [], []
+    real_call = transfer._ScaleCost.__call__
+    monkeypatch.setattr(transfer._ScaleCost, "__call__",
+                        lambda self, x: evaluated.append((self.weights.numpy().copy(), np.asarray(x).copy()))
+                        or real_call(self, x))
+    s = lab.LabSettings(iterations=8, size=24, optimizer=optimizer, lr=2.0)
+    moved = dataclasses.replace(s, beta=10 * s.beta)
+
+    def on_preview(r):
+        shown.append((len(evaluated), r.iteration, r.image.copy(), r.change_seconds))
+        if r.iteration == 3 and r.settings == s and not r._pending:
+            r.update(moved)  # on the worker, between two steps: sent with the next one
+
+    runner = lab.LabRunner(tiny_model, on_preview=on_preview, preview_interval=0.0)
+    runner.run(s, content, style)
+    assert runner.wait(60) and runner.error is None and runner.settings.beta == moved.beta
+    first_new = next(k for k, (w, _) in enumerate(evaluated) if w[1] == moved.beta)  # its weights read beta x10
+    change = next(p for p in shown if p[3] is not None)
+    # shown at the second evaluation, before its cost: L-BFGS's trial step, an evaluation before iteration 4
+    # (its yield); Adam's step, yielded as iteration 5 right after that evaluation
+    assert change[0] == first_new + 2 and change[1] == {"lbfgs": 3, "adam": 4}[optimizer]
+    np.testing.assert_array_equal(change[2], nst.deprocess(evaluated[first_new + 1][1], tiny_model.mean))
+    before = next(p for p in shown if p[1] == 3)[2]
+    assert np.abs(change[2].astype(int) - before).max() > 0  # moved
+    assert 0 < runner.change_seconds < 30
 
 
 def test_an_error_in_the_run_ends_the_worker_cleanly(tiny_model, rng):

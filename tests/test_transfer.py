@@ -319,6 +319,23 @@ def test_callbacks_count_the_runs_iterations_across_scales(tiny_model, make_imag
     assert seen[0][1] == (32, 48) and seen[-1][1] == (64, 96)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_watch_sees_every_image_evaluated_before_its_cost(tiny_model, make_images, optimizer):
+    content, style = make_images(64, 96, 2)
+    s = transfer.TransferSettings(optimizer=optimizer, iterations=8, scales=[(0.5, 3), 1], seed=0)
+    watched, steps = [], []
+    watch = lambda x: watched.append(np.asarray(x).copy())  # noqa: E731
+    for *_, x, info in transfer.transfer_steps(tiny_model, content, [style], s, watch=watch):
+        steps.append((x, info["evaluations"], len(watched)))
+    assert [n for _, n, _ in steps] == [k for _, _, k in steps]  # one call per evaluation, all scales counted
+    assert [w.shape[1:3] for w in watched[:2]] == [(32, 48)] * 2 and watched[-1].shape[1:3] == (64, 96)
+    for (x, _, k), (_, _, before) in zip(steps, [(None, 0, 1)] + steps):
+        if optimizer == "adam":  # Adam's step is the image just evaluated
+            np.testing.assert_array_equal(x, watched[k - 1])
+        else:  # L-BFGS's, the best of its line search's trials
+            assert any(np.array_equal(x, w) for w in watched[before:k])
+
+
 def test_a_callback_that_raises_ends_the_run_with_the_best_image_kept(tiny_model, images):
     def cb(i, costs, image):
         if i == 3:
