@@ -53,6 +53,8 @@ BENCH_METHODS = {
     "c2f": ("L-BFGS coarse to fine (scales auto), float32", TransferSettings(optimizer="lbfgs", scales="auto")),
     "c2f-bf16": ("L-BFGS coarse to fine (scales auto), bfloat16 convolutions",
                  TransferSettings(optimizer="lbfgs", scales="auto", precision="bfloat16")),
+    "colours": ("L-BFGS from the content in the style's colours, float32",
+                TransferSettings(optimizer="lbfgs", init="colours")),
     "colours-bf16": ("L-BFGS from the content in the style's colours, bfloat16",
                      TransferSettings(optimizer="lbfgs", precision="bfloat16", init="colours")),
     "c2f-colours-bf16": ("L-BFGS coarse to fine from the content in the style's colours, bfloat16",
@@ -63,7 +65,7 @@ BENCH_METHODS = {
 #: The methods the benchmark runs by default (adam-bf16 takes as long as dlai: ask for it).
 #: The benchmark's picture size (the assignment's 300x400), (height, width).
 BENCH_SIZE = (300, 400)
-BENCH_DEFAULT = ["dlai", "lbfgs", "lbfgs-bf16", "c2f", "c2f-bf16", "colours-bf16", "c2f-colours-bf16"]
+BENCH_DEFAULT = ["dlai", "lbfgs", "lbfgs-bf16", "c2f", "c2f-bf16", "colours", "colours-bf16", "c2f-colours-bf16"]
 
 
 def step_flops(model, size, layers=None, style_layers=STYLE_LAYERS) -> int:

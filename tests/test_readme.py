@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import nst_utils as nst
-from nst_tools import cli
+from nst_tools import cli, transfer
 
 README = (nst.ROOT / "README.md").read_text()
 SECTION = README[README.index("## The command line\n"):README.index("## Speed\n")]
@@ -90,6 +90,21 @@ def test_the_quick_command_is_repeatable():
                       README, re.M).group(1)
     args = cli.build_parser().parse_args(shlex.split(quick))
     assert args.init == "colours" or args.init == "noise" and args.seed is not None
+
+
+def test_the_bench_has_the_quick_commands_method_in_both_precisions():
+    """`bench` measures what the quick command runs, with bfloat16 (where the hardware has it, --precision auto)
+    and without: a method whose settings are the command's, in each precision."""
+    from nst_tools import bench
+
+    quick = re.search(r"^python3 nst_utils\.py (stylize images/chelsea\.jpg images/style_swirls\.jpg -o cat\.png .*)$",
+                      README, re.M).group(1)
+    args = cli.build_parser().parse_args(shlex.split(quick))
+    assert args.precision == "auto"
+    for precision in ("float32", "bfloat16"):
+        command = transfer.TransferSettings(optimizer=args.optimizer, init=args.init, scales=args.scales,
+                                            precision=precision)
+        assert [m for m in bench.BENCH_DEFAULT if bench.BENCH_METHODS[m][1] == command], precision
 
 
 def _render():
