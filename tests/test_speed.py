@@ -96,9 +96,10 @@ def test_bfloat16_costs_close_to_float32(tiny_model, images):
     # J and J_style sum many such values, whose rounding errors mostly cancel (measured: 2e-6 .. 6e-5
     # on these weights and on real VGG16), so 2e-3 (one rounding step) bounds them with room to spare.
     # J_content is a squared *difference* a_C - a_G, smaller than the activations whose rounding it
-    # carries (both a_G's and, the targets being the bfloat16 step's own, a_C's), so it gets 2e-2
-    # (measured 5e-3 here with float32 targets, 1.1e-2 with bfloat16 ones). The gradient must point the
-    # same way (cos > 0.99).
+    # carries (both a_G's and, the targets being the bfloat16 step's own, a_C's), so it gets 4e-2
+    # (measured 5e-3 with float32 targets, 1.1e-2 with bfloat16 ones on an Intel Xeon with AMX; 2.5e-2 on
+    # an AMD EPYC without bfloat16 instructions, where TensorFlow's bfloat16 convolutions are emulated and
+    # round differently). The gradient must point the same way (cos > 0.99).
     f32, c = _costs(tiny_model, *images)
     b16, _ = _costs(tiny_model, *images, precision="bfloat16")
     x = tf.constant(nst.generate_noise_image(c, 0.6, 0))
@@ -106,7 +107,7 @@ def test_bfloat16_costs_close_to_float32(tiny_model, images):
     assert np.isfinite([float(J2), float(Jc2), float(Js2)]).all()
     assert float(J2) == pytest.approx(float(J), rel=2e-3)
     assert float(Js2) == pytest.approx(float(Js), rel=2e-3)
-    assert float(Jc2) == pytest.approx(float(Jc), rel=2e-2)
+    assert float(Jc2) == pytest.approx(float(Jc), rel=4e-2)
     g, g2 = g.numpy().ravel(), g2.numpy().ravel()
     assert g2.dtype == np.float32 and g @ g2 / np.linalg.norm(g) / np.linalg.norm(g2) > 0.99
     assert _ops(b16, c.shape).get("Conv2D", 0) == 13
