@@ -22,7 +22,7 @@ from nst_tools.fast import (
     layer_shapes,
     scaled_size,
 )
-from nst_tools.transfer import TransferSettings, cost_function, run_transfer
+from nst_tools.transfer import TransferSettings, cost_function, forget_targets, run_transfer
 from nst_utils import (
     IMAGES_DIR,
     ITERATIONS,
@@ -199,6 +199,7 @@ def bench_method(model, content, style, method, iterations=ITERATIONS, target=No
     callback, hit, marks = _stop_at(np.inf if target is None else target, content.shape, stop, j_at)
     total = iterations + sum(n for _, n in coarse)
     s = dataclasses.replace(s, iterations=total, seed=seed, scales=[*coarse, (1.0, iterations)] if coarse else None)
+    forget_targets(model)  # each method computes its own, as a command would (the others' are kept)
     t0 = time.perf_counter()
     r = run_transfer(model, content, style, s, callback=callback, callback_every=1,
                      stop_event=stop if target is not None else None)

@@ -13,8 +13,11 @@ callbacks, stop) and returns a TransferResult.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import hashlib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,6 +174,43 @@ def style_targets(model, styles, weights, layers, shape, precision="float32"):
     return total
 
 
+#: Sets of targets a model keeps (see targets): a lab session's last few images and sizes.
+TARGETS_KEPT = 4
+_TARGETS_LOCK = threading.Lock()
+
+
+def targets(model, content, styles, weights, content_layer, names, precision="float32"):
+    """(a_C, (G^[l] for l in names)): the content's activation at ``content_layer`` (None: a (1, 1, 1, 1) zero,
+    no term) and the style target at each layer of ``names`` (style_targets), from ``precision``'s forward pass;
+    content, styles preprocessed. Kept on ``model`` for its last TARGETS_KEPT sets, by a hash of the pixels and
+    these arguments: a lab's next Run on the same images, or one after LabRunner.prepare, computes none again
+    (two forward passes: about 0.7 of an evaluation). forget_targets empties it."""
+    digest = hashlib.blake2b(repr((np.shape(content), [np.shape(im) for im in styles], weights, content_layer,
+                                   tuple(names), precision)).encode(), digest_size=16)
+    for image in (content, *styles):
+        digest.update(np.ascontiguousarray(image, np.float32))
+    key, cache = digest.hexdigest(), model.__dict__.setdefault("_targets", collections.OrderedDict())
+    with _TARGETS_LOCK:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    forward = _Compiled(model, precision)  # the targets in the step's precision: what it compares with
+    a_C = forward(content, [content_layer])[content_layer] if content_layer else tf.zeros((1, 1, 1, 1))
+    grams = style_targets(model, styles, weights, names, content.shape, precision) if names else {}
+    value = (a_C, tuple(grams[n] for n in names))
+    with _TARGETS_LOCK:
+        cache[key] = value
+        while len(cache) > TARGETS_KEPT:
+            cache.popitem(last=False)
+    return value
+
+
+def forget_targets(model):
+    """Empty ``model``'s kept targets (see targets): the next run computes its own (bench measures cold runs)."""
+    with _TARGETS_LOCK:
+        model.__dict__.pop("_targets", None)
+
+
 def _weights(s, style_names):
     """The values the compiled step reads: [alpha, beta, tv_weight, lambda_1, ..., lambda_L] (a layer the
     settings do not list: weight 0)."""
@@ -259,14 +299,10 @@ class _ScaleCost:
         self.content_layer, self.names = _needs(model, s, keep)
         content_layer = self.content_layer
         fn = compiled_cost(model, content_layer, self.names, s.precision)
-        forward = _Compiled(model, s.precision)  # the targets in the step's precision: what it compares with
-        a_C = forward(content, [content_layer])[content_layer] if content_layer else tf.zeros((1, 1, 1, 1))
-        grams = style_targets(model, styles, s.style_weights, self.names, content.shape, s.precision) \
-            if self.names else {}
-        targets = (a_C, tuple(grams[n] for n in self.names))
+        a_C, grams = targets(model, content, styles, s.style_weights, content_layer, self.names, s.precision)
         self.weights = tf.Variable(_weights(s, self.names), dtype=tf.float32)
         self.compiled = fn  # the traced step, shared (see compiled_cost): its graph is what runs
-        self.fn = lambda x: fn(x, *targets, self.weights)
+        self.fn = lambda x: fn(x, a_C, grams, self.weights)
 
     def __call__(self, x):
         if self.watch is not None:
@@ -298,15 +334,32 @@ def cost_function(model, content, style, settings=None, **changes):
     return _ScaleCost(model, content, styles_list(style), dataclasses.replace(s, precision=resolve_precision(s.precision)), None)
 
 
-def _scale_inputs(mean, content, styles, shape, fraction, x_prev, s, init_image):
-    """Preprocessed content, styles and start image of one scale.
-
-    The content and ``init_image`` are resized to ``shape`` (H, W), each style by ``fraction`` of its
-    own size; the start is ``x_prev`` (the last scale's best, preprocessed) upsampled if given.
-    """
+def _scale_images(mean, content, styles, shape, fraction):
+    """Preprocessed content and styles of one scale: the content resized to ``shape`` (H, W), each style
+    by ``fraction`` of its own size."""
     full = tuple(shape) == np.shape(content)[:2]
     c = preprocess(content if full else resize_image(content, shape), mean)
-    st = [preprocess(im if full else resize_image(im, scaled_size(im.shape[:2], fraction)), mean) for im in styles]
+    return c, [preprocess(im if full else resize_image(im, scaled_size(im.shape[:2], fraction)), mean) for im in styles]
+
+
+def prepare(model, content, styles, settings, keep=False):
+    """Compute (and keep, see targets) the targets of the first scale of a transfer_steps run with these
+    arguments, before it starts: the lab does it while the learner reads its panel (LabRunner.prepare)."""
+    s = dataclasses.replace(settings, precision=resolve_precision(settings.precision))
+    size = np.shape(content)[:2]
+    fraction = scale_plan(s.scales, s.iterations, size)[0][0]
+    c, st = _scale_images(model.mean, content, styles, tuple(size) if fraction == 1 else scaled_size(size, fraction),
+                          fraction)
+    content_layer, names = _needs(model, s, keep)
+    targets(model, c, st, s.style_weights, content_layer, names, s.precision)
+
+
+def _scale_inputs(mean, content, styles, shape, fraction, x_prev, s, init_image):
+    """Preprocessed content, styles (see _scale_images) and start image of one scale: ``x_prev`` (the
+    last scale's best, preprocessed) upsampled if given, else ``init_image`` resized or the settings' start.
+    """
+    full = tuple(shape) == np.shape(content)[:2]
+    c, st = _scale_images(mean, content, styles, shape, fraction)
     if x_prev is not None:
         return c, st, preprocess(resize_image(x_prev[0] + mean, shape), mean)
     init = None if init_image is None else init_image if full else resize_image(init_image, shape)

@@ -336,6 +336,39 @@ def test_watch_sees_every_image_evaluated_before_its_cost(tiny_model, make_image
             assert any(np.array_equal(x, w) for w in watched[before:k])
 
 
+def test_targets_are_computed_once_for_the_same_pixels_and_layers(tiny_model, make_images, monkeypatch):
+    content, style = make_images(32, 48, seed=3)
+    c, st = nst.preprocess(content, tiny_model.mean), [nst.preprocess(style, tiny_model.mean)]
+    content_layer, names = transfer._needs(tiny_model, transfer.TransferSettings())
+    forwards = []
+    real = transfer._Compiled.__call__
+    monkeypatch.setattr(transfer._Compiled, "__call__", lambda self, image, layers: forwards.append(layers) or
+                        real(self, image, layers))
+    transfer.forget_targets(tiny_model)
+    a_C, grams = transfer.targets(tiny_model, c, st, None, content_layer, names)
+    assert len(forwards) == 2  # the content's forward pass and the style's
+    np.testing.assert_allclose(a_C.numpy(), tiny_model(tf.constant(c), [content_layer])[content_layer].numpy(), rtol=1e-5)
+    a_S = tiny_model(tf.constant(st[0]), names)
+    for n, G in zip(names, grams):
+        a = a_S[n].numpy().reshape(-1, a_S[n].shape[-1])
+        np.testing.assert_allclose(G.numpy(), a.T @ a, rtol=1e-4)
+    again = transfer.targets(tiny_model, c.copy(), [st[0].copy()], None, content_layer, names)  # equal pixels
+    assert again[0] is a_C and again[1] is grams and len(forwards) == 2
+    other = st[0].copy()
+    other[0, 0, 0, 0] += 1.0  # one value of one pixel
+    assert transfer.targets(tiny_model, c, [other], None, content_layer, names)[1] is not grams and len(forwards) == 4
+    transfer.targets(tiny_model, c, st, None, content_layer, names[:1])  # other layers: other targets
+    transfer.targets(tiny_model, c, st, None, content_layer, names, "bfloat16")  # another precision
+    assert len(forwards) == 8
+    for k in range(transfer.TARGETS_KEPT):  # as many other images: the first set is no longer kept
+        transfer.targets(tiny_model, c + k + 1, st, None, content_layer, names)
+    transfer.targets(tiny_model, c, st, None, content_layer, names)
+    assert len(forwards) == 8 + 2 * transfer.TARGETS_KEPT + 2
+    transfer.forget_targets(tiny_model)
+    transfer.targets(tiny_model, c, st, None, content_layer, names)
+    assert len(forwards) == 8 + 2 * transfer.TARGETS_KEPT + 4
+
+
 def test_a_callback_that_raises_ends_the_run_with_the_best_image_kept(tiny_model, images):
     def cb(i, costs, image):
         if i == 3:
