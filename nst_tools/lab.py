@@ -15,7 +15,7 @@ import numpy as np
 
 from nst_tools.fast import MIN_SCALE_SIDE
 from nst_tools.further import AnimationRecorder, timestamped_path
-from nst_tools.transfer import TransferSettings, first_image, transfer_steps
+from nst_tools.transfer import TransferSettings, first_image, prepare, transfer_steps
 from nst_utils import (
     IMAGES_DIR,
     NSTError,
@@ -296,13 +296,40 @@ class LabRunner:
         self._event, self._pending, self._thread = threading.Event(), None, None
         self._user_stop, self._segment, self._offset = False, 0, 0
         self._t_run = self._t_stop = self._t_push = self._t_change = self._change_evals = self.change_seconds = None
-        self.warm_up_seconds = None
+        self.warm_up_seconds, self._warming, self._preparing, self._prepare_key = None, None, None, None
         if warm_up:  # while the learner reads the panel: a Run meanwhile waits for TensorFlow's trace lock
-            threading.Thread(target=self._warm_up, daemon=True, name="nst-lab-warm-up").start()
+            self._warming = threading.Thread(target=self._warm_up, daemon=True, name="nst-lab-warm-up")
+            self._warming.start()
 
     def _warm_up(self):
         with contextlib.suppress(Exception):  # a failure here shows again, with its message, at Run
             self.warm_up_seconds = lab_warm_up(self.model)
+
+    def prepare(self, settings, content, style):
+        """Compute the targets a Run of ``settings`` on these images needs, on a thread (after the warm-up),
+        while the learner reads the panel: that Run then starts with its first evaluation (transfer.prepare;
+        a Run meanwhile waits for it). Only the latest call is worked on; returns its thread, or None when
+        that call is the one before it."""
+        import threading
+
+        content, style = lab_images(content, style, settings.size)
+        s = dataclasses.replace(settings, scales=lab_scales(settings, content.shape[:2]))
+        key = (s, content.tobytes(), style.tobytes())
+        if key == self._prepare_key:
+            return None
+        self._prepare_key, before = key, self._preparing
+
+        def work():
+            for thread in (self._warming, before):
+                if thread is not None:
+                    thread.join()
+            if self._prepare_key is key:  # not overtaken by a later call
+                with contextlib.suppress(Exception):  # a failure here shows again, with its message, at Run
+                    prepare(self.model, content, [style], s, keep=True)
+
+        self._preparing = threading.Thread(target=work, daemon=True, name="nst-lab-prepare")
+        self._preparing.start()
+        return self._preparing
 
     def run(self, settings, content, style, mode="restart"):
         """Start a run on a worker thread from ``settings.init`` ("restart") or the last image ("continue")."""
@@ -395,6 +422,8 @@ class LabRunner:
             if restart:  # shows its start at once (for "colours", the photo in the style's colours)
                 self.image = deprocess(x0, model.mean)
                 self._push(time.perf_counter())
+            if self._preparing is not None:  # its targets may be this Run's: take them rather than compete
+                self._preparing.join()
             steps = transfer_steps(model, content, [style], dataclasses.replace(s, scales=scales), init_image=init,
                                    keep=True, watch=self._watch)  # every weight a value: a slider never rebuilds the cost
             result = follow(self._live(steps), self.target, model.mean, x0, self._on_iteration, 1, self._event)

@@ -2,6 +2,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -169,6 +170,15 @@ class LabPanel:
         self._on_pick("content")
         self._on_pick("style")
 
+    def _prepare(self):
+        """While idle: the next Run's targets, computed now on a thread for the images and settings shown
+        (LabRunner.prepare), so that Run starts with its first evaluation."""
+        if self.runner.state != "idle":
+            return
+        with contextlib.suppress(NSTError):  # a value Run would refuse: Run says so
+            self.runner.prepare(lab_settings(self.values()), self.image(self.w["content"].value),
+                                self.image(self.w["style"].value))
+
     @staticmethod
     def _tag(widget, cls):
         """Give ``widget`` the CSS class ``cls`` (stable hooks for styling and browser tests)."""
@@ -254,6 +264,7 @@ class LabPanel:
         v = self.values()
         self.w["ratio"].value = lab_ratio_text(v["alpha"], v["beta"])
         self.w["lr"].disabled = v["optimizer"] == "lbfgs"
+        self._prepare()
         if self.runner.state == "running":
             try:
                 self.w["note"].value = self.runner.update(lab_settings(v))
@@ -269,6 +280,7 @@ class LabPanel:
             return
         if self.runner.state != "idle":
             self.w["note"].value = lab_change_message(later=[f"{which} image"])
+        self._prepare()
 
     def _on_upload(self, which):
         """A file was uploaded: decode it, add it to both pickers and pick it."""

@@ -389,6 +389,39 @@ def test_a_live_change_shows_the_image_its_gradient_moved_to_one_evaluation_afte
     assert 0 < runner.change_seconds < 30
 
 
+def test_prepare_computes_the_next_runs_targets_so_that_run_computes_none(tiny_model, rng, monkeypatch):
+    content, style = images(rng)
+    forwards = []
+    real = transfer._Compiled.__call__
+    monkeypatch.setattr(transfer._Compiled, "__call__", lambda self, image, layers: forwards.append(
+        threading.current_thread().name) or real(self, image, layers))
+    transfer.forget_targets(tiny_model)
+    runner = lab.LabRunner(tiny_model)
+    s = lab.LabSettings(iterations=3, size=24)
+    runner.prepare(s, content, style).join(30)
+    assert forwards == ["nst-lab-prepare"] * 2  # the content's and the style's forward pass
+    assert runner.prepare(s, content, style) is None  # the same again: nothing to do
+    runner.run(s, content, style)
+    assert runner.wait(60) and runner.error is None and forwards == ["nst-lab-prepare"] * 2  # the Run: none
+    runner.run(dataclasses.replace(s, size=30), content, style)  # another size: its own
+    assert runner.wait(60) and forwards[2:] == ["nst-lab-worker"] * 2
+    # prepared for one pair, Run on another: the Run computes its own (nothing stale)
+    runner.prepare(s, style, content).join(30)
+    runner.run(s, content, style[::-1])
+    assert runner.wait(60) and forwards[4:] == ["nst-lab-prepare"] * 2 + ["nst-lab-worker"] * 2
+
+
+def test_the_panel_prepares_the_images_it_shows(tiny_model, tmp_path, monkeypatch):
+    prepared = []
+    monkeypatch.setattr(lab.LabRunner, "prepare", lambda self, s, c, st: prepared.append((s.size, c.shape)))
+    panel = lab_panel.lab("chelsea.jpg", "coffee.jpg", model=tiny_model, size=32, iterations=4, output_dir=tmp_path)
+    assert prepared[-1] == (32, panel.image("chelsea.jpg").shape)
+    panel.w["content"].value = "coffee.jpg"
+    assert prepared[-1] == (32, panel.image("coffee.jpg").shape)
+    panel.w["size"].value = 64
+    assert prepared[-1][0] == 64
+
+
 def test_an_error_in_the_run_ends_the_worker_cleanly(tiny_model, rng):
     content, style = images(rng)
     finished = []
