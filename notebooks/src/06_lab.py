@@ -15,7 +15,8 @@
 # tick *Run continues from the current image* to go on from it, or leave it unticked to restart. Changing
 # $\alpha$, $\beta$, a layer weight, the content layer, the TV weight or the learning rate during a run is
 # applied at once (the run goes on from its current image, a dotted line marks the change in the cost
-# plot); the other settings say that they take effect on the next Run. A Run starts from the start image
+# plot): the preview shows the first image the new weights move, as soon as it is computed, its cost in the
+# next iteration. The other settings say that they take effect on the next Run. A Run starts from the start image
 # you choose and shows it at once: by default *colours*, the photo recoloured so that its pixels have the
 # style image's mean colour and colour covariance, so the optimiser has only the texture left to paint
 # (*noise* is the assignment's noisy photo, *content* the photo as it is). **Save** writes the image and its
@@ -24,9 +25,11 @@
 # **As an app.** `voila notebooks/06_lab.ipynb` serves this notebook as a web page that shows only the panel.
 #
 # Time (measured with the VGG16 stand-in weights on a 2-core CPU with bfloat16): the panel traces its
-# compiled steps as it opens (about 2 s); Run shows the start at once; at 256 px an L-BFGS iteration takes
+# compiled steps as it opens (about 2 s), and computes the targets of the images it shows (the style's
+# Gram matrices) while you read it; Run shows the start at once; at 256 px an L-BFGS iteration takes
 # 0.15-0.3 s (one network evaluation), and from the colours start the picture reaches the assignment's
-# cost after about 9 iterations (3-4 s). This notebook starts at 128 px, about four times cheaper.
+# cost after about 9 iterations (3-4 s). Without bfloat16 (float32) an iteration takes about three times
+# as long. This notebook starts at 128 px, about four times cheaper.
 
 # %%
 import os
