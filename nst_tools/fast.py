@@ -122,6 +122,25 @@ def recolour(image, mu, Sigma, method="eig", eps=1e-3, clip=True) -> np.ndarray:
     return (np.clip(out, 0, 255) if clip else out).astype(np.float32)
 
 
+def match_marginals(image, references, weights=None) -> np.ndarray:
+    """``image`` with each channel's values replaced, rank for rank, by the quantiles of that channel in
+    ``references`` pooled (each reference's share of the pool is its weight; None: equal shares): every
+    channel's histogram becomes theirs, and the order of the pixels in each channel stays ``image``'s.
+    image (H, W, C), references: a list of (h, w, C). Returns float32 of ``image``'s shape."""
+    x = np.asarray(image, np.float64).reshape(-1, np.shape(image)[-1])
+    refs = [np.asarray(r, np.float64).reshape(-1, x.shape[1]) for r in references]
+    w = np.full(len(refs), 1.0 / len(refs)) if weights is None else np.asarray(weights, np.float64) / np.sum(weights)
+    share = np.concatenate([np.full(len(r), w_k / len(r)) for w_k, r in zip(w, refs)])  # one weight a pixel
+    quantiles = (np.arange(len(x)) + 0.5) / len(x)  # the pixel of rank i takes the pool's value at this quantile
+    out = np.empty_like(x)
+    for c in range(x.shape[1]):
+        pool = np.concatenate([r[:, c] for r in refs])
+        order = np.argsort(pool, kind="stable")
+        at = np.minimum(np.searchsorted(np.cumsum(share[order]), quantiles), len(pool) - 1)
+        out[np.argsort(x[:, c], kind="stable"), c] = pool[order][at]
+    return out.reshape(np.shape(image)).astype(np.float32)
+
+
 def match_color_histogram(style, content, method="eig", eps=1e-3, clip=True) -> np.ndarray:
     r"""Recolour ``style`` so that its pixels' mean and covariance equal ``content``'s.
 

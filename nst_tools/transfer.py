@@ -31,6 +31,7 @@ from nst_tools.fast import (
     content_term,
     cost_layers,
     gram,
+    match_marginals,
     recolour,
     resolve_precision,
     scale_plan,
@@ -111,18 +112,20 @@ def normalize_style_weights(weights, n) -> np.ndarray:
 
 
 def colour_start(content, styles, weights=None) -> np.ndarray:
-    r"""init="colours": the content recoloured so that its pixels' mean and covariance are the style's
-    (fast.recolour), for several styles those of their blend, a mixture: mu = sum_k w_k mu_k,
-    Sigma = sum_k w_k (Sigma_k + mu_k mu_k^T) - mu mu^T. The run starts with the content's shapes in the
+    r"""init="colours": the content in the style's colours. First recoloured so that its pixels' mean and
+    covariance are the style's (fast.recolour), for several styles those of their blend, a mixture:
+    mu = sum_k w_k mu_k, Sigma = sum_k w_k (Sigma_k + mu_k mu_k^T) - mu mu^T; then each channel's histogram
+    matched to the style's, the blend's pooled pixels (fast.match_marginals: the order of the pixels in
+    each channel kept, so the content's shapes stay). The run starts with the content's shapes in the
     style's palette and has only the texture left to paint: at 256 px L-BFGS reached the deeplearning.ai
-    cost in 11 cost evaluations from it, 21 from the noisy content (docs/speed/lab_coarse.py), and over
-    three pairs in 9 to 14 iterations against 15 to 19 (README, Speed).
+    cost in 9 cost evaluations from it, 11 from the recolouring alone and 21 from the noisy content
+    (docs/speed/lab_coarse.py, docs/speed/colour_starts.py).
     content (H, W, 3), styles: a list of RGB images in [0, 255]. Returns float32 (H, W, 3)."""
     w = normalize_style_weights(weights, len(styles))
     stats = [colour_stats(s) for s in styles]
     mu = sum(w_k * m for w_k, (m, _) in zip(w, stats))
     Sigma = sum(w_k * (S + np.outer(m, m)) for w_k, (m, S) in zip(w, stats)) - np.outer(mu, mu)
-    return recolour(content, mu, Sigma)
+    return match_marginals(recolour(content, mu, Sigma), styles, w)
 
 
 def first_image(content, styles, s, init_image=None):
