@@ -55,8 +55,8 @@ LAB_LIVE_KEYS = ("alpha", "beta", "style_layers", "content_layer", "tv_weight", 
 #: The lab's defaults: L-BFGS (the fastest to the assignment's cost, see the README's Speed section),
 #: bfloat16 where the hardware has it, 256 pixels on the longest side, the "colours" start (the content
 #: in the style's colours) and no coarse start (LAB_COARSE: iterations at half the size first). Full-size
-#: cost evaluations to the assignment's cost at 256 px (docs/speed/lab_coarse.py): from the colours 11
-#: with no coarse start, 13.5, 14.8 and 16.2 with 5, 10 and 20 coarse iterations; from the noisy content
+#: cost evaluations to the assignment's cost at 256 px (docs/speed/lab_coarse.py): from the colours 9
+#: with no coarse start, 13.8, 14.0 and 16.5 with 5, 10 and 20 coarse iterations; from the noisy content
 #: 21 with none and 17.2 with 20 (the best of the half-size starts from it).
 LAB_OPTIMIZER, LAB_INIT, LAB_SIZE, LAB_COARSE = "lbfgs", "colours", 256, 0
 

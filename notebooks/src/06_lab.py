@@ -18,7 +18,8 @@
 # plot): the preview shows the first image the new weights move, as soon as it is computed, its cost in the
 # next iteration. The other settings say that they take effect on the next Run. A Run starts from the start image
 # you choose and shows it at once: by default *colours*, the photo recoloured so that its pixels have the
-# style image's mean colour and colour covariance, so the optimiser has only the texture left to paint
+# style image's mean colour and colour covariance, then each colour channel the style's histogram, so the
+# optimiser has only the texture left to paint
 # (*noise* is the assignment's noisy photo, *content* the photo as it is). **Save** writes the image and its
 # settings (`.png` + `.json`) to `outputs/` (or `$NST_OUTPUT_DIR`).
 #
