@@ -65,7 +65,9 @@ def look_through(page, name, expected, shot):
             time.sleep(0.2)
             continue
         if shot and not shot_taken and state["images"]:
-            page.locator(".jp-NotebookPanel .jp-Cell img").first.scroll_into_view_if_needed()
+            shown = page.locator(".jp-NotebookPanel .jp-Cell img:visible")  # a missing figure may have no box
+            if shown.count():
+                shown.first.scroll_into_view_if_needed()
             time.sleep(0.3)
             page.screenshot(path=str(shot))
             shot_taken = True
