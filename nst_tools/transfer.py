@@ -347,14 +347,12 @@ def _scale_images(mean, content, styles, shape, fraction):
 
 def prepare(model, content, styles, settings, keep=False):
     """Compute (and keep, see targets) the targets of the first scale of a transfer_steps run with these
-    arguments, before it starts: the lab does it while the learner reads its panel (LabRunner.prepare)."""
+    arguments, before it starts: the lab does it while the learner reads its panel (LabRunner.prepare).
+    It builds that scale's cost as transfer_steps does, so the targets it keeps are the ones the run asks for."""
     s = dataclasses.replace(settings, precision=resolve_precision(settings.precision))
     size = np.shape(content)[:2]
     fraction = scale_plan(s.scales, s.iterations, size)[0][0]
-    c, st = _scale_images(model.mean, content, styles, tuple(size) if fraction == 1 else scaled_size(size, fraction),
-                          fraction)
-    content_layer, names = _needs(model, s, keep)
-    targets(model, c, st, s.style_weights, content_layer, names, s.precision)
+    _ScaleCost(model, *_scale_images(model.mean, content, styles, scaled_size(size, fraction), fraction), s, None, keep)
 
 
 def _scale_inputs(mean, content, styles, shape, fraction, x_prev, s, init_image):
@@ -392,7 +390,7 @@ def transfer_steps(model, content, styles, settings, init_image=None, losses=Non
     lr = tf.Variable(s.lr, dtype=tf.float32)
     x_best, done, plan = None, 0, scale_plan(s.scales, s.iterations, size)
     for fraction, n in plan:  # coarse to fine
-        shape = tuple(size) if fraction == 1 else scaled_size(size, fraction)
+        shape = scaled_size(size, fraction)  # fraction 1: the size itself
         c, st, x0 = _scale_inputs(model.mean, content, styles, shape, fraction, x_best, s, init_image)
         cost = _ScaleCost(model, c, st, s, losses, keep, watch)
         if stop_event is not None and stop_event.is_set():  # stopped during the set-up: keep the last scale's
