@@ -47,6 +47,20 @@ def rng():
 
 
 @pytest.fixture
+def forward_passes(monkeypatch):
+    """The toolbox's compiled forward passes (the targets' and nothing else: transfer._Compiled), counted: a list
+    that gets the name of the thread of each one as it runs."""
+    import threading
+
+    from nst_tools import transfer
+
+    seen, real = [], transfer._Compiled.__call__
+    monkeypatch.setattr(transfer._Compiled, "__call__", lambda self, image, layers: seen.append(
+        threading.current_thread().name) or real(self, image, layers))
+    return seen
+
+
+@pytest.fixture
 def run_main(capsys):
     """Run ``cli.main(argv)`` in-process: ``(exit status, stderr lines)``, argparse's exits included."""
     from nst_tools import cli

@@ -389,12 +389,9 @@ def test_a_live_change_shows_the_image_its_gradient_moved_to_one_evaluation_afte
     assert 0 < runner.change_seconds < 30
 
 
-def test_prepare_computes_the_next_runs_targets_so_that_run_computes_none(tiny_model, rng, monkeypatch):
+def test_prepare_computes_the_next_runs_targets_so_that_run_computes_none(tiny_model, rng, forward_passes):
     content, style = images(rng)
-    forwards = []
-    real = transfer._Compiled.__call__
-    monkeypatch.setattr(transfer._Compiled, "__call__", lambda self, image, layers: forwards.append(
-        threading.current_thread().name) or real(self, image, layers))
+    forwards = forward_passes  # each one's thread
     transfer.forget_targets(tiny_model)
     runner = lab.LabRunner(tiny_model)
     s = lab.LabSettings(iterations=3, size=24)

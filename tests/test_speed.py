@@ -467,17 +467,13 @@ def test_ctrl_c_during_a_bench_run_ends_the_benchmark_instead_of_timing_a_cut_ru
         timer.cancel()
 
 
-def test_each_bench_method_computes_its_own_targets(tiny_model, make_images, monkeypatch):
+def test_each_bench_method_computes_its_own_targets(tiny_model, make_images, forward_passes):
     """A command computes its targets: so does each method the benchmark times (the targets a model keeps
     for the lab's next Run must not shorten a later method's fixed cost)."""
     content, style = make_images(32, 48, seed=2)
-    forwards = []
-    real = transfer._Compiled.__call__
-    monkeypatch.setattr(transfer._Compiled, "__call__", lambda self, image, layers: forwards.append(layers) or
-                        real(self, image, layers))
     for _ in range(2):
         bench.bench_method(tiny_model, content, style, "lbfgs", iterations=2)
-    assert len(forwards) == 4  # the content and the style, each run
+    assert len(forward_passes) == 4  # the content and the style, each run
 
 
 def test_evaluations_to_counts_a_coarse_evaluation_by_its_pixels():

@@ -336,14 +336,11 @@ def test_watch_sees_every_image_evaluated_before_its_cost(tiny_model, make_image
             assert any(np.array_equal(x, w) for w in watched[before:k])
 
 
-def test_targets_are_computed_once_for_the_same_pixels_and_layers(tiny_model, make_images, monkeypatch):
+def test_targets_are_computed_once_for_the_same_pixels_and_layers(tiny_model, make_images, forward_passes):
     content, style = make_images(32, 48, seed=3)
     c, st = nst.preprocess(content, tiny_model.mean), [nst.preprocess(style, tiny_model.mean)]
     content_layer, names = transfer._needs(tiny_model, transfer.TransferSettings())
-    forwards = []
-    real = transfer._Compiled.__call__
-    monkeypatch.setattr(transfer._Compiled, "__call__", lambda self, image, layers: forwards.append(layers) or
-                        real(self, image, layers))
+    forwards = forward_passes
     transfer.forget_targets(tiny_model)
     a_C, grams = transfer.targets(tiny_model, c, st, None, content_layer, names)
     assert len(forwards) == 2  # the content's forward pass and the style's
