@@ -164,21 +164,23 @@ def evaluations_to(steps, target):
     return None
 
 
-def _stop_at(target, shape, stop, j_at=None):
+def _stop_at(targets, shape, stop, j_at=None):
     """A callback that notes the wall time of every iteration, when the cost at full size first reaches
-    ``target``, and J at iteration ``j_at``; it sets ``stop`` once both are known."""
-    hit, marks = {}, {"times": []}
+    each of ``targets``, and J at iteration ``j_at``; it sets ``stop`` once all are known. ``hits``: one
+    {"iteration", "seconds"} per target, empty until it is reached."""
+    hits, marks = [{} for _ in targets], {"times": []}
 
     def callback(iteration, costs, image):
         marks["times"].append(time.perf_counter())
-        if not hit and image.shape == shape and costs["J"] <= target:
-            hit.update(iteration=iteration, seconds=costs["seconds"])
+        for hit, target in zip(hits, targets):
+            if not hit and image.shape == shape and costs["J"] <= target:
+                hit.update(iteration=iteration, seconds=costs["seconds"])
         if iteration == j_at:
             marks["J_at"] = costs["J"] if image.shape == shape else None
-        if hit and (j_at is None or iteration >= j_at):
+        if all(hits) and (j_at is None or iteration >= j_at):
             stop.set()
 
-    return callback, hit, marks
+    return callback, hits, marks
 
 
 def bench_method(model, content, style, method, iterations=ITERATIONS, target=None, seed=0, j_at=None) -> dict:
@@ -190,19 +192,40 @@ def bench_method(model, content, style, method, iterations=ITERATIONS, target=No
     per-iteration cost at full size, the cost curve at full size [(seconds, J)], the image, J of that
     image re-measured in float32, and the cost evaluations (all scales; Adam: one per iteration, L-BFGS:
     its line searches')."""
+    run, hits = _run_method(model, content, style, method, iterations, None if target is None else [target],
+                            seed, j_at)
+    return _reaching(run, hits[0])
+
+
+def seeded(method) -> bool:
+    """Whether ``method``'s start depends on the seed (the noisy content); the others (the colours start) run
+    the same steps from every seed."""
+    return BENCH_METHODS[method][1].init == "noise"
+
+
+def _reaching(run, hit) -> dict:
+    """``run`` (see _run_method) with what it says of one target: reached, seconds and iterations to it."""
+    return {**run, "reached": bool(hit), "seconds_to_target": hit.get("seconds"),
+            "iterations_to_target": hit.get("iteration")}
+
+
+def _run_method(model, content, style, method, iterations, targets, seed, j_at):
+    """bench_method's run, to every one of ``targets``: (the run's numbers, one {"iteration", "seconds"} per
+    target, empty if not reached). ``targets`` None (the reference): all ``iterations``, and the one hit is
+    the time at which it first reached its own best cost."""
     import threading
 
     s = BENCH_METHODS[method][1]
     auto = auto_scales(content.shape[:2], 10 * BENCH_COARSE) if s.scales == "auto" else None
     coarse = [(f, BENCH_COARSE) for f, _ in (auto or [])[:-1]]
     stop = threading.Event()
-    callback, hit, marks = _stop_at(np.inf if target is None else target, content.shape, stop, j_at)
+    callback, hits, marks = _stop_at(targets or [np.inf], content.shape, stop, j_at)
     total = iterations + sum(n for _, n in coarse)
     s = dataclasses.replace(s, iterations=total, seed=seed, scales=[*coarse, (1.0, iterations)] if coarse else None)
     forget_targets(model)  # each method computes its own, as a command would (the others' are kept)
     t0 = time.perf_counter()
     r = run_transfer(model, content, style, s, callback=callback, callback_every=1,
-                     stop_event=stop if target is not None else None)
+                     stop_event=stop if targets is not None else None)
     if r.stopped == "interrupted":  # Ctrl-C or a signal: a cut run would be a wrong target or time, so stop
         raise KeyboardInterrupt
     final = [h for h in r.history if h.get("scale", 1.0) == 1.0]
@@ -215,11 +238,10 @@ def bench_method(model, content, style, method, iterations=ITERATIONS, target=No
     if s.precision != "float32":
         c = preprocess(content, model.mean)
         J32 = float(cost_function(model, c, preprocess(style, model.mean))(tf.constant(r.x))[0])
-    if target is None:  # the reference: the time at which it first reached its own best cost
-        best = next(h for h in final if h["J"] == r.J)
-        hit = {"iteration": best["iteration"], "seconds": best["seconds"]}
-    return {"method": method, "description": BENCH_METHODS[method][0], "reached": bool(hit),
-            "seconds_to_target": hit.get("seconds"), "iterations_to_target": hit.get("iteration"),
+    if targets is None:
+        best = next((h for h in final if h["J"] == r.J), None)
+        hits = [{"iteration": best["iteration"], "seconds": best["seconds"]} if best else {}]
+    return {"method": method, "description": BENCH_METHODS[method][0],
             "iterations": r.iterations, "seconds": round(r.seconds, 2), "J": r.J, "J_float32": J32,
             "J_at": marks.get("J_at"), "j_at": j_at,
             "first_iteration_seconds": round(first, 3) if first is not None else None,
@@ -227,7 +249,7 @@ def bench_method(model, content, style, method, iterations=ITERATIONS, target=No
             "evaluations": r.evaluations,
             "evaluations_per_iteration": round(r.evaluations / r.iterations, 3) if r.iterations else None,
             "ms_per_iteration": round(1000 * float(np.median(steps)), 1) if len(steps) else None,
-            "curve": [[h["seconds"], h["J"]] for h in final], "image": r.image}
+            "curve": [[h["seconds"], h["J"]] for h in final], "image": r.image}, hits
 
 
 #: The memory part ("as work grows"): a coarse-to-fine transfer (the fractions of scales="auto") of the content
@@ -326,19 +348,38 @@ def bench_quality(model, content, style, names, iterations=ITERATIONS, seed=0, j
     """"dlai" runs ``iterations`` and its best cost is the target; each other method in ``names`` runs
     until it reaches that cost (at most 2 x ``iterations`` at full size) and, with ``j_at``, for at
     least ``j_at`` iterations; speedup = dlai's seconds / the method's."""
+    return bench_seeds(model, content, style, names, iterations, [seed], j_at, log)[0]
+
+
+def bench_seeds(model, content, style, names, iterations=ITERATIONS, seeds=(0,), j_at=None, log=None) -> list:
+    """bench_quality from each of ``seeds`` on one pair: one result each. "dlai" runs from every seed, and
+    each seed's target is its cost; a ``seeded`` method (a noisy start) runs from every seed to that
+    seed's target; any other (the colours start, the same steps whatever the seed) runs once, until it
+    has reached every seed's target, and each seed reads its own time off that run ("shared_run")."""
     log = log or (lambda *a: None)
-    runs = [bench_method(model, content, style, "dlai", iterations, None, seed, j_at)]
-    target = runs[0]["J"]
-    log(f"dlai: target J = {target:.6g} after {runs[0]['seconds']} s")
+    rows = []
+    for seed in seeds:
+        rows.append([bench_method(model, content, style, "dlai", iterations, None, seed, j_at)])
+        log(f"dlai, seed {seed}: target J = {rows[-1][0]['J']:.6g} after {rows[-1][0]['seconds']} s")
+    targets = [r[0]["J"] for r in rows]
     for name in [m for m in names if m != "dlai"]:
-        runs.append(bench_method(model, content, style, name, 2 * iterations, target, seed, j_at))
-        log(f"{name}: {runs[-1]['seconds_to_target']} s to the target (fixed {runs[-1]['fixed_seconds']} s)")
-    ref = runs[0]["seconds_to_target"]
-    for r in runs:
-        r["speedup"] = round(ref / r["seconds_to_target"], 2) if r["reached"] else None
-    reached = [r for r in runs if r["reached"]]
-    return {"target_J": target, "iterations": iterations, "methods": runs,
-            "fastest": min(reached, key=lambda r: r["seconds_to_target"])["method"]}
+        if seeded(name):
+            for row, seed, target in zip(rows, seeds, targets):
+                row.append(bench_method(model, content, style, name, 2 * iterations, target, seed, j_at))
+        else:
+            run, hits = _run_method(model, content, style, name, 2 * iterations, targets, seeds[0], j_at)
+            for row, hit in zip(rows, hits):
+                row.append({**_reaching(run, hit), **({"shared_run": True} if len(seeds) > 1 else {})})
+        log(f"{name}: " + ", ".join(f"{row[-1]['seconds_to_target']} s" for row in rows) + " to the target(s) "
+            f"(fixed {rows[-1][-1]['fixed_seconds']} s)")
+    out = []
+    for row, target in zip(rows, targets):
+        ref = row[0]["seconds_to_target"]
+        row = [{**r, "speedup": round(ref / r["seconds_to_target"], 2) if r["reached"] else None} for r in row]
+        reached = [r for r in row if r["reached"]]
+        out.append({"target_J": target, "iterations": iterations, "methods": row,
+                    "fastest": min(reached, key=lambda r: r["seconds_to_target"])["method"]})
+    return out
 
 
 def spread(values) -> dict | None:
@@ -355,14 +396,16 @@ def spread(values) -> dict | None:
 def aggregate(runs) -> dict:
     """The spread over several (pair, seed) quality runs: ``runs`` [{"pair", "seed", "quality"}] ->
     {method: {"reached": runs that reached the target, "runs", and the spread (see ``spread``) of
-    "seconds_to_target", "speedup", "J_at", "fixed_seconds", "ms_per_iteration"}}. A run that did not
-    reach the target counts in "runs", not in the spread of its seconds or speedup."""
+    "seconds_to_target", "speedup", "J_at", "fixed_seconds", "ms_per_iteration"}}, and "shared_run" for a
+    method that ran once a pair for all the seeds (see bench_seeds). A run that did not reach the target
+    counts in "runs", not in the spread of its seconds or speedup."""
     out = {}
     for run in runs:
         for r in run["quality"]["methods"]:
             out.setdefault(r["method"], []).append(r)
     keys = ("seconds_to_target", "speedup", "J_at", "fixed_seconds", "ms_per_iteration")
     return {m: {"runs": len(rs), "reached": sum(r["reached"] for r in rs),
+                **({"shared_run": True} if any(r.get("shared_run") for r in rs) else {}),
                 **{k: spread(r[k] if r["reached"] or k not in ("seconds_to_target", "speedup") else None
                              for r in rs) for k in keys}}
             for m, rs in out.items()}
@@ -377,7 +420,7 @@ def benchmark(weights=None, quality_weights=None, size=BENCH_SIZE, iterations=IT
     step: bench_step for float32 (and bfloat16 where supported) at ``size`` on ``weights``, with this
     machine's matmul rate. quality: on ``quality_weights`` (default ``weights``), bench_quality on
     ``content`` and ``style`` (default chelsea, style_swirls) from ``seed``. With ``seeds`` > 1 or
-    ``pairs`` (a list of (content, style) paths; "samples": BENCH_PAIRS), bench_quality for every pair
+    ``pairs`` (a list of (content, style) paths; "samples": BENCH_PAIRS), bench_seeds for every pair
     and each of ``seeds`` seeds from ``seed``, J after BENCH_J_AT iterations noted too: "spread" holds
     every run's numbers and their aggregate (median, quartiles, min, max); "quality" is the first run.
     memory: bench_memory for each optimiser in ``memory_optimizers``, longest side in ``memory_sizes`` (of
@@ -410,21 +453,21 @@ def benchmark(weights=None, quality_weights=None, size=BENCH_SIZE, iterations=IT
         many = seeds > 1 or pairs is not None
         pairs = pairs or [(content or IMAGES_DIR / "chelsea.jpg", style or IMAGES_DIR / "style_swirls.jpg")]
         j_at = min(BENCH_J_AT, iterations) if many else None
-        runs = []
+        runs, seed_list = [], list(range(seed, seed + seeds))
         for c_path, s_path in pairs:
             c, s = load_image(c_path, size=size), load_image(s_path, size=size)
-            for k in range(seeds):
-                log(f"pair {Path(c_path).name} + {Path(s_path).name}, seed {seed + k}")
-                q = bench_quality(model, c, s, names, iterations, seed + k, j_at, log)
-                runs.append({"pair": [str(c_path), str(s_path)], "seed": seed + k, "quality": q})
+            log(f"pair {Path(c_path).name} + {Path(s_path).name}, seeds {seed_list}")
+            for k, q in zip(seed_list, bench_seeds(model, c, s, names, iterations, seed_list, j_at, log)):
+                runs.append({"pair": [str(c_path), str(s_path)], "seed": k, "quality": q})
         out["quality"] = runs[0]["quality"]
         if many:
             keep = ("method", "reached", "seconds_to_target", "iterations_to_target", "speedup", "J_at",
-                    "fixed_seconds", "ms_per_iteration", "J_float32")
+                    "fixed_seconds", "ms_per_iteration", "J_float32", "shared_run")
             out["spread"] = {"j_at": j_at, "pairs": [list(map(str, p)) for p in pairs],
-                             "seeds": list(range(seed, seed + seeds)), "methods": aggregate(runs),
+                             "seeds": seed_list, "methods": aggregate(runs),
                              "runs": [{"pair": r["pair"], "seed": r["seed"], "target_J": r["quality"]["target_J"],
-                                       "methods": [{k: m[k] for k in keep} for m in r["quality"]["methods"]]}
+                                       "methods": [{k: m[k] for k in keep if k in m}
+                                                   for m in r["quality"]["methods"]]}
                                       for r in runs]}
     if "memory" in parts:
         out.update(memory_iterations=int(memory_iterations), memory_content=str(content or IMAGES_DIR / "chelsea.jpg"),
@@ -495,6 +538,10 @@ def format_benchmark(result) -> str:
             lines.append(f"{m:11} {a['reached']:>3}/{a['runs']:<3} {cell(a['seconds_to_target'], '.1f'):>26} "
                          f"{cell(a['speedup'], '.1f'):>24} {cell(a['J_at'], '.4g'):>30} "
                          f"{cell(a['fixed_seconds'], '.2f') if a['fixed_seconds'] else '-':>9}")
+        shared = [m for m, a in sp["methods"].items() if a.get("shared_run")]
+        if shared:
+            lines.append(f"{', '.join(shared)}: no noise in the start, the same steps from every seed: one run a pair, "
+                         "each seed's target read off it")
     if result["memory"]:
         lines += ["", "as work grows: a coarse-to-fine transfer in a fresh process, "
                       f"{result.get('memory_iterations', MEMORY_ITERATIONS)} iterations at each scale "

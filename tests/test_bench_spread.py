@@ -68,3 +68,56 @@ def test_bench_rejects_bad_pairs(tiny_vgg_path, tmp_path, capsys):
     assert "--pairs takes content:style pairs" in capsys.readouterr().err
     assert cli.main(["bench", "--weights", str(tiny_vgg_path), "--pairs", f"{tmp_path}/no.png:b.png"]) == 1
     assert "is not a file" in capsys.readouterr().err
+
+
+def test_a_start_without_noise_runs_once_a_pair_and_each_seed_reads_its_target_off_it(tiny_model, make_images,
+                                                                                    monkeypatch):
+    content, style = make_images(24, 32, 0)
+    started = []
+    run_transfer = bench.run_transfer
+
+    def spy(model, c, s, settings, **kw):
+        started.append((settings.init, settings.optimizer, settings.seed))
+        return run_transfer(model, c, s, settings, **kw)
+
+    monkeypatch.setattr(bench, "run_transfer", spy)
+    given, run_method = {}, bench._run_method
+
+    def shared(*args):  # the colours run: note the targets it gets, and give each seed a hit of its own
+        run, hits = run_method(*args)
+        given.update(targets=args[5], hits=[{"iteration": 2, "seconds": 0.5}, {}, {"iteration": 1, "seconds": 0.25}])
+        return run, given["hits"]
+
+    monkeypatch.setattr(bench, "_run_method", shared)
+    assert bench.seeded("dlai") and bench.seeded("lbfgs") and not bench.seeded("colours")
+    qs = bench.bench_seeds(tiny_model, content, style, ["dlai", "lbfgs", "colours"], 8, [5, 6, 7], j_at=4)
+    # dlai and the noisy L-BFGS from each seed; the colours start once, whatever the seed
+    assert sorted(started) == sorted([("noise", "adam", k) for k in (5, 6, 7)] + [("noise", "lbfgs", k) for k in
+                                     (5, 6, 7)] + [("colours", "lbfgs", 5)])
+    assert [q["target_J"] for q in qs] == [q["methods"][0]["J"] for q in qs] == given["targets"]
+    assert len(set(given["targets"])) == 3
+    colours = [q["methods"][2] for q in qs]
+    assert all(m["method"] == "colours" and m["shared_run"] for m in colours)
+    assert all("shared_run" not in m for q in qs for m in q["methods"][:2])
+    for q, m, hit in zip(qs, colours, given["hits"]):  # each seed gets its own target's hit, in order
+        assert m["reached"] == bool(hit) and m["seconds_to_target"] == hit.get("seconds")
+        assert m["iterations_to_target"] == hit.get("iteration")
+        assert m["speedup"] == (round(q["methods"][0]["seconds_to_target"] / hit["seconds"], 2) if hit else None)
+    a = bench.aggregate([{"quality": q} for q in qs])
+    assert a["colours"]["shared_run"] and "shared_run" not in a["lbfgs"] and a["colours"]["runs"] == 3
+    one = bench.bench_quality(tiny_model, content, style, ["dlai", "colours"], 8, seed=5)
+    assert "shared_run" not in one["methods"][1]  # one seed: nothing shared
+
+
+def test_one_run_notes_when_it_first_reaches_each_target(tiny_model, make_images):
+    content, style = make_images(24, 32, 0)
+    ref, _ = bench._run_method(tiny_model, content, style, "colours", 8, None, 0, None)
+    Js = [J for _, J in ref["curve"]]
+    targets = [Js[5], Js[1], Js[3], -1.0]  # reached at iterations 6, 2 and 4, and never
+    run, hits = bench._run_method(tiny_model, content, style, "colours", 8, targets, 0, None)
+    Js = [J for _, J in run["curve"]]
+    for target, hit in zip(targets[:3], hits):
+        i = next(i for i, J in enumerate(Js) if J <= target)
+        assert hit == {"iteration": i + 1, "seconds": run["curve"][i][0]}
+    assert hits[3] == {} and run["iterations"] == 8  # an unreached target: the run goes on to its end
+    assert len({h["iteration"] for h in hits[:3]}) == 3
