@@ -145,3 +145,17 @@ def test_the_quick_command_paints_the_headline_figure_at_the_size_the_readme_sta
     assert (figure["content"], figure["style"], figure["max_size"]) == ("chelsea.jpg", "style_swirls.jpg",
                                                                          args.max_size)
     assert [Path(p).name for p in [args.content, *args.style]] == [figure["content"], figure["style"]]
+
+
+def _slug(heading):
+    """GitHub's anchor for a Markdown heading: lower case, punctuation but - and _ dropped, spaces as -."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_to_a_section_finds_its_heading():
+    text_outside_code = re.sub(r"```.*?```", "", README, flags=re.S)
+    anchors = {_slug(h) for h in re.findall(r"^#+ (.*)$", text_outside_code, re.M)}
+    links = re.findall(r"\]\(#([^)]+)\)", text_outside_code)
+    assert _slug("Measure: `python3 nst_utils.py bench`") == "measure-python3-nst_utilspy-bench"
+    assert _slug("As work grows: 512, 1024 and 2048 px") == "as-work-grows-512-1024-and-2048-px"
+    assert sorted({a for a in links if a not in anchors}) == []
