@@ -25,12 +25,12 @@
 #
 # **As an app.** `voila notebooks/06_lab.ipynb` serves this notebook as a web page that shows only the panel.
 #
-# Time (measured with the VGG16 stand-in weights on a 2-core CPU with bfloat16): the panel traces its
-# compiled steps as it opens (about 2 s), and computes the targets of the images it shows (the style's
-# Gram matrices) while you read it; Run shows the start at once; at 256 px an L-BFGS iteration takes
-# 0.15-0.3 s (one network evaluation), and from the colours start the picture reaches the assignment's
-# cost after about 9 iterations (3-4 s). Without bfloat16 (float32) an iteration takes about three times
-# as long. This notebook starts at 128 px, about four times cheaper.
+# Time (measured with the VGG16 stand-in weights on 2-core CPUs): the panel traces its compiled steps as it
+# opens (about 2 s), and computes the targets of the images it shows (the style's Gram matrices) while you
+# read it; Run shows the start at once. At 256 px the picture reaches the assignment's cost after 8 or 9
+# L-BFGS iterations from the colours start, one network evaluation each: 0.15-0.3 s an iteration with
+# bfloat16 (an Intel Xeon with AMX: 3-4 s to that cost), about 0.7 s in float32 (an AMD EPYC without
+# bfloat16: about 6 s). This notebook starts at 128 px, about four times cheaper.
 
 # %%
 import os
