@@ -22,7 +22,7 @@ from nst_tools.fast import (
     layer_shapes,
     scaled_size,
 )
-from nst_tools.transfer import TransferSettings, cost_function, forget_targets, run_transfer
+from nst_tools.transfer import TransferSettings, cost_function, forget_targets, run_transfer, transfer_steps
 from nst_utils import (
     IMAGES_DIR,
     ITERATIONS,
@@ -126,7 +126,8 @@ def _synthetic_images(size, seed=0):
 def bench_step(model, size, precision="float32", repeats=5) -> dict:
     """ms of one step (transfer.cost_function's cost, default settings) and of its floor, interleaved
     ``repeats`` times (best of each: the least disturbed by other work), FLOPs and GFLOP/s; and ms of
-    a whole Adam iteration and of an L-BFGS iteration of one evaluation (best of ``repeats`` + 1)."""
+    a whole Adam iteration and of an L-BFGS iteration of one evaluation (best of ``repeats`` + 1, each
+    timed right after one more call of the floor, so that a change in the machine's speed reaches both)."""
     images = _synthetic_images(size)
     content, style = (preprocess(im, model.mean) for im in images)
     layers = default_layers(model)
@@ -138,17 +139,38 @@ def bench_step(model, size, precision="float32", repeats=5) -> dict:
     for _ in range(repeats):
         steps.append(_seconds(lambda: cost(x)[3].numpy()))
         floors.append(_seconds(lambda: floor(x)[1].numpy()))
+    iterations = {o: _iteration_seconds(model, images, o, precision, lambda: floor(x)[1].numpy(), floors, repeats)
+                  for o in ("adam", "lbfgs")}
     step_s, floor_s, flops = min(steps), min(floors), step_flops(model, size, layers)
     row = {"precision": precision, "step_ms": round(1000 * step_s, 3), "floor_ms": round(1000 * floor_s, 3),
            "step_over_floor": round(step_s / floor_s, 3), "gflop": round(flops / 1e9, 2),
            "step_gflops": round(flops / step_s / 1e9, 1), "layers": layers}
-    for optimizer in ("adam", "lbfgs"):
-        r = run_transfer(model, *images, iterations=repeats + 2, optimizer=optimizer, precision=precision,
-                               seed=0)
-        best = float(np.min(np.diff([h["seconds"] for h in r.history])))
-        row[f"{optimizer}_ms"] = round(1000 * best, 1)
-        row[f"{optimizer}_over_floor"] = round(best / floor_s, 3)
+    for optimizer, seconds in iterations.items():
+        row[f"{optimizer}_ms"] = round(1000 * min(seconds), 1)
+        row[f"{optimizer}_over_floor"] = round(min(seconds) / floor_s, 3)
     return row
+
+
+def _iteration_seconds(model, images, optimizer, precision, floor, floors, repeats) -> list:
+    """Seconds of each of ``repeats`` + 1 iterations of ``optimizer`` (the default settings, from the noisy
+    content) after its first (tracing, targets), each timed right after one call of ``floor``, whose
+    seconds are appended to ``floors``. L-BFGS: only the iterations of one evaluation (its line search took
+    the first trial step), all of them if none was."""
+    s = TransferSettings(optimizer=optimizer, precision=precision, iterations=10 * (repeats + 2), seed=0)
+    steps = transfer_steps(model, images[0], [images[1]], s)
+    seen, one, every = next(steps)[4]["evaluations"], [], []
+    while len(one) <= repeats:
+        floors.append(_seconds(floor))
+        t0 = time.perf_counter()
+        step = next(steps, None)
+        if step is None:  # converged
+            break
+        float(step[0])
+        every.append(time.perf_counter() - t0)
+        if step[4]["evaluations"] - seen == 1:
+            one.append(every[-1])
+        seen = step[4]["evaluations"]
+    return one or every
 
 
 def evaluations_to(steps, target):

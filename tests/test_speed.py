@@ -488,3 +488,33 @@ def test_evaluations_to_counts_a_coarse_evaluation_by_its_pixels():
     assert bench.evaluations_to(iter(steps[:2] + [(4.0, 0, 0, None, {"evaluations": 5, "scale": 0.5})]), 5.0) is None
     one_scale = [(3.0, 0, 0, None, {"evaluations": 2}), (2.0, 0, 0, None, {"evaluations": 3})]  # no "scale": full
     assert bench.evaluations_to(iter(one_scale), 2.5)["full_size_evaluations"] == 3.0
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_bench_times_each_iteration_right_after_a_floor_call(tiny_model, make_images, monkeypatch, optimizer):
+    """bench_step's iterations are interleaved with the floor, so that a machine getting slower or faster
+    between the two does not make the ratio; L-BFGS's timed iterations are those of one evaluation."""
+    images = make_images(24, 32, 0)
+    events, transfer_steps = [], bench.transfer_steps
+
+    def spied(*args, **kwargs):
+        seen = None
+        for step in transfer_steps(*args, **kwargs):
+            n = step[4]["evaluations"]
+            events.append(("step", None if seen is None else n - seen))
+            seen = n
+            yield step
+
+    monkeypatch.setattr(bench, "transfer_steps", spied)
+    floors = [0.5]
+    times = bench._iteration_seconds(tiny_model, images, optimizer, "float32", lambda: events.append(("floor",)),
+                                     floors, repeats=3)
+    assert events[0] == ("step", None)  # the first iteration (tracing, targets) is not timed
+    timed = events[1:]
+    assert [e[0] for e in timed] == ["floor", "step"] * (len(timed) // 2)  # a floor call before each iteration
+    assert len(floors) == 1 + len(timed) // 2
+    single = [e for e in timed if e[0] == "step" and e[1] == 1]
+    assert len(times) == len(single) == 4  # repeats + 1 of one evaluation each
+    if optimizer == "adam":
+        assert len(timed) == 8
+    assert all(0 < t < 60 for t in times)
